@@ -1,0 +1,1 @@
+"""Buddy backend: targets, lowering pipelines and native codegen."""

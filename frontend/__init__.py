@@ -1,0 +1,1 @@
+"""Buddy frontend: TorchDynamo capture, graph IR, lowering to MLIR."""

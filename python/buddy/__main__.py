@@ -1,0 +1,5 @@
+import sys
+
+from buddy.cli import main
+
+sys.exit(main())

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The full test suite: install Buddy (C++ and Python) into the venv, then run
+# every test through ctest (lit/FileCheck, C++ unit tests, pytest).
+source "$(dirname "$0")/env.sh"
+cd "$BUDDY_ROOT"
+BUILD_DIR="${BUDDY_BUILD_DIR:-build/dev}"
+python -m pip install -q --no-build-isolation -Cbuild-dir="$BUILD_DIR" ".[test]"
+ctest --test-dir "$BUILD_DIR" --output-on-failure "$@"
+# The installed console scripts, from outside the source tree.
+(cd / && buddy doctor >/dev/null && buddy-opt --help | grep -q -- --buddy-fold-transpose-into-matmul)
+echo "buddy: all tests passed"
