@@ -7,5 +7,7 @@ BUILD_DIR="${BUDDY_BUILD_DIR:-build/dev}"
 python -m pip install -q --no-build-isolation -Cbuild-dir="$BUILD_DIR" ".[test]"
 ctest --test-dir "$BUILD_DIR" --output-on-failure "$@"
 # The installed console scripts, from outside the source tree.
-(cd / && buddy doctor >/dev/null && buddy-opt --help | grep -q -- --buddy-fold-transpose-into-matmul)
+(cd / && buddy doctor >/dev/null)
+opt_help="$(cd / && buddy-opt --help)"
+grep -q -- --buddy-fold-transpose-into-matmul <<<"$opt_help" || { echo "installed buddy-opt lacks Buddy's passes" >&2; exit 1; }
 echo "buddy: all tests passed"
