@@ -1,5 +1,18 @@
-"""Python face of Buddy's C++ runtime (the ``buddy._runtime`` extension)."""
+"""Python face of Buddy's C++ runtime (the ``buddy._runtime`` extension).
+
+The logic lives in C++ (runtime/include/buddy); this package only adapts
+torch tensors (bfloat16 included) to the NumPy arrays the bindings take.
+"""
 
 from buddy import _runtime
+from buddy._runtime import (Function, Library, LibraryError, TensorSpec, WeightFile,
+                            WeightFileError, WeightFileWriter, aligned_empty)
 
-__all__ = ["_runtime"]
+from .tensors import call, to_numpy, to_torch
+from .weights import load_weights, save_weights
+
+__all__ = [
+    "_runtime", "Function", "Library", "LibraryError", "TensorSpec", "WeightFile",
+    "WeightFileError", "WeightFileWriter", "aligned_empty", "call", "to_numpy", "to_torch",
+    "load_weights", "save_weights",
+]
