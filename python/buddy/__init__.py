@@ -7,4 +7,14 @@ Pipeline: ``buddy.frontend`` (TorchDynamo -> MLIR + weights), ``buddy-opt``
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "compile", "load"]
+
+
+def __getattr__(name: str):
+    # `buddy.compile` / `buddy.load` live in the backend; importing it lazily
+    # keeps `import buddy` (and the CLI) fast.
+    if name in ("compile", "load"):
+        from buddy.backend import compiler
+
+        return getattr(compiler, name)
+    raise AttributeError(f"module 'buddy' has no attribute {name!r}")

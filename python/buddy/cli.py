@@ -32,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit non-zero if any optional piece is missing")
     p.set_defaults(func=_cmd_doctor)
 
+    from buddy.backend.cli import add_compile_parser, add_run_parser
+
+    add_compile_parser(sub)
+    add_run_parser(sub)
+
     p = sub.add_parser("version", help="print Buddy's version")
     p.set_defaults(func=_cmd_version)
     return parser

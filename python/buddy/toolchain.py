@@ -58,6 +58,12 @@ TOOLS: dict[str, ToolSpec] = {
             None,
             ("llc-22", "/usr/lib/llvm-22/bin/llc"),
         ),
+        ToolSpec(
+            "opt-22",
+            "apt-get install llvm-22   # Debian; has the RISC-V backend",
+            None,
+            ("opt-22", "/usr/lib/llvm-22/bin/opt"),
+        ),
         ToolSpec("aarch64-linux-gnu-gcc", "apt-get install gcc-aarch64-linux-gnu"),
         ToolSpec("riscv64-linux-gnu-gcc", "apt-get install gcc-riscv64-linux-gnu"),
         ToolSpec("qemu-aarch64-static", "apt-get install qemu-user-static"),
@@ -111,6 +117,7 @@ def tool_version(path: Path, arg: str = "--version") -> str:
     return (out.stdout or out.stderr).strip()
 
 
+@functools.lru_cache(maxsize=None)
 def llc_targets(llc: Path) -> list[str]:
     """Names of the targets registered in an llc binary."""
     text = tool_version(llc)

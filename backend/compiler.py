@@ -1,0 +1,263 @@
+"""``buddy.compile`` / ``buddy.load``: model or MLIR in, loadable artifact out.
+
+An artifact directory holds the MLIR after each stage, ``model.o``,
+``libmodel.so`` (native targets), the weight file and ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from . import cache as cache_mod
+from .abi import NUMPY_DTYPES, ArgSpec, aligned_empty, call_packed, check_array
+from .link import link_shared
+from .pipeline import (PipelineOptions, Progress, lower_to_object, pipeline_description,
+                       quiet_progress, stderr_progress)
+from .signature import check_signature, signature_from_graph, signature_from_mlir
+from .targets import Target, check_tools, get_target
+
+MANIFEST_VERSION = 1
+LIBRARY = "libmodel.so"
+OBJECT = "model.o"
+WEIGHTS = "weights.bwt"
+
+
+class CompiledModule:
+    """A compiled model: call it with NumPy arrays (native targets)."""
+
+    def __init__(self, artifact_dir: Path, manifest: dict[str, Any],
+                 params: Mapping[str, Any] | None = None, *, cache_hit: bool = False) -> None:
+        self.artifact_dir = Path(artifact_dir)
+        self.manifest = manifest
+        self.signature = [ArgSpec.from_dict(d) for d in manifest["signature"]]
+        self.cache_hit = cache_hit
+        self._params = dict(params) if params is not None else None
+        self._fn: Any = None
+
+    @property
+    def target(self) -> str:
+        return str(self.manifest["target"]["name"])
+
+    @property
+    def library(self) -> Path | None:
+        lib = self.manifest.get("library")
+        return self.artifact_dir / lib if lib else None
+
+    @property
+    def object_file(self) -> Path:
+        return self.artifact_dir / self.manifest["object"]
+
+    def _specs(self, role: str) -> list[ArgSpec]:
+        return [s for s in self.signature if s.role == role]
+
+    def _function(self) -> Any:
+        if self._fn is None:
+            if self.library is None:
+                raise RuntimeError(
+                    f"target {self.target} is a cross target: there is no host library to "
+                    "call; build an executable with buddy.backend.cdriver and run it under qemu")
+            lib = ctypes.CDLL(str(self.library))
+            self._fn = getattr(lib, self.manifest["symbol"])
+            self._fn.argtypes = [ctypes.c_void_p]
+            self._fn.restype = None
+        return self._fn
+
+    def _param_arrays(self) -> list[np.ndarray]:
+        specs = self._specs("param")
+        if not specs:
+            return []
+        if self._params is None:
+            self._params = load_weights(self.artifact_dir / self.manifest["weights"])
+        out = []
+        for s in specs:
+            if s.name not in self._params:
+                raise KeyError(f"parameter {s.name!r} missing from the weights")
+            value = self._params[s.name]
+            if hasattr(value, "detach"):  # torch.Tensor
+                value = value.detach().cpu().numpy()
+            out.append(check_array(s, value))
+        return out
+
+    def __call__(self, *inputs: Any) -> Any:
+        in_specs = self._specs("input")
+        if len(inputs) != len(in_specs):
+            raise TypeError(f"model takes {len(in_specs)} inputs "
+                            f"({', '.join(s.name for s in in_specs)}), got {len(inputs)}")
+        ins = []
+        for s, x in zip(in_specs, inputs):
+            if hasattr(x, "detach"):
+                x = x.detach().cpu().numpy()
+            ins.append(check_array(s, x))
+        outs = [aligned_empty(s.shape, NUMPY_DTYPES[s.dtype]) for s in self._specs("output")]
+        call_packed(self._function(), [*self._param_arrays(), *ins, *outs])
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def load_weights(path: Path) -> dict[str, Any]:
+    """Tensors of a weight file, through the C++ runtime (``buddy._runtime``)."""
+    try:
+        from buddy import _runtime
+    except ImportError as e:
+        raise RuntimeError(f"reading {path} needs the C++ runtime module buddy._runtime: {e}") from e
+    reader = getattr(_runtime, "WeightFile", None)
+    if reader is None:
+        raise RuntimeError(f"buddy._runtime has no WeightFile reader; cannot read {path}")
+    wf = reader(str(path))
+    return {name: np.asarray(wf[name]) for name in wf.names()}
+
+
+def load(artifact_dir: str | Path, params: Mapping[str, Any] | None = None) -> CompiledModule:
+    """Open an artifact directory written by :func:`compile`."""
+    d = Path(artifact_dir)
+    manifest_path = d / cache_mod.MANIFEST
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"{d} is not a Buddy artifact: {manifest_path} is missing")
+    manifest = json.loads(manifest_path.read_text())
+    if manifest.get("version") != MANIFEST_VERSION:
+        raise ValueError(f"{manifest_path}: manifest version {manifest.get('version')} "
+                         f"is not {MANIFEST_VERSION}")
+    return CompiledModule(d, manifest, params)
+
+
+def _as_graph(model: Any, example_inputs: Sequence[Any] | None) -> tuple[str, Any]:
+    """(MLIR text, ImportedGraph or None) for any accepted input."""
+    if isinstance(model, Path) or (isinstance(model, str) and "func.func" not in model):
+        path = Path(model)
+        if not path.is_file():
+            raise FileNotFoundError(f"MLIR file {path} not found")
+        model = path.read_text()
+    if isinstance(model, str):
+        return model, None
+    if hasattr(model, "mlir_text") or hasattr(model, "module"):
+        graph = model
+    else:
+        from buddy.frontend import import_model  # torch.nn.Module
+
+        if example_inputs is None:
+            raise ValueError("compiling a torch model needs example_inputs")
+        graph = import_model(model, example_inputs)
+    text = graph.mlir_text if hasattr(graph, "mlir_text") else str(graph.module)
+    return text, graph
+
+
+def _graph_params(graph: Any) -> dict[str, Any] | None:
+    """In-memory parameter values of an ImportedGraph (name -> tensor), if it has them."""
+    data = getattr(graph, "param_data", None)
+    values = getattr(data, "values", None) or getattr(graph, "param_values", None)
+    return dict(values) if values else None
+
+
+def compile(  # noqa: A001 - the public name is buddy.compile
+    model: Any,
+    example_inputs: Sequence[Any] | None = None,
+    target: str | Target = "host",
+    opt_level: int = 3,
+    *,
+    openmp: bool | None = None,
+    func: str = "forward",
+    num_params: int = 0,
+    use_cache: bool = True,
+    cache_dir: str | Path | None = None,
+    artifact_dir: str | Path | None = None,
+    progress: bool | Progress = True,
+    params: Mapping[str, Any] | None = None,
+) -> CompiledModule:
+    """Compile a torch model, an ImportedGraph, or tensor-level MLIR (text or file).
+
+    ``target`` is a row of ``buddy.backend.targets`` (``host`` is detected);
+    ``openmp`` defaults to on for native targets when libomp is installed.
+    ``params`` maps param names to arrays (default: the graph's own values).
+    With ``artifact_dir`` the artifact is built there (no cache); otherwise it
+    lands in the content-addressed cache (``$BUDDY_CACHE_DIR`` or ~/.cache/buddy).
+    """
+    report: Progress = (stderr_progress if progress is True
+                        else quiet_progress if progress is False else progress)
+    tgt = get_target(target)
+    if openmp is None:
+        openmp = tgt.is_native and _libomp_available()
+    text, graph = _as_graph(model, example_inputs)
+    options = PipelineOptions(opt_level=opt_level, openmp=openmp, tosa="tosa." in text)
+    if params is None and graph is not None:
+        params = _graph_params(graph)
+
+    from buddy.toolchain import find_tool
+
+    # Cheap key first (no MLIR parsing, no subprocess): a hit returns at once.
+    tool_names = [tgt.llc, tgt.opt, "buddy-opt", "mlir-translate"] + ([tgt.cc] if tgt.is_native else [])
+    pipeline = pipeline_description(options, tgt)
+    root = Path(cache_dir) if cache_dir else None
+    graph_sig = [s.as_dict() for s in signature_from_graph(graph)] if graph is not None else None
+    key = cache_mod.cache_key(
+        text, tgt.as_dict(), pipeline, [find_tool(t) for t in tool_names],
+        {"func": func, "num_params": num_params, "signature": graph_sig,
+         "manifest": MANIFEST_VERSION})
+
+    if artifact_dir is None and use_cache:
+        hit = cache_mod.lookup(key, root)
+        if hit is not None:
+            report(f"cache hit      {hit}")
+            module = load(hit, params)
+            module.cache_hit = True
+            return module
+        work = cache_mod.staging_dir(root)
+    else:
+        work = Path(artifact_dir) if artifact_dir else cache_mod.staging_dir(root)
+        work.mkdir(parents=True, exist_ok=True)
+
+    t0 = time.perf_counter()
+    try:
+        check_tools(tgt, link=tgt.is_native)
+        signature = (signature_from_graph(graph) if graph is not None
+                     else signature_from_mlir(text, func, num_params))
+        check_signature(signature)
+        src = work / "0-input.mlir"
+        src.write_text(text)
+        obj = lower_to_object(src, work, tgt, options, progress=report)
+        library = None
+        if tgt.is_native:
+            t1 = time.perf_counter()
+            link_shared(obj, work / LIBRARY, tgt, openmp=openmp)
+            library = LIBRARY
+            report(f"{'link':<14} {time.perf_counter() - t1:6.2f}s  -> {LIBRARY}")
+        weights = None
+        if any(s.role == "param" for s in signature) and graph is not None \
+                and hasattr(graph, "write_params"):
+            graph.write_params(str(work / WEIGHTS))
+            weights = WEIGHTS
+        manifest = {
+            "version": MANIFEST_VERSION,
+            "target": tgt.as_dict(),
+            "function": func,
+            "symbol": f"_buddy_{func}",
+            "signature": [s.as_dict() for s in signature],
+            "weights": weights,
+            "object": obj.name,
+            "library": library,
+            "pipeline": pipeline,
+            "cache_key": key,
+        }
+        (work / cache_mod.MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    except BaseException:
+        if artifact_dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+    report(f"{'done':<14} {time.perf_counter() - t0:6.2f}s")
+    final = work if artifact_dir is not None or not use_cache else cache_mod.commit(work, key, root)
+    return CompiledModule(final, manifest, params)
+
+
+def _libomp_available() -> bool:
+    from buddy.toolchain import ToolNotFound, find_libomp
+
+    try:
+        find_libomp()
+        return True
+    except ToolNotFound:
+        return False

@@ -1,0 +1,171 @@
+"""From tensor-level MLIR to an object file: buddy-opt, mlir-translate, opt, llc.
+
+The buddy-opt pass list lives in ``buddy_opt_stages`` and nowhere else; when
+buddy-opt gains a named pipeline (``--buddy-cpu-pipeline``) that function is
+the one place to swap. Every stage writes its output into the artifact
+directory so a failing model can be bisected stage by stage.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from buddy.toolchain import find_tool
+
+from .targets import Target, check_tools
+
+Progress = Callable[[str], None]
+
+
+def stderr_progress(message: str) -> None:
+    print(f"[buddy] {message}", file=sys.stderr, flush=True)
+
+
+def quiet_progress(message: str) -> None:  # noqa: ARG001 - same signature
+    pass
+
+
+class CompileError(RuntimeError):
+    """A pipeline stage failed; the message names the stage, command and file."""
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """Knobs that change the generated code (all part of the cache key)."""
+
+    opt_level: int = 3
+    openmp: bool = False  # scf.parallel -> OpenMP (host targets, needs libomp)
+    tosa: bool = False  # input uses TOSA: lower it to Linalg first
+    # Fuse a*b+c into FMA (fmla / vfmacc / vfmadd) at instruction selection:
+    # one rounding instead of two, as PyTorch's own CPU kernels do.
+    fp_contract: bool = True
+
+    def __post_init__(self) -> None:
+        if self.opt_level not in (0, 1, 2, 3):
+            raise ValueError(f"opt_level must be 0..3, got {self.opt_level}")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One buddy-opt invocation: its output file name and its pass flags."""
+
+    name: str
+    output: str
+    flags: tuple[str, ...] = field(default_factory=tuple)
+
+
+def buddy_opt_stages(options: PipelineOptions) -> list[Stage]:
+    """THE pass pipeline: tensors -> caller-allocated memrefs -> LLVM dialect."""
+    to_linalg: tuple[str, ...] = ()
+    if options.tosa:
+        to_linalg = ("--pass-pipeline=builtin.module(func.func(tosa-to-linalg-named, "
+                     "tosa-to-linalg, tosa-to-arith, tosa-to-tensor), canonicalize)",)
+    bufferize = Stage("bufferize", "1-bufferized.mlir", (
+        "--one-shot-bufferize=bufferize-function-boundaries "
+        "function-boundary-type-conversion=identity-layout-map",
+        # Outputs become trailing out-params the caller allocates.
+        "--buffer-results-to-out-params=modify-public-functions hoist-static-allocs",
+        "--buffer-deallocation-pipeline",
+        "--convert-bufferization-to-memref",
+        "--canonicalize",
+        # memref.copy would become a call into MLIR's C runner library.
+        "--buddy-memref-copy-to-linalg",
+    ))
+    if options.openmp:
+        loops: tuple[str, ...] = ("--convert-linalg-to-parallel-loops", "--convert-scf-to-openmp")
+    else:
+        loops = ("--convert-linalg-to-loops",)
+    lower = Stage("lower-to-llvm", "2-llvm.mlir", (
+        *loops,
+        "--lower-affine",
+        "--llvm-request-c-wrappers",
+        "--convert-vector-to-llvm",
+        "--convert-math-to-llvm",
+        "--convert-math-to-libm",
+        "--expand-strided-metadata",
+        "--lower-affine",
+        # Before scf-to-cf: OpenMP bodies sit in memref.alloca_scope, which
+        # must still have a single block when it is lowered.
+        "--finalize-memref-to-llvm",
+        "--convert-scf-to-cf",
+        "--convert-openmp-to-llvm",
+        "--convert-arith-to-llvm",
+        "--convert-index-to-llvm",
+        "--convert-func-to-llvm",
+        "--convert-cf-to-llvm",
+        "--reconcile-unrealized-casts",
+        "--buddy-emit-packed-interface",
+    ))
+    stages = [bufferize, lower]
+    if to_linalg:
+        stages.insert(0, Stage("tosa-to-linalg", "0-linalg.mlir", to_linalg))
+    return stages
+
+
+def pipeline_description(options: PipelineOptions, target: Target) -> dict[str, object]:
+    """What the manifest (and the cache key) records about the pipeline."""
+    return {
+        "buddy-opt": [[s.name, *s.flags] for s in buddy_opt_stages(options)],
+        "opt": [f"-O{options.opt_level}", *target.codegen_flags()],  # LLVM loop vectorizer
+        "llc": llc_flags(target, options),
+        "openmp": options.openmp,
+    }
+
+
+def llc_flags(target: Target, options: PipelineOptions) -> list[str]:
+    fuse = ["-fp-contract=fast"] if options.fp_contract else []
+    return [*target.codegen_flags(), f"-O{options.opt_level}", *fuse,
+            "-relocation-model=pic", "-filetype=obj"]
+
+
+def run_tool(stage: str, cmd: Sequence[str | Path], *, input_file: Path | None = None) -> None:
+    """Run one tool; a failure raises CompileError with its stderr."""
+    argv = [str(c) for c in cmd]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        where = f" on {input_file}" if input_file else ""
+        raise CompileError(
+            f"stage '{stage}' failed{where} (exit {proc.returncode}):\n  $ {' '.join(argv)}\n"
+            f"{proc.stderr.strip() or proc.stdout.strip()}"
+        )
+
+
+def lower_to_object(
+    source: Path,
+    workdir: Path,
+    target: Target,
+    options: PipelineOptions,
+    *,
+    progress: Progress = stderr_progress,
+) -> Path:
+    """Run every stage on ``source`` (tensor-level MLIR); returns ``workdir/model.o``."""
+    tools = check_tools(target, link=False)
+    buddy_opt = find_tool("buddy-opt")
+    current = source
+    for stage in buddy_opt_stages(options):
+        out = workdir / stage.output
+        t0 = time.perf_counter()
+        run_tool(stage.name, [buddy_opt, current, *stage.flags, "-o", out], input_file=current)
+        progress(f"{stage.name:<14} {time.perf_counter() - t0:6.2f}s  -> {out.name}")
+        current = out
+
+    steps: list[tuple[str, str, list[str | Path]]] = [
+        ("translate", "3-module.ll",
+         [find_tool("mlir-translate"), "--mlir-to-llvmir", current]),
+        ("opt", "4-opt.ll",
+         [tools["opt"], f"-O{options.opt_level}", *target.codegen_flags(), "-S"]),
+        ("llc", "model.o", [tools["llc"], *llc_flags(target, options)]),
+    ]
+    for name, output, cmd in steps:
+        out = workdir / output
+        t0 = time.perf_counter()
+        args = list(cmd) if name == "translate" else [*cmd, current]
+        run_tool(name, [*args, "-o", out], input_file=current)
+        progress(f"{name:<14} {time.perf_counter() - t0:6.2f}s  -> {out.name}")
+        current = out
+    return current

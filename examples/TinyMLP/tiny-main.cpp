@@ -1,0 +1,55 @@
+// Calls the model compiled by buddy_add_model() through the packed ABI and
+// checks it against a plain C++ evaluation of the same MLP (import_tiny.py).
+#include "buddy/MemRef.h"
+
+#include <cmath>
+#include <cstdio>
+
+extern "C" void _buddy_forward(void **args);
+
+namespace {
+constexpr int In = 8, Hidden = 16, Out = 4, Batch = 2;
+
+float weight(int layer, int i, int j) {
+  return static_cast<float>(((i * 7 + j * 3 + layer * 5) % 11 - 5) / 10.0);
+}
+float bias(int i) { return static_cast<float>((i % 5 - 2) / 10.0); }
+
+template <int R, int C> buddy::StridedMemRef<float, 2> view(float (&a)[R][C]) {
+  return {&a[0][0], &a[0][0], 0, {R, C}, {C, 1}};
+}
+} // namespace
+
+int main() {
+  alignas(64) float x[Batch][In];
+  alignas(64) float y[Batch][Out] = {};
+  for (int b = 0; b < Batch; ++b)
+    for (int i = 0; i < In; ++i)
+      x[b][i] = static_cast<float>((b * In + i) % 9) / 4.0f - 1.0f;
+
+  auto dx = view(x);
+  auto dy = view(y);
+  void *args[] = {&dx, &dy};
+  _buddy_forward(args);
+
+  int bad = 0;
+  for (int b = 0; b < Batch; ++b) {
+    float h[Hidden];
+    for (int j = 0; j < Hidden; ++j) {
+      float s = 0;
+      for (int i = 0; i < In; ++i)
+        s += x[b][i] * weight(1, j, i);
+      h[j] = std::fmax(s + bias(j), 0.0f);
+    }
+    for (int o = 0; o < Out; ++o) {
+      float s = 0;
+      for (int j = 0; j < Hidden; ++j)
+        s += h[j] * weight(2, o, j);
+      std::printf("y[%d][%d] = %g (expected %g)\n", b, o, y[b][o], s);
+      if (std::fabs(s - y[b][o]) > 1e-4f * (1 + std::fabs(s)))
+        ++bad;
+    }
+  }
+  std::printf("%s\n", bad ? "MISMATCH" : "OK");
+  return bad ? 1 : 0;
+}
