@@ -19,7 +19,8 @@ file(MAKE_DIRECTORY "${BUDDY_PACKAGE_STAGE}/_bin")
 set(BUDDY_PY_SUBPACKAGES
   "frontend=${CMAKE_SOURCE_DIR}/frontend"
   "backend=${CMAKE_SOURCE_DIR}/backend"
-  "runtime=${CMAKE_SOURCE_DIR}/runtime/python/buddy_runtime")
+  "runtime=${CMAKE_SOURCE_DIR}/runtime/python/buddy_runtime"
+  "llm=${CMAKE_SOURCE_DIR}/examples/BuddyLlama/buddy_llm")
 
 function(_buddy_link src dst)
   if(NOT EXISTS "${dst}" AND NOT IS_SYMLINK "${dst}")

@@ -1,0 +1,14 @@
+"""buddy.llm: LLaMA models for Buddy (GGUF / Hugging Face loading, static-KV-cache model, generation)."""
+from .gguf_loader import GGUFError, GGUFFormatError, UnsupportedModelError, load_gguf
+from .hf_loader import load_hf_dir
+from .model import DecodeGraph, KVCacheOverflowError, LlamaStatic, PrefillGraph
+from .generate import Generator, SamplingConfig, GenerationResult
+from .tokenizer import HFTokenizer, Tokenizer, render_chat_template
+from .data import find_smollm2_gguf
+
+__all__ = [
+    "GGUFError", "GGUFFormatError", "UnsupportedModelError", "load_gguf", "load_hf_dir",
+    "LlamaStatic", "PrefillGraph", "DecodeGraph", "KVCacheOverflowError",
+    "Generator", "SamplingConfig", "GenerationResult",
+    "HFTokenizer", "Tokenizer", "render_chat_template", "find_smollm2_gguf",
+]

@@ -1,0 +1,147 @@
+"""Token generation over a prefill/decode pair with a static KV cache."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol, Sequence
+
+import torch
+
+from .model import KVCacheOverflowError
+from .tokenizer import Tokenizer, render_chat_template
+
+__all__ = ["LlamaRunner", "SamplingConfig", "GenerationResult", "Generator",
+           "apply_temperature_top_k_top_p", "select_bucket"]
+
+
+class LlamaRunner(Protocol):
+    """What the generator needs: eager `LlamaStatic` or compiled graphs with the same contract."""
+    max_len: int
+
+    def prefill(self, tokens: torch.Tensor, last: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]: ...
+
+    def decode(self, token: torch.Tensor, pos: torch.Tensor, k_cache: torch.Tensor,
+               v_cache: torch.Tensor) -> torch.Tensor: ...
+
+
+@dataclass
+class SamplingConfig:
+    max_new_tokens: int = 64
+    temperature: float = 0.0        # 0 -> greedy
+    top_k: int = 0                  # 0 -> off
+    top_p: float = 1.0              # 1 -> off
+    seed: int | None = None
+    stop_at_eos: bool = True
+
+
+@dataclass
+class GenerationResult:
+    prompt_tokens: list[int]
+    tokens: list[int]
+    logits: list[torch.Tensor] = field(default_factory=list)
+    stop_reason: str = "length"     # "eos" | "length" | "cache_full"
+    text: str = ""
+
+
+def select_bucket(n: int, buckets: Sequence[int], max_len: int) -> int:
+    """The smallest bucket >= n (the prompt is padded to it)."""
+    if n < 1:
+        raise ValueError("empty prompt: at least one token is needed")
+    if n > max_len:
+        raise KVCacheOverflowError(f"prompt of {n} tokens is longer than the KV cache ({max_len} positions)")
+    for b in sorted(buckets):
+        if n <= b <= max_len:
+            return b
+    return n if not buckets else max_len
+
+
+def apply_temperature_top_k_top_p(logits: torch.Tensor, temperature: float, top_k: int,
+                                  top_p: float) -> torch.Tensor:
+    """Scale by 1/temperature and mask (to -inf) tokens outside top-k and the top-p nucleus.
+
+    `logits` is [V] or [1, V]; returns float32 of the same shape.
+    """
+    x = logits.to(torch.float32)
+    if temperature > 0 and temperature != 1.0:
+        x = x / temperature
+    if top_k > 0 and top_k < x.shape[-1]:
+        kth = torch.topk(x, top_k, dim=-1).values[..., -1:]
+        x = x.masked_fill(x < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_x, idx = torch.sort(x, dim=-1, descending=False)
+        cum = torch.softmax(sorted_x, dim=-1).cumsum(dim=-1)
+        drop_sorted = cum <= (1.0 - top_p)
+        drop_sorted[..., -1] = False                      # always keep the most likely token
+        drop = drop_sorted.scatter(-1, idx, drop_sorted)
+        x = x.masked_fill(drop, float("-inf"))
+    return x
+
+
+class Generator:
+    def __init__(self, runner: LlamaRunner, tokenizer: Tokenizer | None = None,
+                 prefill_buckets: Sequence[int] = (), pad_token_id: int = 0) -> None:
+        self.runner = runner
+        self.tokenizer = tokenizer
+        self.buckets = list(prefill_buckets)
+        self.pad_token_id = pad_token_id
+
+    # -- text ------------------------------------------------------------------
+    def chat_prompt(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        tok = self._need_tokenizer()
+        if not tok.chat_template:
+            raise ValueError("this model has no chat template (tokenizer.chat_template)")
+        return render_chat_template(tok.chat_template, messages, add_generation_prompt=add_generation_prompt,
+                                    bos_token=getattr(tok, "bos_token", ""), eos_token=getattr(tok, "eos_token", ""))
+
+    def generate_text(self, prompt: str, cfg: SamplingConfig, chat: bool = False) -> GenerationResult:
+        tok = self._need_tokenizer()
+        text = self.chat_prompt([{"role": "user", "content": prompt}]) if chat else prompt
+        res = self.generate(tok.encode(text), cfg)
+        res.text = tok.decode(res.tokens)
+        return res
+
+    def _need_tokenizer(self) -> Tokenizer:
+        if self.tokenizer is None:
+            raise ValueError("this Generator has no tokenizer")
+        return self.tokenizer
+
+    # -- tokens ------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, prompt: Sequence[int], cfg: SamplingConfig,
+                 on_token: Callable[[int], None] | None = None) -> GenerationResult:
+        n = len(prompt)
+        max_len = int(self.runner.max_len)
+        s = select_bucket(n, self.buckets, max_len)
+        tokens = torch.full((1, s), self.pad_token_id, dtype=torch.int64)
+        tokens[0, :n] = torch.tensor(list(prompt), dtype=torch.int64)
+        gen = torch.Generator().manual_seed(cfg.seed) if cfg.seed is not None else None
+        eos = getattr(self.tokenizer, "eos_token_id", None) if cfg.stop_at_eos else None
+
+        logits, k_cache, v_cache = self.runner.prefill(tokens, torch.tensor([n - 1]))
+        res = GenerationResult(prompt_tokens=list(prompt), tokens=[])
+        pos = n
+        while True:
+            res.logits.append(logits.reshape(-1).clone())
+            nxt = self._pick(logits.reshape(-1), cfg, gen)
+            res.tokens.append(nxt)
+            if on_token is not None:
+                on_token(nxt)
+            if eos is not None and nxt == eos:
+                res.stop_reason = "eos"
+                break
+            if len(res.tokens) >= cfg.max_new_tokens:
+                res.stop_reason = "length"
+                break
+            if pos >= max_len:
+                res.stop_reason = "cache_full"
+                break
+            logits = self.runner.decode(torch.tensor([[nxt]]), torch.tensor([pos]), k_cache, v_cache)
+            pos += 1
+        return res
+
+    @staticmethod
+    def _pick(logits: torch.Tensor, cfg: SamplingConfig, gen: torch.Generator | None) -> int:
+        if cfg.temperature <= 0.0:
+            return int(torch.argmax(logits))
+        x = apply_temperature_top_k_top_p(logits, cfg.temperature, cfg.top_k, cfg.top_p)
+        probs = torch.softmax(x, dim=-1)
+        return int(torch.multinomial(probs, 1, generator=gen))

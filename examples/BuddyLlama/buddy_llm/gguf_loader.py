@@ -1,0 +1,290 @@
+"""Load a LLaMA-architecture GGUF file into a Hugging Face-layout state dict.
+
+The result uses the tensor names and layouts of `transformers.LlamaForCausalLM`
+(``model.layers.N.self_attn.q_proj.weight`` ...), so the same model code serves
+GGUF and Hugging Face checkpoints. Quantized tensors are dequantized with
+vectorized NumPy to the requested compute dtype.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "GGUFError",
+    "GGUFFormatError",
+    "UnsupportedModelError",
+    "GGUFModel",
+    "load_gguf",
+    "dequantize",
+    "unpermute_qk",
+    "SUPPORTED_QUANT_TYPES",
+]
+
+
+class GGUFError(ValueError):
+    """Base class of the errors raised while loading a GGUF file."""
+
+
+class GGUFFormatError(GGUFError):
+    """The file is not a readable GGUF file (bad magic, truncated, corrupt)."""
+
+
+class UnsupportedModelError(GGUFError):
+    """The file is a valid GGUF but holds something this loader cannot use."""
+
+
+# ggml block layouts: (elements per block, bytes per block)
+_BLOCK = {"Q4_0": (32, 18), "Q4_1": (32, 20), "Q8_0": (32, 34)}
+SUPPORTED_QUANT_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1")
+
+
+def _f16(raw: np.ndarray) -> np.ndarray:
+    """Reinterpret a [..., 2] uint8 array as float16 -> float32 [...]."""
+    return np.ascontiguousarray(raw).view(np.float16)[..., 0].astype(np.float32)
+
+
+def _dequant_blocks(qtype: str, raw: np.ndarray) -> np.ndarray:
+    """Dequantize a [n_blocks, block_bytes] uint8 array to float32 [n_blocks, 32]."""
+    if qtype == "Q8_0":  # d: f16, qs: int8[32]; x = d * q
+        d = _f16(raw[:, 0:2].reshape(-1, 1, 2))
+        q = raw[:, 2:].view(np.int8).astype(np.float32)
+        return d * q
+    if qtype in ("Q4_0", "Q4_1"):
+        # Q4_0: d: f16, qs[16];      x = d * (nibble - 8)
+        # Q4_1: d: f16, m: f16, qs[16]; x = d * nibble + m
+        # element j < 16 is the low nibble of qs[j], element j + 16 the high one.
+        d = _f16(raw[:, 0:2].reshape(-1, 1, 2))
+        start = 2 if qtype == "Q4_0" else 4
+        qs = raw[:, start:start + 16]
+        nib = np.concatenate([qs & 0x0F, qs >> 4], axis=1).astype(np.float32)
+        if qtype == "Q4_0":
+            return d * (nib - 8.0)
+        m = _f16(raw[:, 2:4].reshape(-1, 1, 2))
+        return d * nib + m
+    raise AssertionError(qtype)
+
+
+def dequantize(qtype: str, data: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Turn a GGUF tensor's stored data into a float32 array of `shape` (NumPy order).
+
+    `data` is what `gguf.GGUFReader` exposes for the tensor (typed for F32/F16,
+    raw bytes for BF16 and the block-quantized types).
+    """
+    n = int(np.prod(shape)) if shape else 1
+    if qtype == "F32":
+        out = np.asarray(data).view(np.float32).reshape(-1)
+    elif qtype == "F16":
+        out = np.asarray(data).view(np.float16).reshape(-1).astype(np.float32)
+    elif qtype == "BF16":
+        u16 = np.ascontiguousarray(data).view(np.uint16).reshape(-1).astype(np.uint32)
+        out = (u16 << 16).view(np.float32)
+    elif qtype in _BLOCK:
+        per, nbytes = _BLOCK[qtype]
+        raw = np.ascontiguousarray(data).view(np.uint8).reshape(-1)
+        if raw.size % nbytes or n % per:
+            raise GGUFFormatError(
+                f"{qtype} tensor of shape {shape} has {raw.size} bytes, not a whole number "
+                f"of {nbytes}-byte blocks of {per}")
+        out = _dequant_blocks(qtype, raw.reshape(-1, nbytes)).reshape(-1)
+    else:
+        raise UnsupportedModelError(
+            f"quantization type {qtype} is not supported (supported: {', '.join(SUPPORTED_QUANT_TYPES)})")
+    if out.size != n:
+        raise GGUFFormatError(f"{qtype} tensor of shape {shape} holds {out.size} values, expected {n}")
+    return out.reshape(shape)
+
+
+def unpermute_qk(w: np.ndarray, n_head: int) -> np.ndarray:
+    """Undo llama.cpp's q/k row permutation (interleaved rotary halves -> HF layout).
+
+    llama.cpp's converter regroups each head's rows from [2, head_dim/2] (HF's
+    rotate-half layout) to [head_dim/2, 2]; this swaps them back.
+    """
+    rows = w.shape[0]
+    if rows % (2 * n_head):
+        raise GGUFFormatError(f"q/k weight with {rows} rows cannot be split into {n_head} heads")
+    return (w.reshape(n_head, rows // n_head // 2, 2, *w.shape[1:])
+            .swapaxes(1, 2).reshape(w.shape))
+
+
+@dataclass
+class GGUFModel:
+    """What `load_gguf` returns: HF config, HF-named weights, and tokenizer metadata."""
+    path: Path
+    config: Any  # transformers.LlamaConfig
+    state_dict: dict[str, torch.Tensor]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def chat_template(self) -> str | None:
+        return self.metadata.get("tokenizer.chat_template")
+
+
+_LAYER_MAP = {
+    "attn_norm": "input_layernorm",
+    "ffn_norm": "post_attention_layernorm",
+    "attn_q": "self_attn.q_proj",
+    "attn_k": "self_attn.k_proj",
+    "attn_v": "self_attn.v_proj",
+    "attn_output": "self_attn.o_proj",
+    "ffn_gate": "mlp.gate_proj",
+    "ffn_up": "mlp.up_proj",
+    "ffn_down": "mlp.down_proj",
+}
+_TOP_MAP = {
+    "token_embd.weight": "model.embed_tokens.weight",
+    "output_norm.weight": "model.norm.weight",
+    "output.weight": "lm_head.weight",
+}
+
+
+def _hf_name(name: str) -> str | None:
+    if name in _TOP_MAP:
+        return _TOP_MAP[name]
+    parts = name.split(".")
+    if len(parts) == 4 and parts[0] == "blk" and parts[2] in _LAYER_MAP:
+        return f"model.layers.{int(parts[1])}.{_LAYER_MAP[parts[2]]}.{parts[3]}"
+    return None
+
+
+def _scalar_metadata(reader: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    for key, fld in reader.fields.items():
+        if key.startswith("GGUF.") or key in (
+                "tokenizer.ggml.tokens", "tokenizer.ggml.merges",
+                "tokenizer.ggml.token_type", "tokenizer.ggml.scores"):
+            continue
+        try:
+            meta[key] = fld.contents()
+        except Exception:  # an exotic field type we do not need
+            continue
+    return meta
+
+
+def _open_reader(path: Path) -> Any:
+    import gguf
+
+    if not path.exists():
+        raise FileNotFoundError(f"GGUF model file not found: {path}")
+    if not path.is_file():
+        raise GGUFFormatError(f"{path}: not a regular file")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != b"GGUF":
+        raise GGUFFormatError(f"{path}: not a GGUF file (magic {magic!r}, expected b'GGUF')")
+    try:
+        reader = gguf.GGUFReader(str(path), "r")
+    except Exception as e:  # the reader raises assorted errors on damaged files
+        raise GGUFFormatError(f"{path}: corrupt or truncated GGUF file ({type(e).__name__}: {e})") from e
+    size = os.path.getsize(path)
+    for t in reader.tensors:
+        end = int(t.data_offset) + int(t.n_bytes)
+        if end > size or t.data.nbytes != int(t.n_bytes):
+            raise GGUFFormatError(
+                f"{path}: truncated GGUF file: tensor {t.name} needs bytes up to {end}, file has {size}")
+    return reader
+
+
+def _meta(meta: dict[str, Any], key: str, path: Path, default: Any = None) -> Any:
+    if key in meta:
+        return meta[key]
+    if default is not None:
+        return default
+    raise GGUFFormatError(f"{path}: GGUF metadata key {key!r} is missing")
+
+
+def _make_config(meta: dict[str, Any], path: Path, n_vocab: int, tied: bool) -> Any:
+    from transformers import LlamaConfig
+
+    a = "llama"
+    n_embd = int(_meta(meta, f"{a}.embedding_length", path))
+    n_head = int(_meta(meta, f"{a}.attention.head_count", path))
+    n_kv = int(_meta(meta, f"{a}.attention.head_count_kv", path, n_head))
+    head_dim = int(meta.get(f"{a}.attention.key_length", n_embd // n_head))
+    rope_dim = int(meta.get(f"{a}.rope.dimension_count", head_dim))
+    if rope_dim != head_dim:
+        raise UnsupportedModelError(f"{path}: partial rotary embedding ({rope_dim} of {head_dim}) is not supported")
+    if f"{a}.rope.scaling.type" in meta and meta[f"{a}.rope.scaling.type"] not in ("none", ""):
+        raise UnsupportedModelError(
+            f"{path}: rope scaling {meta[f'{a}.rope.scaling.type']!r} is not supported")
+    kwargs: dict[str, Any] = dict(
+        vocab_size=int(meta.get(f"{a}.vocab_size", n_vocab)),
+        hidden_size=n_embd,
+        intermediate_size=int(_meta(meta, f"{a}.feed_forward_length", path)),
+        num_hidden_layers=int(_meta(meta, f"{a}.block_count", path)),
+        num_attention_heads=n_head,
+        num_key_value_heads=n_kv,
+        head_dim=head_dim,
+        max_position_embeddings=int(meta.get(f"{a}.context_length", 2048)),
+        rms_norm_eps=float(meta.get(f"{a}.attention.layer_norm_rms_epsilon", 1e-5)),
+        rope_theta=float(meta.get(f"{a}.rope.freq_base", 10000.0)),
+        tie_word_embeddings=tied,
+        attention_bias=False,
+        mlp_bias=False,
+        hidden_act="silu",
+    )
+    for key, name in (("bos_token_id", "bos_token_id"), ("eos_token_id", "eos_token_id"),
+                      ("padding_token_id", "pad_token_id")):
+        if f"tokenizer.ggml.{key}" in meta:
+            kwargs[name] = int(meta[f"tokenizer.ggml.{key}"])
+    cfg = LlamaConfig(**kwargs)
+    # transformers 5 keeps rope_theta under rope_parameters; make sure it is there.
+    rp = getattr(cfg, "rope_parameters", None)
+    if isinstance(rp, dict):
+        rp["rope_theta"] = kwargs["rope_theta"]
+        rp.setdefault("rope_type", "default")
+    return cfg
+
+
+def load_gguf(path: str | os.PathLike[str], dtype: torch.dtype = torch.float32) -> GGUFModel:
+    """Read a LLaMA GGUF into (LlamaConfig, HF-named state dict in `dtype`)."""
+    path = Path(path)
+    reader = _open_reader(path)
+    meta = _scalar_metadata(reader)
+    arch = meta.get("general.architecture")
+    if arch != "llama":
+        raise UnsupportedModelError(
+            f"{path}: unsupported architecture {arch!r} (general.architecture must be 'llama')")
+    n_head = int(_meta(meta, "llama.attention.head_count", path))
+    n_kv = int(meta.get("llama.attention.head_count_kv", n_head))
+
+    state: dict[str, torch.Tensor] = {}
+    for t in reader.tensors:
+        name = _hf_name(t.name)
+        if name is None:
+            if t.name == "rope_freqs.weight":
+                raise UnsupportedModelError(f"{path}: tensor rope_freqs.weight (scaled RoPE) is not supported")
+            continue  # e.g. rope tables that the model recomputes
+        qtype = t.tensor_type.name
+        if qtype not in SUPPORTED_QUANT_TYPES:
+            raise UnsupportedModelError(
+                f"{path}: tensor {t.name} uses quantization type {qtype}, which is not supported "
+                f"(supported: {', '.join(SUPPORTED_QUANT_TYPES)})")
+        shape = tuple(int(d) for d in reversed(t.shape.tolist()))  # ggml ne order -> NumPy
+        w = dequantize(qtype, t.data, shape)
+        if name.endswith("self_attn.q_proj.weight"):
+            w = unpermute_qk(w, n_head)
+        elif name.endswith("self_attn.k_proj.weight"):
+            w = unpermute_qk(w, n_kv)
+        if not w.flags.writeable:  # F32 data is a read-only view of the memory map
+            w = np.array(w)
+        state[name] = torch.from_numpy(np.ascontiguousarray(w)).to(dtype)
+
+    if "model.embed_tokens.weight" not in state:
+        raise GGUFFormatError(f"{path}: tensor token_embd.weight is missing")
+    tied = "lm_head.weight" not in state
+    if tied:
+        state["lm_head.weight"] = state["model.embed_tokens.weight"]
+    n_vocab = state["model.embed_tokens.weight"].shape[0]
+    config = _make_config(meta, path, n_vocab, tied)
+    for i in range(config.num_hidden_layers):
+        for suffix in _LAYER_MAP.values():
+            if f"model.layers.{i}.{suffix}.weight" not in state:
+                raise GGUFFormatError(f"{path}: layer {i} has no {suffix} weight")
+    return GGUFModel(path=path, config=config, state_dict=state, metadata=meta)
