@@ -1,0 +1,150 @@
+"""Build the MLIR module `func.func @forward(params..., inputs...) -> outputs` from a `Graph`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+from mlir import ir
+from mlir.dialects import func
+
+from .errors import LoweringError, UnsupportedOpError
+from .graph import Graph, Node, Ref, TensorSpec
+from .lowering.common import Unsupported, spec_type
+
+log = logging.getLogger("buddy.frontend")
+
+EmitFn = Callable[["EmitContext", Dict[str, Any]], Any]
+
+
+def bind_args(node: Node) -> Dict[str, Any]:
+    """Name every argument of `node` after the op schema, filling in defaults."""
+    if node.target is None:  # Buddy's own graph-level ops carry named arguments only
+        return dict(node.kwargs)
+    schema = node.target._schema
+    out: Dict[str, Any] = {}
+    for i, arg in enumerate(schema.arguments):
+        if arg.kwarg_only and arg.name in node.kwargs:
+            out[arg.name] = node.kwargs[arg.name]
+        elif i < len(node.args) and not arg.kwarg_only:
+            out[arg.name] = node.args[i]
+        elif arg.name in node.kwargs:
+            out[arg.name] = node.kwargs[arg.name]
+        elif arg.has_default_value():
+            out[arg.name] = arg.default_value
+        else:
+            out[arg.name] = None
+    return out
+
+
+class EmitContext:
+    """What an op emitter sees: operand values and specs of the node being lowered."""
+
+    def __init__(self, graph: Graph, dialect: str) -> None:
+        self.graph = graph
+        self.dialect = dialect
+        self.specs = graph.specs()
+        self.values: Dict[Ref, ir.Value] = {}
+        self.node: Optional[Node] = None
+
+    def value(self, ref: Ref) -> ir.Value:
+        v = self.values.get(ref)
+        if v is None:
+            raise Unsupported(f"result {ref.index} of `{ref.node}` is not produced by Buddy's lowering")
+        return v
+
+    def spec(self, ref: Ref) -> TensorSpec:
+        return self.specs[ref]
+
+    def dtype(self, x: Any) -> str:
+        """dtype name of a tensor operand; Python scalars get their PyTorch default dtype."""
+        if isinstance(x, Ref):
+            return self.specs[x].dtype
+        if isinstance(x, bool):
+            return "bool"
+        if isinstance(x, int):
+            return "i64"
+        return "f32"
+
+    def shape(self, x: Ref) -> Tuple[int, ...]:
+        return self.specs[x].shape
+
+    def operand(self, x: Any) -> Tuple[Any, str]:
+        """(MLIR value or Python scalar, dtype name)."""
+        return (self.value(x), self.dtype(x)) if isinstance(x, Ref) else (x, self.dtype(x))
+
+    @property
+    def out(self) -> TensorSpec:
+        assert self.node is not None and self.node.outputs[0] is not None
+        return self.node.outputs[0]
+
+    def outs(self, i: int) -> TensorSpec:
+        assert self.node is not None
+        spec = self.node.outputs[i]
+        assert spec is not None
+        return spec
+
+
+def emit_module(graph: Graph, table: Mapping[str, EmitFn], dialect: str, ctx: ir.Context,
+                progress: Optional[Callable[[int], None]] = None) -> ir.Module:
+    """Emit `graph` with the op `table` into a new module (inside `ctx`)."""
+    with ctx, ir.Location.unknown():
+        module = ir.Module.create()
+        arg_specs: List[TensorSpec] = list(graph.params) + list(graph.inputs)
+        out_specs = [graph.spec(r) for r in graph.outputs]
+        ftype = ir.FunctionType.get([spec_type(s) for s in arg_specs], [spec_type(s) for s in out_specs])
+        with ir.InsertionPoint(module.body):
+            f = func.FuncOp("forward", ftype)
+        entry = f.add_entry_block()
+        cx = EmitContext(graph, dialect)
+        for s, a in zip(arg_specs, entry.arguments):
+            cx.values[Ref(s.name)] = a
+        with ir.InsertionPoint(entry):
+            for k, node in enumerate(graph.nodes):
+                emit_node(cx, node, table)
+                if progress is not None:
+                    progress(k)
+            func.ReturnOp([cx.value(r) for r in graph.outputs])
+        return module
+
+
+def as_value(v: Any) -> ir.Value:
+    """Normalize what the binding helpers return (OpView, single-result list) to a Value."""
+    if isinstance(v, ir.Value):
+        return v
+    if isinstance(v, ir.OpView):
+        return v.result
+    if isinstance(v, ir.Operation):
+        return v.result
+    if len(v) == 1:  # OpResultList
+        return v[0]
+    raise TypeError(f"expected one MLIR value, got {v!r}")
+
+
+def emit_node(cx: EmitContext, node: Node, table: Mapping[str, EmitFn]) -> None:
+    fn = table.get(node.op)
+    if fn is None:
+        raise UnsupportedOpError(node.op, node.name, node.stack_trace, cx.dialect)
+    cx.node = node
+    try:
+        result = fn(cx, bind_args(node))
+    except Unsupported as e:
+        raise UnsupportedOpError(node.op, node.name, node.stack_trace, cx.dialect, str(e)) from None
+    except UnsupportedOpError:
+        raise
+    except Exception as e:
+        raise LoweringError(f"lowering `{node.op}` (node `{node.name}`, outputs "
+                            f"{[(s.dtype, s.shape) if s else None for s in node.outputs]}) to {cx.dialect} "
+                            f"failed: {type(e).__name__}: {e}") from e
+    results = result if isinstance(result, (list, tuple)) else [result]
+    for i, v in enumerate(results):
+        if v is None:
+            continue
+        v = as_value(v)
+        spec = node.outputs[i]
+        if spec is not None:
+            got = ir.RankedTensorType(v.type)
+            want = spec_type(spec)
+            if got != want:
+                raise LoweringError(f"lowering `{node.op}` (node `{node.name}`) produced {got}, expected {want}")
+        cx.values[Ref(node.name, i)] = v

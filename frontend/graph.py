@@ -1,0 +1,234 @@
+"""Buddy's graph IR: the small, typed graph between FX (Core ATen) and MLIR.
+
+A `Graph` holds parameters (weights/buffers, kept out of the IR as tensors), user inputs,
+a topologically ordered list of `Node`s and the output references. Node arguments are
+nested Python values in which tensor operands are `Ref`s to a node (or placeholder) output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import torch
+
+TORCH_TO_NAME: Dict[torch.dtype, str] = {
+    torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16", torch.float64: "f64",
+    torch.int8: "i8", torch.int16: "i16", torch.int32: "i32", torch.int64: "i64",
+    torch.bool: "bool", torch.uint8: "u8",
+}
+NAME_TO_TORCH: Dict[str, torch.dtype] = {v: k for k, v in TORCH_TO_NAME.items()}
+FLOAT_DTYPES = ("f16", "bf16", "f32", "f64")
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    try:
+        return TORCH_TO_NAME[dtype]
+    except KeyError:
+        raise TypeError(f"Buddy does not support tensors of dtype {dtype}") from None
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Name, dtype name (see docs/interfaces.md) and static shape of a tensor."""
+
+    name: str
+    dtype: str
+    shape: Tuple[int, ...]
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return NAME_TO_TORCH[self.dtype]
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    @property
+    def is_float(self) -> bool:
+        return self.dtype in FLOAT_DTYPES
+
+
+@dataclass(frozen=True)
+class ParamSpec(TensorSpec):
+    """A parameter or buffer: passed first to @forward, its data lives in the weight file."""
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Output `index` of node (or placeholder) `node`."""
+
+    node: str
+    index: int = 0
+
+
+@dataclass
+class Node:
+    name: str
+    op: str                      # ATen overload name, e.g. "aten.add.Tensor"
+    target: Any                  # the torch OpOverload
+    args: Tuple[Any, ...]
+    kwargs: Dict[str, Any]
+    outputs: List[Optional[TensorSpec]]  # one per result; None for non-tensor results
+    stack_trace: Optional[str] = None
+
+    def refs(self) -> Iterator[Ref]:
+        yield from iter_refs((self.args, tuple(self.kwargs.values())))
+
+
+def iter_refs(value: Any) -> Iterator[Ref]:
+    if isinstance(value, Ref):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from iter_refs(v)
+
+
+def map_refs(value: Any, fn) -> Any:
+    if isinstance(value, Ref):
+        return fn(value)
+    if isinstance(value, list):
+        return [map_refs(v, fn) for v in value]
+    if isinstance(value, tuple):
+        return tuple(map_refs(v, fn) for v in value)
+    return value
+
+
+@dataclass
+class Graph:
+    params: List[ParamSpec]
+    inputs: List[TensorSpec]
+    nodes: List[Node]
+    outputs: List[Ref]
+    param_values: Dict[str, torch.Tensor] = field(default_factory=dict)
+    # Inputs mutated in place by the model: (input index, output index holding the new value).
+    input_mutations: List[Tuple[int, int]] = field(default_factory=list)
+
+    def spec(self, ref: Ref) -> TensorSpec:
+        return self.specs()[ref]
+
+    def specs(self) -> Dict[Ref, TensorSpec]:
+        table: Dict[Ref, TensorSpec] = {Ref(p.name): p for p in self.params}
+        table.update({Ref(i.name): i for i in self.inputs})
+        for n in self.nodes:
+            for k, s in enumerate(n.outputs):
+                if s is not None:
+                    table[Ref(n.name, k)] = s
+        return table
+
+    def output_specs(self) -> List[TensorSpec]:
+        specs = self.specs()
+        out = []
+        for k, r in enumerate(self.outputs):
+            s = specs[r]
+            out.append(TensorSpec(f"output{k}", s.dtype, s.shape))
+        return out
+
+    def users(self) -> Dict[str, int]:
+        count: Dict[str, int] = {}
+        for n in self.nodes:
+            for r in n.refs():
+                count[r.node] = count.get(r.node, 0) + 1
+        for r in self.outputs:
+            count[r.node] = count.get(r.node, 0) + 1
+        return count
+
+    def op_names(self) -> List[str]:
+        return sorted({n.op for n in self.nodes})
+
+    def __str__(self) -> str:
+        lines = [f"graph(params={len(self.params)}, inputs={[ (i.name, i.dtype, i.shape) for i in self.inputs]})"]
+        for n in self.nodes:
+            outs = ", ".join(f"{s.dtype}{list(s.shape)}" if s else "_" for s in n.outputs)
+            lines.append(f"  {n.name} = {n.op}{n.args} -> {outs}")
+        lines.append(f"  return {self.outputs}")
+        return "\n".join(lines)
+
+
+def _spec_of(name: str, val: Any) -> Optional[TensorSpec]:
+    if isinstance(val, torch.Tensor):
+        return TensorSpec(name, dtype_name(val.dtype), tuple(int(d) for d in val.shape))
+    return None
+
+
+def from_fx(gm: torch.fx.GraphModule, param_names: Sequence[Optional[str]],
+            param_values: Dict[str, torch.Tensor], example_inputs: Sequence[Any]) -> Graph:
+    """Convert a functional Core-ATen FX graph to a `Graph`.
+
+    `param_names[i]` is the parameter name of placeholder i, or None for a user input.
+    Placeholders must carry `meta["val"]` (fake tensors), as aot_autograd/make_fx produce.
+    Scalar (SymInt) placeholders are specialized to their example value.
+    """
+    import operator
+
+    params: List[ParamSpec] = []
+    inputs: List[TensorSpec] = []
+    nodes: List[Node] = []
+    env: Dict[str, Any] = {}   # fx node name -> Ref | python value | tuple of Refs
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    for k, n in enumerate(placeholders):
+        val = n.meta.get("val", example_inputs[k] if k < len(example_inputs) else None)
+        if not isinstance(val, torch.Tensor):
+            env[n.name] = int(example_inputs[k]) if k < len(example_inputs) else val
+            continue
+        shape = tuple(int(d) for d in example_inputs[k].shape) if k < len(example_inputs) else tuple(int(d) for d in val.shape)
+        pname = param_names[k] if k < len(param_names) else None
+        if pname is not None:
+            params.append(ParamSpec(pname, dtype_name(val.dtype), shape))
+            env[n.name] = Ref(pname)
+        else:
+            inputs.append(TensorSpec(n.name, dtype_name(val.dtype), shape))
+            env[n.name] = Ref(n.name)
+
+    def lookup(a: Any) -> Any:
+        if isinstance(a, torch.fx.Node):
+            return env[a.name]
+        if isinstance(a, (list, tuple)):
+            return type(a)(lookup(x) for x in a)
+        if isinstance(a, torch.SymInt):
+            return int(a)
+        return a
+
+    outputs: List[Ref] = []
+    for n in gm.graph.nodes:
+        if n.op == "placeholder":
+            continue
+        if n.op == "get_attr":
+            t = getattr(gm, n.target)
+            pname = f"_const.{n.target}"
+            params.append(ParamSpec(pname, dtype_name(t.dtype), tuple(t.shape)))
+            param_values[pname] = t.detach()
+            env[n.name] = Ref(pname)
+        elif n.op == "call_function" and n.target is operator.getitem:
+            base = env[n.args[0].name]
+            env[n.name] = base[n.args[1]]
+        elif n.op == "call_function":
+            val = n.meta.get("val")
+            multi = isinstance(val, (tuple, list))
+            vals = list(val) if multi else [val]
+            outs = [_spec_of(n.name if not multi else f"{n.name}#{i}", v) for i, v in enumerate(vals)]
+            if not multi and outs[0] is None:
+                # A scalar-producing op (sym_size, _local_scalar_dense...): keep its value if static.
+                if isinstance(val, (int, float, bool, torch.SymInt)) and not isinstance(val, torch.Tensor):
+                    try:
+                        env[n.name] = int(val) if isinstance(val, torch.SymInt) else val
+                        continue
+                    except Exception:
+                        pass
+            op_name = str(n.target) if hasattr(n.target, "_schema") else getattr(n.target, "__name__", str(n.target))
+            if hasattr(n.target, "_schema") and not op_name.startswith("aten."):
+                op_name = f"{n.target.namespace}.{n.target._schema.name.split('::')[-1]}.{n.target._overloadname}"
+            nodes.append(Node(n.name, op_name, n.target, lookup(tuple(n.args)),
+                              {k: lookup(v) for k, v in n.kwargs.items()}, outs, n.meta.get("stack_trace")))
+            env[n.name] = tuple(Ref(n.name, i) for i in range(len(vals))) if multi else Ref(n.name)
+        elif n.op == "output":
+            flat = n.args[0]
+            flat = flat if isinstance(flat, (list, tuple)) else [flat]
+            for a in flat:
+                r = lookup(a)
+                if not isinstance(r, Ref):
+                    raise TypeError(f"model output {a} is not a tensor; Buddy only returns tensors")
+                outputs.append(r)
+        else:
+            raise TypeError(f"unexpected FX node {n.op} {n.target}")
+    return Graph(params, inputs, nodes, outputs, param_values)

@@ -1,0 +1,145 @@
+"""`import_model`: capture -> graph IR -> graph passes -> MLIR (linalg | tosa)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+
+import torch
+from mlir import ir
+
+from .capture import capture
+from .emitter import emit_module
+from .graph import Graph, ParamSpec, TensorSpec
+from .params import ParamWriter, Params
+from .passes import run_default_passes
+
+log = logging.getLogger("buddy.frontend")
+
+DIALECTS = ("linalg", "tosa")
+
+
+def op_table(dialect: str) -> Dict[str, Callable]:
+    if dialect == "linalg":
+        from .lowering.linalg import LINALG_OPS
+        return LINALG_OPS
+    if dialect == "tosa":
+        from .lowering.tosa import TOSA_OPS
+        return TOSA_OPS
+    raise ValueError(f"unknown dialect {dialect!r}; choose one of {DIALECTS}")
+
+
+class MlirModule:
+    """An MLIR module with its own context; `.mlir_text` and `.mlir_bytecode` serialize it."""
+
+    def __init__(self, module: ir.Module, context: ir.Context) -> None:
+        self.ir = module
+        self.context = context
+
+    @property
+    def mlir_text(self) -> str:
+        with self.context:
+            return str(self.ir)
+
+    @property
+    def mlir_bytecode(self) -> bytes:
+        buf = io.BytesIO()
+        with self.context:
+            self.ir.operation.write_bytecode(buf)
+        return buf.getvalue()
+
+    def __str__(self) -> str:
+        return self.mlir_text
+
+
+@dataclass
+class ImportedGraph:
+    module: MlirModule
+    params: List[ParamSpec]
+    inputs: List[TensorSpec]
+    outputs: List[TensorSpec]
+    dialect: str
+    graph: Graph
+    param_data: Params
+    _jit: Any = field(default=None, repr=False)
+
+    def write_params(self, path: Union[str, Path], writer: Optional[ParamWriter] = None) -> Path:
+        return self.param_data.write(path, writer)
+
+    def jit(self):
+        """The module compiled in-process (MLIR ExecutionEngine), cached."""
+        if self._jit is None:
+            from .jit import JitModule
+            t0 = time.perf_counter()
+            self._jit = JitModule(self.module.mlir_text, self.dialect, list(self.params) + list(self.inputs),
+                                  self.outputs)
+            log.info("buddy: JIT-compiled @forward in %.2fs", time.perf_counter() - t0)
+        return self._jit
+
+    def run(self, *inputs: torch.Tensor) -> List[torch.Tensor]:
+        """Run @forward on user inputs (parameters are passed automatically)."""
+        return self.jit()(*self.param_data.tensors(), *inputs)
+
+
+def lower_graph(graph: Graph, dialect: str = "linalg", run_passes: bool = True) -> ImportedGraph:
+    """Graph IR -> MLIR module (the part of import_model after capture)."""
+    table = op_table(dialect)
+    if run_passes:
+        t0 = time.perf_counter()
+        graph = run_default_passes(graph, table)
+        log.info("buddy: graph passes done in %.2fs (%d nodes left)", time.perf_counter() - t0, len(graph.nodes))
+    ctx = ir.Context()
+    t0 = time.perf_counter()
+    bar = _progress(len(graph.nodes), f"buddy: emitting {dialect}")
+    try:
+        module = emit_module(graph, table, dialect, ctx, progress=(lambda k: bar.update(1)) if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    with ctx:
+        if not module.operation.verify():
+            raise RuntimeError("emitted MLIR module does not verify")
+    log.info("buddy: emitted %d ops to %s in %.2fs", len(graph.nodes), dialect, time.perf_counter() - t0)
+    params = Params(graph.params, graph.param_values)
+    return ImportedGraph(MlirModule(module, ctx), list(graph.params), list(graph.inputs), graph.output_specs(),
+                         dialect, graph, params)
+
+
+def _progress(total: int, desc: str):
+    if total < 200:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=desc, unit="op", leave=False, disable=None)
+
+
+def import_model(model: torch.nn.Module, example_inputs: Sequence[Any], dialect: str = "linalg") -> ImportedGraph:
+    """Capture `model(*example_inputs)` and lower it to an MLIR module in `dialect`.
+
+    The module holds `func.func @forward(params..., inputs...) -> outputs` on static tensors;
+    weights stay out of the IR (see `ImportedGraph.params` / `write_params`).
+    """
+    op_table(dialect)  # validate early
+    if isinstance(example_inputs, torch.Tensor):
+        example_inputs = (example_inputs,)
+    t0 = time.perf_counter()
+    log.info("buddy: capturing %s with TorchDynamo + aot_autograd", type(model).__name__)
+    graph = capture(model, tuple(example_inputs))
+    log.info("buddy: captured %d Core ATen nodes, %d params in %.2fs", len(graph.nodes), len(graph.params),
+             time.perf_counter() - t0)
+    return lower_graph(graph, dialect)
+
+
+def import_fx(gm: torch.fx.GraphModule, example_inputs: Sequence[Any], dialect: str = "linalg",
+              run_passes: bool = True) -> ImportedGraph:
+    """Lower an already-functional Core ATen FX graph (e.g. from make_fx); all placeholders are inputs."""
+    from .graph import from_fx
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    graph = from_fx(gm, [None] * len(placeholders), {}, list(example_inputs))
+    return lower_graph(graph, dialect, run_passes)

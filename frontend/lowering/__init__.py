@@ -1,0 +1,1 @@
+"""Op tables: ATen overload -> emitter, one module per target dialect (linalg, tosa)."""
