@@ -47,6 +47,10 @@ struct FoldTransposeOperand : OpRewritePattern<ContractionOp> {
       auto transpose = inputs[i].template getDefiningOp<linalg::TransposeOp>();
       if (!transpose || !transpose.hasPureTensorSemantics())
         continue;
+      // batch_matmul maps must keep the batch dimension first in every operand.
+      if (std::is_same_v<ContractionOp, linalg::BatchMatmulOp> &&
+          transpose.getPermutation()[0] != 0)
+        continue;
       maps[i] = composeWithTranspose(maps[i], transpose.getPermutation());
       inputs[i] = transpose.getInput();
       changed = true;

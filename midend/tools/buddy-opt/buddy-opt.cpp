@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "buddy/Passes.h"
+#include "buddy/Pipelines.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -23,6 +24,7 @@
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
   buddy::registerBuddyPasses();
+  buddy::registerBuddyPipelines();
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);

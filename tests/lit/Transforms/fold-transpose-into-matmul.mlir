@@ -59,3 +59,15 @@ func.func @plain(%x: tensor<4x8xf32>, %w: tensor<8x16xf32>, %acc: tensor<4x16xf3
   %r = linalg.matmul ins(%x, %w : tensor<4x8xf32>, tensor<8x16xf32>) outs(%acc : tensor<4x16xf32>) -> tensor<4x16xf32>
   return %r : tensor<4x16xf32>
 }
+
+// A transpose that moves the batch dimension cannot fold into batch_matmul (its maps must keep
+// the batch dimension first); it stays.
+// CHECK-LABEL: func.func @batch_moved
+//       CHECK: %[[T:.+]] = linalg.transpose
+//       CHECK: linalg.batch_matmul ins(%{{.+}}, %[[T]] :
+func.func @batch_moved(%q: tensor<2x5x8xf32>, %k: tensor<8x2x7xf32>, %acc: tensor<2x5x7xf32>) -> tensor<2x5x7xf32> {
+  %e = tensor.empty() : tensor<2x8x7xf32>
+  %kt = linalg.transpose ins(%k : tensor<8x2x7xf32>) outs(%e : tensor<2x8x7xf32>) permutation = [1, 0, 2]
+  %r = linalg.batch_matmul ins(%q, %kt : tensor<2x5x8xf32>, tensor<2x8x7xf32>) outs(%acc : tensor<2x5x7xf32>) -> tensor<2x5x7xf32>
+  return %r : tensor<2x5x7xf32>
+}

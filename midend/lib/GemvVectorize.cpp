@@ -1,0 +1,233 @@
+//===- GemvVectorize.cpp - weight-streaming f32 GEMV for small M ----------===//
+//
+// Rewrites f32 linalg.matmul on memrefs with a small static M (LLM decode:
+// M = 1) into a kernel that reads every weight element exactly once:
+//
+//  B as (n, k) (nn.Linear):   scf.parallel over N chunks
+//    scf.for n step R: acc[m][r] = 0; scf.for k step vw:
+//        acc[m][r] = fma(A[m, k:k+vw], B[n+r, k:k+vw], acc[m][r])
+//      masked K tail; C[m, n+r] += reduce_add(acc[m][r])
+//  B as (k, n):               scf.parallel over one N range per thread
+//    scf.for k step cols: scf.for n step vw:
+//      C[m, n:n+vw] += sum_u bcast(A[m, k+u]) * B[k+u, n:n+vw]   (masked)
+//
+// See Passes.td.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelEmitter.h"
+#include "buddy/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+namespace buddy {
+#define GEN_PASS_DEF_GEMVVECTORIZE
+#include "buddy/Passes.h.inc"
+} // namespace buddy
+
+using namespace mlir;
+using namespace buddy::kernel;
+
+namespace {
+
+struct GemvConfig {
+  int64_t vw, rows, cols, chunk, threads;
+};
+
+class GemvEmitter {
+public:
+  GemvEmitter(OpBuilder &b, Location loc, const MatmulOperands &ops,
+              int64_t m, const GemvConfig &cfg)
+      : b(b), loc(loc), ops(ops), m(m), cfg(cfg), im{b, loc} {}
+
+  void emit() {
+    Value N = im.dim(ops.c, 1), K = im.dim(ops.a, 1);
+    int64_t chunk = cfg.chunk;
+    int64_t nStatic = cast<MemRefType>(ops.c.getType()).getShape()[1];
+    if (!ops.transposedB && !ShapedType::isDynamic(nStatic))
+      // One contiguous column range per thread: every weight row is read as
+      // `threads` long contiguous pieces.
+      chunk = llvm::divideCeil(
+                  llvm::divideCeil(nStatic, std::max<int64_t>(cfg.threads, 1)),
+                  cfg.vw) * cfg.vw;
+    else if (!ops.transposedB)
+      chunk = llvm::divideCeil(cfg.chunk, cfg.vw) * cfg.vw;
+    auto par = scf::ParallelOp::create(b, loc, ValueRange{im.c(0)},
+                                       ValueRange{im.ceilDiv(N, chunk)},
+                                       ValueRange{im.c(1)});
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPoint(par.getBody()->getTerminator());
+    Value n0 = im.mul(par.getInductionVars()[0], chunk);
+    Value n1 = im.min(im.add(n0, chunk), N);
+    if (ops.transposedB)
+      emitRowsOfB(n0, n1, K);
+    else
+      emitColsOfB(n0, n1, K);
+  }
+
+private:
+  OpBuilder &b;
+  Location loc;
+  const MatmulOperands &ops;
+  int64_t m;
+  const GemvConfig &cfg;
+  IndexMath im;
+
+  VectorType vecTy() const { return VectorType::get({cfg.vw}, b.getF32Type()); }
+  Value zeroVec() {
+    return arith::ConstantOp::create(b, loc, vecTy(),
+                                     DenseElementsAttr::get(vecTy(), 0.0f));
+  }
+
+  void forLoop(Value lb, Value ub, Value step,
+               llvm::function_ref<void(Value)> body) {
+    auto f = scf::ForOp::create(b, loc, lb, ub, step);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPoint(f.getBody()->getTerminator());
+    body(f.getInductionVar());
+  }
+
+  /// for (ub - lb) / step iterations carrying `init`, body returns next.
+  SmallVector<Value>
+  forLoopIter(Value lb, Value ub, Value step, ValueRange init,
+              llvm::function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    auto f = scf::ForOp::create(
+        b, loc, lb, ub, step, init,
+        [&](OpBuilder &lb2, Location, Value iv, ValueRange iter) {
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPoint(lb2.getInsertionBlock(), lb2.getInsertionPoint());
+          scf::YieldOp::create(b, loc, body(iv, iter));
+        });
+    return SmallVector<Value>(f.getResults());
+  }
+
+  /// C[m, n] += sum_k A[m, k] * B[n, k] for n in [n0, n1).
+  void emitRowsOfB(Value n0, Value n1, Value K) {
+    int64_t r = std::max<int64_t>(1, cfg.rows / m);
+    Value nFull = im.add(n0, im.floorTo(im.sub(n1, n0), r));
+    forLoop(n0, nFull, im.c(r), [&](Value n) { emitDotRows(n, r, K); });
+    forLoop(nFull, n1, im.c(1), [&](Value n) { emitDotRows(n, 1, K); });
+  }
+
+  void emitDotRows(Value n, int64_t r, Value K) {
+    SmallVector<Value> rowsIdx, mIdx;
+    for (int64_t i = 0; i < r; ++i)
+      rowsIdx.push_back(im.add(n, i));
+    for (int64_t i = 0; i < m; ++i)
+      mIdx.push_back(im.c(i));
+    Value zero = zeroVec();
+    SmallVector<Value> init(m * r, zero);
+    auto step = [&](Value k, ValueRange acc, Value mask) {
+      SmallVector<Value> x, w, next;
+      for (int64_t i = 0; i < m; ++i)
+        x.push_back(mask ? (Value)vector::MaskedLoadOp::create(
+                               b, loc, vecTy(), ops.a,
+                               ValueRange{mIdx[i], k}, mask, zero)
+                         : (Value)vector::LoadOp::create(
+                               b, loc, vecTy(), ops.a,
+                               ValueRange{mIdx[i], k}));
+      for (int64_t j = 0; j < r; ++j)
+        w.push_back(mask ? (Value)vector::MaskedLoadOp::create(
+                               b, loc, vecTy(), ops.b,
+                               ValueRange{rowsIdx[j], k}, mask, zero)
+                         : (Value)vector::LoadOp::create(
+                               b, loc, vecTy(), ops.b,
+                               ValueRange{rowsIdx[j], k}));
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < r; ++j)
+          next.push_back(
+              vector::FMAOp::create(b, loc, x[i], w[j], acc[i * r + j]));
+      return next;
+    };
+    Value kFull = im.floorTo(K, cfg.vw);
+    SmallVector<Value> acc = forLoopIter(
+        im.c(0), kFull, im.c(cfg.vw), init,
+        [&](Value k, ValueRange it) { return step(k, it, Value()); });
+    acc = step(kFull, acc, im.mask(cfg.vw, im.sub(K, kFull)));
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < r; ++j) {
+        Value s = vector::ReductionOp::create(b, loc,
+                                              vector::CombiningKind::ADD,
+                                              acc[i * r + j]);
+        Value old = memref::LoadOp::create(b, loc, ops.c,
+                                           ValueRange{mIdx[i], rowsIdx[j]});
+        Value sum = arith::AddFOp::create(b, loc, old, s);
+        memref::StoreOp::create(b, loc, sum, ops.c,
+                                ValueRange{mIdx[i], rowsIdx[j]});
+      }
+  }
+
+  /// C[m, n0:n1] += A[m, :] * B[:, n0:n1], vectorized along N. The weight
+  /// rows are streamed contiguously: for each group of `cols` rows of B, the
+  /// C slice (L1/L2 resident) is updated with `cols` fused multiply-adds.
+  void emitColsOfB(Value n0, Value n1, Value K) {
+    int64_t kb = cfg.cols;
+    Value kFull = im.floorTo(K, kb);
+    forLoop(im.c(0), kFull, im.c(kb), [&](Value k) { emitRowUpdate(k, kb, n0, n1); });
+    forLoop(kFull, K, im.c(1), [&](Value k) { emitRowUpdate(k, 1, n0, n1); });
+  }
+
+  void emitRowUpdate(Value k, int64_t kb, Value n0, Value n1) {
+    SmallVector<Value> kIdx;
+    for (int64_t u = 0; u < kb; ++u)
+      kIdx.push_back(im.add(k, u));
+    SmallVector<SmallVector<Value>> aBcast(m);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t u = 0; u < kb; ++u) {
+        Value s = memref::LoadOp::create(b, loc, ops.a,
+                                         ValueRange{im.c(i), kIdx[u]});
+        aBcast[i].push_back(vector::BroadcastOp::create(b, loc, vecTy(), s));
+      }
+    Value zero = zeroVec();
+    forLoop(n0, n1, im.c(cfg.vw), [&](Value n) {
+      Value mask = im.mask(cfg.vw, im.sub(n1, n));
+      SmallVector<Value> w;
+      for (int64_t u = 0; u < kb; ++u)
+        w.push_back(vector::MaskedLoadOp::create(
+            b, loc, vecTy(), ops.b, ValueRange{kIdx[u], n}, mask, zero));
+      for (int64_t i = 0; i < m; ++i) {
+        Value mi = im.c(i);
+        Value acc = vector::MaskedLoadOp::create(
+            b, loc, vecTy(), ops.c, ValueRange{mi, n}, mask, zero);
+        for (int64_t u = 0; u < kb; ++u)
+          acc = vector::FMAOp::create(b, loc, aBcast[i][u], w[u], acc);
+        vector::MaskedStoreOp::create(b, loc, ops.c, ValueRange{mi, n}, mask,
+                                      acc);
+      }
+    });
+  }
+};
+
+struct GemvVectorizePass : buddy::impl::GemvVectorizeBase<GemvVectorizePass> {
+  using GemvVectorizeBase::GemvVectorizeBase;
+
+  void runOnOperation() override {
+    if (vectorWidth <= 0 || maxRows <= 0 || rows <= 0 || cols <= 0 ||
+        chunk <= 0 || threads <= 0) {
+      getOperation().emitError()
+          << "buddy-gemv-vectorize: all options must be positive";
+      return signalPassFailure();
+    }
+    GemvConfig cfg{vectorWidth, rows, cols, chunk, threads};
+    SmallVector<std::tuple<linalg::LinalgOp, MatmulOperands, int64_t>> work;
+    getOperation().walk([&](linalg::LinalgOp op) {
+      auto mm = matchMatmul(op);
+      if (!mm || mm->batched)
+        return;
+      int64_t mDim = cast<MemRefType>(mm->c.getType()).getShape()[0];
+      if (ShapedType::isDynamic(mDim) || mDim < 1 || mDim > maxRows)
+        return;
+      work.emplace_back(op, *mm, mDim);
+    });
+    for (auto &[op, mm, mDim] : work) {
+      OpBuilder b(op);
+      GemvEmitter(b, op.getLoc(), mm, mDim, cfg).emit();
+      op->erase();
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,156 @@
+"""Compile small linalg-on-tensors matmul functions with `--buddy-cpu-pipeline`
+and call them through the `_buddy_<f>(void **args)` ABI (docs/interfaces.md).
+
+Shared by tests/python/test_midend_matmul.py (correctness) and
+bench/bench_matmul.py (timing). Native code: buddy-opt -> mlir-translate ->
+llc -O3 (host CPU) -> cc -shared, linked against libomp.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from buddy import toolchain
+
+
+@dataclass(frozen=True)
+class MatmulSpec:
+    """C[b?, M, N] = A[b?, M, K] @ B, with B as (K, N) or, if `transposed_b`,
+    as (N, K) (nn.Linear's weight, read through linalg.transpose)."""
+
+    m: int
+    n: int
+    k: int
+    transposed_b: bool = False
+    batch: int = 0  # 0: plain matmul, > 0: batch_matmul
+
+    @property
+    def name(self) -> str:
+        t = "t" if self.transposed_b else "n"
+        b = f"b{self.batch}_" if self.batch else ""
+        return f"mm_{b}{self.m}x{self.n}x{self.k}_{t}"
+
+    def shapes(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        pre = (self.batch,) if self.batch else ()
+        b = (self.n, self.k) if self.transposed_b else (self.k, self.n)
+        return pre + (self.m, self.k), pre + b, pre + (self.m, self.n)
+
+
+def _ty(shape: tuple[int, ...]) -> str:
+    return "tensor<" + "x".join(map(str, shape)) + "xf32>"
+
+
+def matmul_mlir(spec: MatmulSpec) -> str:
+    """The function as the frontend emits it: fill(0) + (batch_)matmul,
+    with a linalg.transpose of the weight for the transposed-B form."""
+    sa, sb, sc = spec.shapes()
+    op = "linalg.batch_matmul" if spec.batch else "linalg.matmul"
+    lines = [
+        f"func.func @{spec.name}(%a: {_ty(sa)}, %b: {_ty(sb)}) -> {_ty(sc)} {{",
+        "  %zero = arith.constant 0.0 : f32",
+        f"  %e = tensor.empty() : {_ty(sc)}",
+        f"  %acc = linalg.fill ins(%zero : f32) outs(%e : {_ty(sc)}) -> {_ty(sc)}",
+    ]
+    rhs, rhs_ty = "%b", _ty(sb)
+    if spec.transposed_b:
+        pre = (spec.batch,) if spec.batch else ()
+        st = pre + (spec.k, spec.n)
+        perm = "[0, 2, 1]" if spec.batch else "[1, 0]"
+        lines += [
+            f"  %et = tensor.empty() : {_ty(st)}",
+            f"  %bt = linalg.transpose ins(%b : {_ty(sb)}) outs(%et : {_ty(st)}) "
+            f"permutation = {perm}",
+        ]
+        rhs, rhs_ty = "%bt", _ty(st)
+    lines += [
+        f"  %r = {op} ins(%a, {rhs} : {_ty(sa)}, {rhs_ty}) outs(%acc : {_ty(sc)})"
+        f" -> {_ty(sc)}",
+        f"  return %r : {_ty(sc)}",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _run(cmd: list[str], **kw: object) -> None:
+    res = subprocess.run(cmd, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
+    if res.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} failed:\n{res.stderr[-4000:]}")
+
+
+def compile_module(mlir: str, workdir: Path, pipeline_options: str = "target=avx512") -> Path:
+    """Lower `mlir` with --buddy-cpu-pipeline and link a shared library."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    src = workdir / "kernel.mlir"
+    src.write_text(mlir)
+    llvm_mlir, ll, obj, so = (workdir / n for n in ("kernel.llvm.mlir", "kernel.ll", "kernel.o", "kernel.so"))
+    _run([str(toolchain.buddy_opt_path()), str(src),
+          f"--buddy-cpu-pipeline={pipeline_options}", "-o", str(llvm_mlir)])
+    _run([str(toolchain.find_tool("mlir-translate")), "--mlir-to-llvmir", str(llvm_mlir), "-o", str(ll)])
+    _run([str(toolchain.find_tool("llc")), "-O3", "-mcpu=native", "-filetype=obj",
+          "--relocation-model=pic", str(ll), "-o", str(obj)])
+    omp = toolchain.find_libomp()
+    _run([str(toolchain.find_tool("cc")), "-shared", "-o", str(so), str(obj),
+          f"-L{omp.parent}", "-lomp", f"-Wl,-rpath,{omp.parent}"])
+    return so
+
+
+def _descriptor(arr: np.ndarray) -> ctypes.Structure:
+    """A StridedMemRefType<float, N> pointing at `arr` (C-contiguous f32)."""
+    assert arr.dtype == np.float32 and arr.flags.c_contiguous
+    rank = arr.ndim
+
+    class Desc(ctypes.Structure):
+        _fields_ = [("allocated", ctypes.c_void_p), ("aligned", ctypes.c_void_p),
+                    ("offset", ctypes.c_int64), ("sizes", ctypes.c_int64 * rank),
+                    ("strides", ctypes.c_int64 * rank)]
+
+    d = Desc()
+    d.allocated = d.aligned = arr.ctypes.data
+    d.offset = 0
+    d.sizes[:] = list(arr.shape)
+    d.strides[:] = [s // 4 for s in arr.strides]
+    return d
+
+
+class Kernel:
+    """One compiled function `f(a, b) -> c`, called as `_buddy_f(void**)`."""
+
+    def __init__(self, so: Path, name: str) -> None:
+        self._lib = ctypes.CDLL(str(so))
+        self._fn = getattr(self._lib, f"_buddy_{name}")
+        self._fn.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
+        self._fn.restype = None
+
+    def bind(self, *arrays: np.ndarray) -> "BoundCall":
+        return BoundCall(self._fn, arrays)
+
+
+class BoundCall:
+    """Arguments packed once, so repeated calls (benchmarks) cost only the call."""
+
+    def __init__(self, fn: ctypes._CFuncPtr, arrays: tuple[np.ndarray, ...]) -> None:
+        self._fn = fn
+        self._arrays = arrays  # keep alive
+        self._descs = [_descriptor(a) for a in arrays]
+        self._args = (ctypes.c_void_p * len(arrays))(
+            *[ctypes.cast(ctypes.pointer(d), ctypes.c_void_p) for d in self._descs])
+
+    def __call__(self) -> None:
+        self._fn(self._args)
+
+
+def aligned_empty(shape: tuple[int, ...]) -> np.ndarray:
+    """A 64-byte aligned C-contiguous f32 array (the ABI's output contract)."""
+    n = int(np.prod(shape))
+    buf = np.empty(n + 16, dtype=np.float32)
+    off = (-buf.ctypes.data % 64) // 4
+    return buf[off:off + n].reshape(shape)
+
+
+def build_matmul(spec: MatmulSpec, workdir: Path, pipeline_options: str = "target=avx512") -> Kernel:
+    return Kernel(compile_module(matmul_mlir(spec), workdir / spec.name, pipeline_options), spec.name)
