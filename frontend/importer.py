@@ -15,7 +15,7 @@ from mlir import ir
 from .capture import capture
 from .emitter import emit_module
 from .graph import Graph, ParamSpec, TensorSpec
-from .params import ParamWriter, Params
+from .params import Materialize, ParamWriter, Params
 from .passes import run_default_passes
 
 log = logging.getLogger("buddy.frontend")
@@ -67,8 +67,11 @@ class ImportedGraph:
     param_data: Params
     _jit: Any = field(default=None, repr=False)
 
-    def write_params(self, path: Union[str, Path], writer: Optional[ParamWriter] = None) -> Path:
-        return self.param_data.write(path, writer)
+    def write_params(self, path: Union[str, Path], writer: Optional[ParamWriter] = None,
+                     materialize: Optional[Materialize] = None) -> Path:
+        """Write the weights in parameter order. For a model captured on the meta device,
+        `materialize(spec)` makes each parameter's tensor when it is written (one at a time)."""
+        return self.param_data.write(path, writer, materialize)
 
     def jit(self):
         """The module compiled in-process (MLIR ExecutionEngine), cached."""
@@ -123,7 +126,9 @@ def import_model(model: torch.nn.Module, example_inputs: Sequence[Any], dialect:
     """Capture `model(*example_inputs)` and lower it to an MLIR module in `dialect`.
 
     The module holds `func.func @forward(params..., inputs...) -> outputs` on static tensors;
-    weights stay out of the IR (see `ImportedGraph.params` / `write_params`).
+    weights stay out of the IR (see `ImportedGraph.params` / `write_params`). A model built on the
+    meta device (with meta example inputs) imports without weight memory; its weights are made
+    one at a time by `write_params(path, materialize=...)`.
     """
     op_table(dialect)  # validate early
     if isinstance(example_inputs, torch.Tensor):

@@ -1482,4 +1482,6 @@ def _upsample_bilinear(cx, a):
     return generic([], [(empty(out, dt), [0, 1, 2, 3])], ["parallel"] * 4, body)[0]
 
 
+from . import linalg_extra  # noqa: E402,F401  (registers 3-D pooling, distances, embedding_bag, ...)
+
 LINALG_OPS = OPS

@@ -737,4 +737,6 @@ def _batch_norm(cx, a):
             tensor.empty(list(cx.outs(2).shape), elem_type(cx.outs(2).dtype))]
 
 
+from . import tosa_extra  # noqa: E402,F401  (registers pow.Tensor_Scalar, cumsum, index.Tensor)
+
 TOSA_OPS = OPS

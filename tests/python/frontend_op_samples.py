@@ -206,7 +206,9 @@ SAMPLES["aten.index.Tensor"] = custom(
     lambda dt, g: ((lambda x, i, j: aten.index.Tensor(x, [None, i, j])),
                    (rand((2, 4, 5), dt, g), torch.tensor([3, 0, 1]), torch.tensor([[1], [4]]))),
     lambda dt, g: ((lambda x, i, j: aten.index.Tensor(x, [i, None, j])),
-                   (rand((2, 4, 5), dt, g), torch.tensor([1, 0, 1]), torch.tensor([2, 4, 0]))))
+                   (rand((2, 4, 5), dt, g), torch.tensor([1, 0, 1]), torch.tensor([2, 4, 0]))),
+    lambda dt, g: ((lambda x, i, j: aten.index.Tensor(x, [None, i, j])),
+                   (rand((2, 4, 5, 3), dt, g), torch.tensor([[3], [-4]]), torch.tensor([0, -1, 2]))))
 SAMPLES["aten.gather.default"] = custom(
     lambda dt, g: ((lambda x, i: aten.gather.default(x, 1, i)),
                    (rand((3, 5), dt, g), torch.randint(0, 5, (3, 2), generator=g))))
@@ -400,6 +402,104 @@ SAMPLES["aten.upsample_bilinear2d.default"] = custom(
     lambda dt, g: ((lambda x: aten.upsample_bilinear2d.default(x, [7, 4], False)), (rand((2, 1, 3, 5), dt, g),)),
     lambda dt, g: ((lambda x: aten.upsample_bilinear2d.default(x, [6, 9], True)), (rand((1, 2, 3, 5), dt, g),)),
     lambda dt, g: ((lambda x: aten.upsample_bilinear2d.default(x, [1, 1], True)), (rand((1, 1, 4, 4), dt, g),)),
+    dtypes=FLOATS)
+
+# 3-D pooling and padding, distances, embedding_bag, masked_scatter, col2im, grid_sampler
+SAMPLES["aten.max_pool3d_with_indices.default"] = custom(
+    lambda dt, g: ((lambda x: aten.max_pool3d_with_indices.default(x, [2, 2, 2])[0]), (rand((1, 2, 5, 4, 7), dt, g),)),
+    lambda dt, g: ((lambda x: aten.max_pool3d_with_indices.default(x, [3, 1, 3], [2, 1, 2], [1, 0, 1])[0]),
+                   (rand((2, 1, 5, 3, 6), dt, g),)),
+    lambda dt, g: ((lambda x: aten.max_pool3d_with_indices.default(x, [1, 1, 1])[0]), (rand((1, 1, 1, 1, 1), dt, g),)),
+    lambda dt, g: ((lambda x: aten.max_pool3d_with_indices.default(x, [2, 2, 2], [1, 1, 1], [0, 0, 0], [2, 1, 1],
+                                                                    True)[0]), (rand((3, 4, 5, 4), dt, g),)),
+    dtypes=FLOATS + (torch.int64,))
+SAMPLES["aten.avg_pool3d.default"] = custom(
+    lambda dt, g: ((lambda x: aten.avg_pool3d.default(x, [2, 2, 2])), (rand((1, 2, 5, 4, 7), dt, g),)),
+    lambda dt, g: ((lambda x: aten.avg_pool3d.default(x, [3, 3, 1], [2, 2, 1], [1, 1, 0])),
+                   (rand((2, 3, 5, 6, 1), dt, g),)),
+    lambda dt, g: ((lambda x: aten.avg_pool3d.default(x, [1, 2, 2], divisor_override=3)), (rand((2, 1, 4, 5), dt, g),)),
+    dtypes=(torch.float32, torch.float64))  # eager has no f16/bf16 avg_pool3d on CPU
+SAMPLES["aten._adaptive_avg_pool3d.default"] = custom(
+    lambda dt, g: ((lambda x: aten._adaptive_avg_pool3d.default(x, [1, 1, 1])), (rand((2, 3, 5, 4, 7), dt, g),)),
+    lambda dt, g: ((lambda x: aten._adaptive_avg_pool3d.default(x, [2, 3, 4])), (rand((1, 2, 5, 7, 4), dt, g),)),
+    lambda dt, g: ((lambda x: aten._adaptive_avg_pool3d.default(x, [3, 1, 2])), (rand((2, 1, 1, 3), dt, g),)),
+    dtypes=FLOATS)
+SAMPLES["aten.reflection_pad3d.default"] = custom(
+    lambda dt, g: ((lambda x: aten.reflection_pad3d.default(x, [1, 2, 0, 1, 2, 1])), (rand((1, 2, 3, 4, 5), dt, g),)),
+    lambda dt, g: ((lambda x: aten.reflection_pad3d.default(x, [0, 0, 1, 1, 1, 0])), (rand((2, 3, 2, 7), dt, g),)),
+    dtypes=FLOATS + INTS)
+SAMPLES["aten.replication_pad3d.default"] = custom(
+    lambda dt, g: ((lambda x: aten.replication_pad3d.default(x, [1, 2, 0, 1, 3, 1])), (rand((1, 2, 3, 4, 5), dt, g),)),
+    lambda dt, g: ((lambda x: aten.replication_pad3d.default(x, [2, 2, 1, 1, 1, 1])), (rand((1, 1, 1, 1), dt, g),)),
+    dtypes=FLOATS + INTS)
+SAMPLES["aten._cdist_forward.default"] = custom(
+    lambda dt, g: ((lambda a, b: aten._cdist_forward.default(a, b, 2.0, None)), (rand((5, 3), dt, g), rand((4, 3), dt, g))),
+    lambda dt, g: ((lambda a, b: aten._cdist_forward.default(a, b, 1.0, None)),
+                   (rand((2, 3, 7), dt, g), rand((2, 1, 7), dt, g))),
+    lambda dt, g: ((lambda a, b: aten._cdist_forward.default(a, b, float("inf"), None)),
+                   (rand((1, 1), dt, g), rand((3, 1), dt, g))),
+    lambda dt, g: ((lambda a, b: aten._cdist_forward.default(a, b, 3.0, None)), (rand((3, 5), dt, g), rand((3, 5), dt, g))),
+    lambda dt, g: ((lambda a, b: aten._cdist_forward.default(a, b, 0.0, None)),
+                   (rand((3, 4), dt, g, -2, 2).round(), rand((2, 4), dt, g, -2, 2).round())),
+    dtypes=(torch.float32, torch.float64))
+SAMPLES["aten._pdist_forward.default"] = custom(
+    lambda dt, g: ((lambda x: aten._pdist_forward.default(x, 2.0)), (rand((5, 3), dt, g),)),
+    lambda dt, g: ((lambda x: aten._pdist_forward.default(x, 1.0)), (rand((4, 1), dt, g),)),
+    lambda dt, g: ((lambda x: aten._pdist_forward.default(x, float("inf"))), (rand((7, 2), dt, g),)),
+    lambda dt, g: ((lambda x: aten._pdist_forward.default(x, 1.5)), (rand((2, 5), dt, g),)),
+    dtypes=(torch.float32, torch.float64))
+SAMPLES["aten._embedding_bag.default"] = custom(
+    lambda dt, g: ((lambda w, i, o: aten._embedding_bag.default(w, i, o, False, 0)[0]),
+                   (rand((10, 3), dt, g), torch.tensor([1, 2, 4, 5, 4, 3, 2, 9]), torch.tensor([0, 4, 4, 7]))),
+    lambda dt, g: ((lambda w, i, o: aten._embedding_bag.default(w, i, o, False, 1)[0]),
+                   (rand((10, 5), dt, g), torch.tensor([1, 2, 4, 5, 4, 3, 2]), torch.tensor([0, 3, 3]))),
+    lambda dt, g: ((lambda w, i, o: aten._embedding_bag.default(w, i, o, False, 2)[0]),
+                   (rand((6, 4), dt, g), torch.tensor([0, 5, 5, 1, 2]), torch.tensor([0, 2, 2]))),
+    lambda dt, g: ((lambda w, i, o, p: aten._embedding_bag.default(w, i, o, False, 0, False, p, True)[0]),
+                   (rand((1, 1), dt, g), torch.tensor([0, 0, 0]), torch.tensor([0, 1, 3]), rand((3,), dt, g))),
+    lambda dt, g: ((lambda w, i, o: aten._embedding_bag.default(w, i, o, False, 1, False, None, False, 2)[0]),
+                   (rand((5, 3), dt, g), torch.tensor([2, 1, 2, 2, 4]), torch.tensor([0, 2, 3]))),
+    dtypes=FLOATS)
+SAMPLES["aten.masked_scatter.default"] = custom(
+    lambda dt, g: (aten.masked_scatter.default, (rand((3, 5), dt, g), rand((3, 5), torch.bool, g), rand((4, 5), dt, g))),
+    lambda dt, g: (aten.masked_scatter.default, (rand((2, 1, 7), dt, g), rand((7,), torch.bool, g), rand((15,), dt, g))),
+    lambda dt, g: (aten.masked_scatter.default, (rand((1, 1), dt, g), torch.ones(1, 1, dtype=torch.bool),
+                                                 rand((1,), dt, g))),
+    dtypes=FLOATS + INTS)
+SAMPLES["aten.col2im.default"] = custom(
+    lambda dt, g: ((lambda x: aten.col2im.default(x, [4, 5], [2, 2], [1, 1], [0, 0], [1, 1])),
+                   (rand((1, 3 * 4, 12), dt, g),)),
+    lambda dt, g: ((lambda x: aten.col2im.default(x, [5, 7], [3, 2], [1, 2], [1, 0], [2, 1])),
+                   (rand((2, 2 * 6, 15), dt, g),)),
+    lambda dt, g: ((lambda x: aten.col2im.default(x, [1, 1], [1, 1], [1, 1], [0, 0], [1, 1])), (rand((1, 1), dt, g),)),
+    dtypes=FLOATS)
+SAMPLES["aten.grid_sampler_2d.default"] = custom(*[
+    (lambda dt, g, m=m, p=p, al=al, n=n: ((lambda x, gr: aten.grid_sampler_2d.default(x, gr, m, p, al)),
+                                          (rand((n, 2, 4, 5), dt, g), rand((n, 3, 7, 2), dt, g, -1.2, 1.2))))
+    for m, p, al, n in [(0, 0, False, 2), (0, 1, True, 1), (1, 0, True, 2), (1, 1, False, 1), (0, 0, True, 1)]]
+    + [lambda dt, g: ((lambda x, gr: aten.grid_sampler_2d.default(x, gr, 0, 0, False)),
+                      (rand((1, 1, 1, 1), dt, g), rand((1, 1, 1, 2), dt, g, -1, 1)))],
+    dtypes=(torch.float32, torch.float16))  # eager bf16 computes sample coordinates in bf16; Buddy in f32
+
+SAMPLES["aten.as_strided.default"] = custom(
+    lambda dt, g: ((lambda x: aten.as_strided.default(x, [3, 3], [1, 4], 1) * 1), (rand((3, 5), dt, g),)),
+    lambda dt, g: ((lambda x: aten.as_strided.default(x, [2, 2, 3], [0, 7, 2], 0) * 1), (rand((2, 1, 7), dt, g),)),
+    lambda dt, g: ((lambda x: aten.as_strided.default(x, [1], [1]) * 1), (rand((1, 1), dt, g),)),
+    dtypes=FLOATS + INTS)
+
+SAMPLES["aten._embedding_bag_forward_only.default"] = custom(
+    lambda dt, g: ((lambda w, i, o: aten._embedding_bag_forward_only.default(w, i, o, False, 1)[0]),
+                   (rand((9, 3), dt, g), torch.tensor([8, 2, 4, 5, 0]), torch.tensor([0, 1, 1, 4]))))
+SAMPLES["aten.as_strided_copy.default"] = custom(
+    lambda dt, g: ((lambda x: aten.as_strided_copy.default(x, [2, 3], [3, 1], 2)), (rand((3, 5), dt, g),)))
+
+SAMPLES["aten._native_batch_norm_legit.no_stats"] = custom(
+    lambda dt, g: ((lambda x, w, b: aten._native_batch_norm_legit.no_stats(x, w, b, True, 0.1, 1e-5)),
+                   (rand((2, 3, 4, 5), dt, g), rand((3,), dt, g), rand((3,), dt, g))),
+    lambda dt, g: ((lambda x: aten._native_batch_norm_legit.no_stats(x, None, None, True, 0.1, 1e-5)),
+                   (rand((3, 2, 7), dt, g),)),
+    lambda dt, g: ((lambda x, w: aten._native_batch_norm_legit.no_stats(x, w, None, True, 0.1, 1e-3)),
+                   (rand((1, 1, 1), dt, g), rand((1,), dt, g))),
     dtypes=FLOATS)
 
 # ------------------------------------------------------------------ running a case

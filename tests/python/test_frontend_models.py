@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 import buddy.frontend as bf
+
+sys.path.insert(0, str(Path(__file__).parent))
+from model_zoo import (HEAD_DIM, N_KV, N_LAYERS, VOCAB, GQAAttention, LlamaDecodeStep,  # noqa: E402
+                       LlamaLogits, SmallCNN, TinyBert, tiny_llama)
 
 transformers = pytest.importorskip("transformers")
 
@@ -21,52 +27,21 @@ def _close(got, want, atol=1e-4, rtol=1e-4):
 
 
 # ------------------------------------------------------------------ tiny Llama (random config, no hub)
-N_LAYERS, N_KV, HEAD_DIM, VOCAB = 2, 2, 8, 128
-
-
 @pytest.fixture(scope="module")
 def llama():
-    from transformers import LlamaConfig, LlamaForCausalLM
-    cfg = LlamaConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=N_LAYERS,
-                      num_attention_heads=4, num_key_value_heads=N_KV, max_position_embeddings=64)
-    torch.manual_seed(0)
-    return LlamaForCausalLM(cfg).eval()
+    return tiny_llama()
 
 
-class LlamaLogits(nn.Module):
-    def __init__(self, m):
-        super().__init__()
-        self.m = m
-
-    def forward(self, ids):
-        return self.m(input_ids=ids, use_cache=False).logits
-
-
-class LlamaDecodeStep(nn.Module):
-    """One decode step with an explicit KV cache: (ids, k0, v0, k1, v1) -> (logits, new k/v...)."""
-
-    def __init__(self, m):
-        super().__init__()
-        self.m = m
-
-    def forward(self, ids, *kv):
-        from transformers import DynamicCache
-        cache = DynamicCache(config=self.m.config)
-        for i in range(N_LAYERS):
-            cache.update(kv[2 * i], kv[2 * i + 1], i)
-        out = self.m(input_ids=ids, past_key_values=cache, use_cache=True)
-        news = []
-        for layer in out.past_key_values.layers:
-            news += [layer.keys, layer.values]
-        return (out.logits, *news)
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_llama_without_cache(llama, dtype):
+@pytest.mark.parametrize("dialect,dtype", [("linalg", torch.float32), ("linalg", torch.bfloat16),
+                                           ("tosa", torch.float32), ("tosa", torch.bfloat16)])
+def test_llama_without_cache(llama, dialect, dtype):
     import copy
     ids = torch.randint(0, VOCAB, (1, 7), generator=torch.Generator().manual_seed(1))
     w = LlamaLogits(copy.deepcopy(llama).to(dtype)).eval()
-    g = bf.import_model(w, (ids,))
+    g = bf.import_model(w, (ids,), dialect=dialect)
+    if dialect == "tosa":  # HF's mask code (cumsum, advanced indexing) and RMSNorm (pow) in pure TOSA
+        text = g.module.mlir_text
+        assert "tosa.gather" in text and "tosa.matmul" in text and "linalg." not in text
     assert g.params and all(p.name.startswith("m.") for p in g.params)
     assert {p.dtype for p in g.params} == {"f32" if dtype == torch.float32 else "bf16"}
     assert g.inputs[0].dtype == "i64" and g.inputs[0].shape == (1, 7)
@@ -89,21 +64,6 @@ def test_llama_with_kv_cache(llama):
 
 
 # ------------------------------------------------------------------ small CNN
-class SmallCNN(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
-        self.bn1 = nn.BatchNorm2d(8)
-        self.conv2 = nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=2, bias=False)
-        self.bn2 = nn.BatchNorm2d(8)
-        self.fc = nn.Linear(8 * 2 * 2, 10)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
-        x = F.avg_pool2d(F.relu(self.bn2(self.conv2(x))), 2)
-        return self.fc(torch.flatten(x, 1))
-
-
 @pytest.mark.parametrize("dialect", ["linalg", "tosa"])
 def test_small_cnn(dialect):
     torch.manual_seed(0)
@@ -123,45 +83,22 @@ def test_small_cnn(dialect):
         _close(g.run(x), m(x))
 
 
+def test_instance_norm_3d_pooling_cnn():
+    """eval-mode InstanceNorm (batch statistics of the input itself) and 3-D pooling/padding."""
+    from torch import nn
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.InstanceNorm3d(4, affine=True), nn.ReLU(), nn.MaxPool3d(2),
+                      nn.ReplicationPad3d(1), nn.AdaptiveAvgPool3d((2, 1, 3))).eval()
+    with torch.no_grad():
+        m[0].weight.uniform_(0.5, 1.5)
+        m[0].bias.uniform_(-0.5, 0.5)
+    x = torch.randn(2, 4, 7, 6, 9) * 3 + 1
+    g = bf.import_model(m, (x,))
+    with torch.no_grad():
+        _close(g.run(x), m(x), atol=1e-5, rtol=1e-5)
+
+
 # ------------------------------------------------------------------ BERT-style encoder
-class EncoderLayer(nn.Module):
-    def __init__(self, d=32, heads=4):
-        super().__init__()
-        self.heads = heads
-        self.qkv = nn.Linear(d, 3 * d)
-        self.proj = nn.Linear(d, d)
-        self.ln1 = nn.LayerNorm(d)
-        self.ln2 = nn.LayerNorm(d)
-        self.ff1 = nn.Linear(d, 4 * d)
-        self.ff2 = nn.Linear(4 * d, d)
-
-    def forward(self, x, mask):
-        b, s, d = x.shape
-        q, k, v = self.qkv(x).split(d, dim=-1)
-        q, k, v = (t.view(b, s, self.heads, d // self.heads).transpose(1, 2) for t in (q, k, v))
-        att = (q @ k.transpose(-2, -1)) / (d // self.heads) ** 0.5 + mask
-        y = (att.softmax(-1) @ v).transpose(1, 2).reshape(b, s, d)
-        x = self.ln1(x + self.proj(y))
-        return self.ln2(x + self.ff2(F.gelu(self.ff1(x))))
-
-
-class TinyBert(nn.Module):
-    def __init__(self, vocab=100, d=32, layers=2, max_len=16):
-        super().__init__()
-        self.tok = nn.Embedding(vocab, d)
-        self.pos = nn.Embedding(max_len, d)
-        self.ln = nn.LayerNorm(d)
-        self.layers = nn.ModuleList([EncoderLayer(d) for _ in range(layers)])
-
-    def forward(self, ids, attn_mask):
-        pos = torch.arange(ids.shape[1]).unsqueeze(0)
-        x = self.ln(self.tok(ids) + self.pos(pos))
-        mask = (1.0 - attn_mask[:, None, None, :].to(x.dtype)) * -1e4
-        for layer in self.layers:
-            x = layer(x, mask)
-        return x
-
-
 @pytest.mark.parametrize("dialect", ["linalg", "tosa"])
 def test_bert_encoder(dialect):
     torch.manual_seed(0)
@@ -175,24 +112,6 @@ def test_bert_encoder(dialect):
 
 
 # ------------------------------------------------------------------ GQA attention with SDPA
-class GQAAttention(nn.Module):
-    def __init__(self, d=32, heads=4, kv_heads=2):
-        super().__init__()
-        self.h, self.kvh, self.hd = heads, kv_heads, d // heads
-        self.q = nn.Linear(d, d, bias=False)
-        self.k = nn.Linear(d, kv_heads * self.hd, bias=False)
-        self.v = nn.Linear(d, kv_heads * self.hd, bias=False)
-        self.o = nn.Linear(d, d, bias=False)
-
-    def forward(self, x):
-        b, s, _ = x.shape
-        q = self.q(x).view(b, s, self.h, self.hd).transpose(1, 2)
-        k = self.k(x).view(b, s, self.kvh, self.hd).transpose(1, 2)
-        v = self.v(x).view(b, s, self.kvh, self.hd).transpose(1, 2)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
-        return self.o(y.transpose(1, 2).reshape(b, s, -1))
-
-
 @pytest.mark.parametrize("dialect", ["linalg", "tosa"])
 def test_gqa_sdpa_attention(dialect):
     torch.manual_seed(0)
@@ -210,3 +129,54 @@ def test_torch_compile_backend_runs_the_cnn():
     compiled = torch.compile(m, backend="buddy")
     with torch.no_grad():
         _close([compiled(x)], m(x))
+
+
+# ------------------------------------------------------------------ lazy (meta-device) import
+def test_llama_captured_on_meta_writes_params_one_at_a_time(llama, tmp_path):
+    """A model built on the meta device imports without weight memory; write_params materializes
+    one parameter at a time, the file holds exactly the materialized values, and the module is
+    the one a real-weight import produces and computes the eager result with those weights."""
+    import weakref
+    from transformers import LlamaForCausalLM
+    from buddy.runtime import load_weights
+
+    with torch.device("meta"):
+        meta = LlamaForCausalLM(llama.config).eval()
+    ids = torch.randint(0, VOCAB, (1, 5), generator=torch.Generator().manual_seed(3))
+    g = bf.import_model(LlamaLogits(meta), (ids.to("meta"),))
+    assert g.param_data.lazy == [p.name for p in g.params]
+    with pytest.raises(RuntimeError, match="meta device"):
+        g.run(ids)
+    assert g.module.mlir_text == bf.import_model(LlamaLogits(llama), (ids,)).module.mlir_text
+
+    inv_freq = dict(llama.named_buffers())["model.rotary_emb.inv_freq"]
+
+    def make(spec, seed):
+        if spec.name.endswith("inv_freq"):
+            return inv_freq.clone()
+        gen = torch.Generator().manual_seed(seed)
+        return (torch.randn(spec.shape, generator=gen) * 0.2).to(spec.torch_dtype)
+
+    live, max_live, order = [0], [0], []
+
+    def materialize(spec):
+        t = make(spec, len(order))
+        order.append(spec.name)
+        live[0] += 1
+        max_live[0] = max(max_live[0], live[0])
+        weakref.finalize(t, lambda: live.__setitem__(0, live[0] - 1))
+        return t
+
+    path = g.write_params(tmp_path / "lazy.bwt", materialize=materialize)
+    assert order == [p.name for p in g.params]
+    assert max_live[0] == 1 and live[0] == 0  # never two materialized parameters alive at once
+    loaded = load_weights(path, as_torch=True)
+    assert list(loaded) == order
+    for k, (name, spec) in enumerate(zip(order, g.params)):
+        torch.testing.assert_close(loaded[name], make(spec, k), atol=0, rtol=0)
+
+    real = LlamaForCausalLM(llama.config).eval()
+    real.load_state_dict({n[2:]: t for n, t in loaded.items()}, strict=False)
+    g.param_data.values.update(loaded)
+    with torch.no_grad():
+        _close(g.run(ids), LlamaLogits(real)(ids))
