@@ -14,7 +14,7 @@ import numpy as np
 
 from buddy.toolchain import find_tool
 
-from .abi import ArgSpec
+from .abi import NUMPY_DTYPES, ArgSpec
 from .link import link_executable
 from .targets import Target, get_target
 
@@ -96,14 +96,15 @@ def build_executable(object_file: Path, signature: Sequence[ArgSpec], out: Path,
     return link_executable([object_file, src], out, tgt)
 
 
-def run_executable(exe: Path, target: str | Target, timeout: float = 600) -> str:
-    """Run ``exe`` natively or under the target's qemu; returns its stdout."""
+def run_executable(exe: Path, target: str | Target, timeout: float = 600,
+                   args: Sequence[str | Path] = ()) -> str:
+    """Run ``exe args...`` natively or under the target's qemu; returns its stdout."""
     tgt = get_target(target)
     cmd = [str(find_tool(tgt.qemu[0])), *tgt.qemu[1:]] if tgt.qemu else []
-    proc = subprocess.run([*cmd, str(exe)], capture_output=True, text=True, timeout=timeout,
-                          check=False)
+    argv = [*cmd, str(exe), *(str(a) for a in args)]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join([*cmd, str(exe)])} exited with {proc.returncode}:\n"
+        raise RuntimeError(f"{' '.join(argv)} exited with {proc.returncode}:\n"
                            f"{proc.stderr.strip()}")
     return proc.stdout
 
@@ -122,4 +123,123 @@ def parse_outputs(stdout: str, signature: Sequence[ArgSpec]) -> list[np.ndarray]
         dt = np.float64 if s.dtype in ("f32", "f64") else np.int64
         arr = np.array([dt(v) for v in vals], dtype=dt).reshape(s.shape)
         outs.append(arr.astype(np.float32) if s.dtype == "f32" else arr)
+    return outs
+
+
+# ---------------------------------------------------------------- file-based batch driver
+# One executable calls several compiled functions; every param/input is read from
+# `<dir>/<symbol>.a<j>.bin` and every output written to `<dir>/<symbol>.o<j>.bin` (raw,
+# C order, little-endian): any dtype works, since the driver only moves bytes.
+
+_FILE_DRIVER_PRELUDE = r"""#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void *buddy_read(const char *dir, const char *file, size_t nbytes) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, file);
+  void *buf = aligned_alloc(64, nbytes < 64 ? 64 : (nbytes + 63) / 64 * 64);
+  FILE *f = fopen(path, "rb");
+  if (!buf || !f) { fprintf(stderr, "driver: cannot open %s\n", path); exit(2); }
+  if (nbytes && fread(buf, 1, nbytes, f) != nbytes) {
+    fprintf(stderr, "driver: %s is shorter than %zu bytes\n", path, nbytes); exit(2);
+  }
+  if (fgetc(f) != EOF) { fprintf(stderr, "driver: %s is longer than %zu bytes\n", path, nbytes); exit(2); }
+  fclose(f);
+  return buf;
+}
+
+static void buddy_write(const char *dir, const char *file, const void *buf, size_t nbytes) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, file);
+  FILE *f = fopen(path, "wb");
+  if (!f || (nbytes && fwrite(buf, 1, nbytes, f) != nbytes)) {
+    fprintf(stderr, "driver: cannot write %s\n", path); exit(2);
+  }
+  fclose(f);
+}
+"""
+
+
+def _nbytes(s: ArgSpec) -> int:
+    return int(np.prod(s.shape, dtype=np.int64)) * NUMPY_DTYPES[s.dtype].itemsize
+
+
+def generate_file_driver(entries: Sequence[tuple[str, Sequence[ArgSpec]]]) -> str:
+    """C source of a driver calling each ``(symbol, signature)`` in turn on files in argv[1]."""
+    lines = [_FILE_DRIVER_PRELUDE]
+    for symbol, _ in entries:
+        lines.append(f"extern void {symbol}(void **args);")
+    for e, (symbol, signature) in enumerate(entries):
+        lines.append(f"\nstatic void run{e}(const char *dir) {{")
+        for k, s in enumerate(signature):
+            if s.dtype not in NUMPY_DTYPES:
+                raise ValueError(f"file driver: dtype {s.dtype} of {s.role} {s.name!r} "
+                                 f"of {symbol} is not supported")
+            rank = len(s.shape)
+            dims = f" int64_t sizes[{rank}]; int64_t strides[{rank}];" if rank else ""
+            lines.append(f"  struct {{ void *allocated; void *aligned; int64_t offset;{dims} }} d{k};")
+            if s.role == "output":
+                n = max(64, (_nbytes(s) + 63) // 64 * 64)
+                lines.append(f"  void *b{k} = aligned_alloc(64, {n});")
+            else:
+                lines.append(f'  void *b{k} = buddy_read(dir, "{symbol}.a{k}.bin", {_nbytes(s)});')
+            lines.append(f"  d{k}.allocated = d{k}.aligned = b{k}; d{k}.offset = 0;")
+            stride = 1
+            for d in reversed(range(rank)):
+                lines.append(f"  d{k}.sizes[{d}] = {s.shape[d]}; d{k}.strides[{d}] = {stride};")
+                stride *= s.shape[d]
+        args = ", ".join(f"&d{k}" for k in range(len(signature)))
+        lines.append(f"  void *args[{len(signature)}] = {{{args}}};")
+        lines.append(f"  {symbol}(args);")
+        for k, s in enumerate(signature):
+            if s.role == "output":
+                lines.append(f'  buddy_write(dir, "{symbol}.o{k}.bin", b{k}, {_nbytes(s)});')
+        lines.append("  " + " ".join(f"free(b{k});" for k in range(len(signature))))
+        lines.append("}")
+    lines.append("\nint main(int argc, char **argv) {")
+    lines.append('  if (argc != 2) { fprintf(stderr, "usage: %s <io-dir>\\n", argv[0]); return 2; }')
+    for e, (symbol, _) in enumerate(entries):
+        lines.append(f'  run{e}(argv[1]); printf("ran {symbol}\\n");')
+    lines += ["  return 0;", "}", ""]
+    return "\n".join(lines)
+
+
+def build_file_executable(object_files: Sequence[Path],
+                          entries: Sequence[tuple[str, Sequence[ArgSpec]]], out: Path,
+                          target: str | Target, *, openmp: bool = False) -> Path:
+    """Model objects + a file-based driver for ``entries`` -> executable for ``target``
+    (``openmp``: the objects call the OpenMP runtime, e.g. built with ``kernels=``)."""
+    tgt = get_target(target)
+    src = out.with_suffix(".c")
+    src.write_text(generate_file_driver(entries))
+    return link_executable([*object_files, src], out, tgt, openmp=openmp)
+
+
+def write_inputs(io_dir: Path, symbol: str, signature: Sequence[ArgSpec],
+                 arrays: Sequence[np.ndarray]) -> None:
+    """Write the params + inputs of ``symbol`` where the file driver reads them."""
+    specs = [s for s in signature if s.role != "output"]
+    if len(arrays) != len(specs):
+        raise ValueError(f"{symbol}: expected {len(specs)} params + inputs, got {len(arrays)}")
+    for k, (s, a) in enumerate(zip(specs, arrays)):
+        arr = np.asarray(a, order="C")  # (ascontiguousarray would make rank 0 rank 1)
+        want = NUMPY_DTYPES[s.dtype]
+        if arr.dtype != want or tuple(arr.shape) != s.shape:
+            raise ValueError(f"{symbol}: {s.role} {s.name!r} expects {s.dtype}{list(s.shape)}, "
+                             f"got {arr.dtype}{list(arr.shape)}")
+        (Path(io_dir) / f"{symbol}.a{k}.bin").write_bytes(arr.astype(want.newbyteorder("<")).tobytes())
+
+
+def read_outputs(io_dir: Path, symbol: str, signature: Sequence[ArgSpec]) -> list[np.ndarray]:
+    """The outputs the file driver wrote for ``symbol``."""
+    outs = []
+    for k, s in enumerate(signature):
+        if s.role != "output":
+            continue
+        path = Path(io_dir) / f"{symbol}.o{k}.bin"
+        data = np.frombuffer(path.read_bytes(), dtype=NUMPY_DTYPES[s.dtype].newbyteorder("<"))
+        if data.size != int(np.prod(s.shape, dtype=np.int64)):
+            raise ValueError(f"{path}: {data.size} elements, expected shape {list(s.shape)}")
+        outs.append(data.astype(NUMPY_DTYPES[s.dtype]).reshape(s.shape))
     return outs

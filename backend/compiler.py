@@ -99,6 +99,19 @@ class CompiledModule:
         call_packed(self._function(), [*self._param_arrays(), *ins, *outs])
         return outs[0] if len(outs) == 1 else tuple(outs)
 
+    def call_all(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Call with every param and input (signature order, no weight file); returns the outputs.
+
+        For callers that own the parameters (the Dynamo backend passes the live weights)."""
+        args = [s for s in self.signature if s.role != "output"]
+        if len(arrays) != len(args):
+            raise TypeError(f"{self.manifest['function']} takes {len(args)} params + inputs, "
+                            f"got {len(arrays)}")
+        checked = [check_array(s, a) for s, a in zip(args, arrays)]
+        outs = [aligned_empty(s.shape, NUMPY_DTYPES[s.dtype]) for s in self._specs("output")]
+        call_packed(self._function(), [*checked, *outs])
+        return outs
+
 
 def load_weights(path: Path) -> dict[str, Any]:
     """Tensors of a weight file, through the C++ runtime (``buddy._runtime``)."""
@@ -168,12 +181,15 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     artifact_dir: str | Path | None = None,
     progress: bool | Progress = True,
     params: Mapping[str, Any] | None = None,
+    kernels: str | None = None,
 ) -> CompiledModule:
     """Compile a torch model, an ImportedGraph, or tensor-level MLIR (text or file).
 
     ``target`` is a row of ``buddy.backend.targets`` (``host`` is detected);
     ``openmp`` defaults to on for native targets when libomp is installed.
     ``params`` maps param names to arrays (default: the graph's own values).
+    ``kernels`` (avx512 | avx2 | neon | generic, see ``pipeline.kernel_isa``) lowers
+    with buddy-opt's ``--buddy-cpu-pipeline`` (GEMM/GEMV kernels; needs libomp to link).
     With ``artifact_dir`` the artifact is built there (no cache); otherwise it
     lands in the content-addressed cache (``$BUDDY_CACHE_DIR`` or ~/.cache/buddy).
     """
@@ -183,7 +199,7 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     if openmp is None:
         openmp = tgt.is_native and _libomp_available()
     text, graph = _as_graph(model, example_inputs)
-    options = PipelineOptions(opt_level=opt_level, openmp=openmp, tosa="tosa." in text)
+    options = PipelineOptions(opt_level=opt_level, openmp=openmp, tosa="tosa." in text, kernels=kernels)
     if params is None and graph is not None:
         params = _graph_params(graph)
 
@@ -223,7 +239,7 @@ def compile(  # noqa: A001 - the public name is buddy.compile
         library = None
         if tgt.is_native:
             t1 = time.perf_counter()
-            link_shared(obj, work / LIBRARY, tgt, openmp=openmp)
+            link_shared(obj, work / LIBRARY, tgt, openmp=openmp or kernels is not None)
             library = LIBRARY
             report(f"{'link':<14} {time.perf_counter() - t1:6.2f}s  -> {LIBRARY}")
         weights = None

@@ -8,6 +8,7 @@ from typing import Sequence
 
 from buddy.toolchain import find_libomp, find_tool
 
+from . import omp_serial
 from .pipeline import run_tool
 from .targets import Target
 
@@ -33,11 +34,15 @@ def link_shared(obj: Path, out: Path, target: Target, *, openmp: bool) -> Path:
 
 def link_executable(objs: Sequence[Path], out: Path, target: Target, *,
                     openmp: bool = False, cflags: Sequence[str] = ()) -> Path:
-    """Model objects + C sources -> an executable (static for cross targets)."""
-    if openmp and not target.is_native:
-        raise ValueError(f"OpenMP is host-only; target {target.name} builds single-threaded")
+    """Model objects + C sources -> an executable (static for cross targets).
+
+    ``openmp`` links libomp on the host; cross targets get the serial ``omp_serial.py`` C source
+    (code from ``--buddy-cpu-pipeline`` calls the OpenMP runtime) and run single-threaded."""
     cc = find_tool(target.cc)
     static = ["-static"] if target.link_static else []
-    run_tool("link", [cc, "-O2", *static, *cflags, *objs, "-o", out,
-                      *_runtime_libs(target, openmp)], input_file=Path(objs[0]))
+    # Cross toolchains ship no libomp: serial __kmpc_* entry points instead (omp_serial.py).
+    serial = [omp_serial.write_source(Path(out).parent)] if openmp and not target.is_native else []
+    run_tool("link", [cc, "-O2", *static, *cflags, *objs, *serial, "-o", out,
+                      *_runtime_libs(target, openmp and target.is_native)],
+             input_file=Path(objs[0]))
     return out

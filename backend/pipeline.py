@@ -44,10 +44,26 @@ class PipelineOptions:
     # Fuse a*b+c into FMA (fmla / vfmacc / vfmadd) at instruction selection:
     # one rounding instead of two, as PyTorch's own CPU kernels do.
     fp_contract: bool = True
+    # Use buddy-opt's named `--buddy-cpu-pipeline` (GEMM/GEMV kernels) with this vector ISA
+    # (avx512 | avx2 | neon | generic) instead of the generic stages below. Its kernels are
+    # parallel (OpenMP, needs libomp); `openmp` then only decides whether the remaining
+    # linalg ops become parallel loops too.
+    kernels: str | None = None
 
     def __post_init__(self) -> None:
         if self.opt_level not in (0, 1, 2, 3):
             raise ValueError(f"opt_level must be 0..3, got {self.opt_level}")
+        if self.kernels not in (None, "avx512", "avx2", "neon", "generic"):
+            raise ValueError(f"kernels must be avx512, avx2, neon or generic, got {self.kernels!r}")
+
+
+def kernel_isa(target: Target) -> str:
+    """The `--buddy-cpu-pipeline` target ISA for a backend target row."""
+    if target.triple.startswith("x86_64"):
+        return "avx512" if target.vector_bits >= 512 else "avx2" if target.vector_bits >= 256 else "generic"
+    if target.triple.startswith("aarch64"):
+        return "neon"
+    return "generic"
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,10 @@ class Stage:
 
 def buddy_opt_stages(options: PipelineOptions) -> list[Stage]:
     """THE pass pipeline: tensors -> caller-allocated memrefs -> LLVM dialect."""
+    if options.kernels is not None:
+        flags = (f"--buddy-cpu-pipeline=target={options.kernels} "
+                 f"parallel-loops={int(options.openmp)} from-tosa={int(options.tosa)}",)
+        return [Stage("cpu-pipeline", "2-llvm.mlir", flags)]
     to_linalg: tuple[str, ...] = ()
     if options.tosa:
         to_linalg = ("--pass-pipeline=builtin.module(func.func(tosa-to-linalg-named, "

@@ -1,8 +1,14 @@
 """The `buddy` TorchDynamo backend: `torch.compile(model, backend="buddy")`.
 
 Each Dynamo graph goes through aot_autograd (inference, Core ATen), Buddy's graph IR and
-the linalg lowering, and runs through the JIT (`buddy.frontend.jit`). Graphs are compiled per
-concrete input signature: symbolic sizes are specialized (with a warning) rather than rejected.
+the linalg lowering, then `buddy.compile` (the AOT backend: a native .so in the
+content-addressed cache, so a new process reuses it without recompiling). Graphs are compiled
+per concrete input signature: symbolic sizes are specialized (with a warning) rather than rejected.
+
+Options (`torch.compile(m, backend="buddy", options={...})`): `runtime` ("aot", default, or
+"jit" for the in-process ExecutionEngine), `dialect` ("linalg" | "tosa"), and for "aot"
+`target` (default "host"), `cache_dir`, `opt_level`, `kernels` (see `buddy.compile`).
+`STATS` counts graphs compiled / served from the cache in this process.
 """
 
 from __future__ import annotations
@@ -22,12 +28,61 @@ def _key(args: Sequence[Any]) -> Tuple:
     return tuple((tuple(a.shape), a.dtype) if isinstance(a, torch.Tensor) else ("s", int(a)) for a in args)
 
 
+STATS: Dict[str, int] = {"aot_compiled": 0, "aot_cache_hits": 0, "jit_compiled": 0}
+RUNTIMES = ("aot", "jit")
+AOT_OPTIONS = ("target", "cache_dir", "opt_level", "kernels")
+
+
+def _to_numpy(t: torch.Tensor) -> Any:
+    t = t.detach().contiguous()
+    return t.view(torch.uint16).numpy() if t.dtype == torch.bfloat16 else t.numpy()
+
+
+def _to_torch(a: Any, dtype: str) -> torch.Tensor:
+    t = torch.from_numpy(a)
+    return t.view(torch.bfloat16) if dtype == "bf16" else t
+
+
+class _GraphSignature:
+    """The MLIR text and specs of an ImportedGraph, without its weights: the Dynamo backend
+    passes the live parameters on every call, so the artifact needs no weight file."""
+
+    def __init__(self, imported: Any) -> None:
+        self.mlir_text = imported.module.mlir_text
+        self.params, self.inputs, self.outputs = imported.params, imported.inputs, imported.outputs
+
+
+class _AotRunner:
+    """Calls a `buddy.compile`d library on torch tensors (params and inputs in order)."""
+
+    def __init__(self, imported: Any, options: Dict[str, Any]) -> None:
+        from buddy.backend.compiler import compile as aot_compile
+        self.module = aot_compile(_GraphSignature(imported), progress=False,
+                                  **{k: options[k] for k in AOT_OPTIONS if k in options})
+        self.out_dtypes = [s.dtype for s in self.module.signature if s.role == "output"]
+        if self.module.cache_hit:
+            STATS["aot_cache_hits"] += 1
+            log.info("buddy: cache hit %s", self.module.artifact_dir)
+        else:
+            STATS["aot_compiled"] += 1
+            log.info("buddy: compiled %s", self.module.artifact_dir)
+
+    def __call__(self, *args: torch.Tensor) -> List[torch.Tensor]:
+        outs = self.module.call_all([_to_numpy(a) for a in args])
+        return [_to_torch(o, d) for o, d in zip(outs, self.out_dtypes)]
+
+
 class BuddyCompiled:
     """Callable handed back to Dynamo: compiles on first use of each input signature."""
 
-    def __init__(self, gm: torch.fx.GraphModule, dialect: str = "linalg") -> None:
+    def __init__(self, gm: torch.fx.GraphModule, dialect: str = "linalg",
+                 options: Dict[str, Any] | None = None) -> None:
         self.gm = gm
         self.dialect = dialect
+        self.options = dict(options or {})
+        self.runtime = self.options.get("runtime", "aot")
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"buddy backend: runtime must be one of {RUNTIMES}, got {self.runtime!r}")
         self.cache: Dict[Tuple, Any] = {}
 
     def _compile(self, args: Sequence[Any]):
@@ -36,23 +91,27 @@ class BuddyCompiled:
         param_ids = {id(a): f"arg{i}" for i, a in enumerate(args) if isinstance(a, torch.nn.Parameter)}
         graph = aot_graph(self.gm, list(args), param_ids)
         imported = lower_graph(graph, self.dialect)
-        jit = imported.jit()
+        if self.runtime == "jit":
+            run = imported.jit()
+            STATS["jit_compiled"] += 1
+        else:
+            run = _AotRunner(imported, self.options)
         # @forward takes params first: each is a Dynamo argument (by position) or a lifted constant.
         pos = {f"arg{i}": i for i in range(len(args))}
         sources = [(pos[p.name], None) if p.name in pos else (None, imported.param_data.values[p.name])
                    for p in imported.params]
         users = [i for i, a in enumerate(args) if isinstance(a, torch.Tensor) and id(a) not in param_ids]
-        return imported, jit, sources, users
+        return imported, run, sources, users
 
     def __call__(self, *args: Any) -> List[torch.Tensor]:
         key = _key(args)
         entry = self.cache.get(key)
         if entry is None:
             entry = self.cache[key] = self._compile(args)
-        imported, jit, sources, users = entry
+        imported, run, sources, users = entry
         full = [args[i] if i is not None else c for i, c in sources]
         user_args = [args[i] for i in users]
-        outs = jit(*full, *user_args)
+        outs = run(*full, *user_args)
         for in_idx, out_idx in imported.graph.input_mutations:
             user_args[in_idx].copy_(outs[out_idx])
         n_mut = len(imported.graph.input_mutations)
@@ -67,7 +126,7 @@ def buddy_backend(gm: torch.fx.GraphModule, example_inputs: List[Any], **kwargs:
         warnings.warn("buddy: dynamic shapes are specialized to each concrete input signature")
     log.info("buddy: Dynamo handed over a graph of %d nodes", len(gm.graph.nodes))
     options = kwargs.get("options") or {}  # torch.compile(..., options={"dialect": "tosa"})
-    return BuddyCompiled(gm, options.get("dialect", "linalg"))
+    return BuddyCompiled(gm, options.get("dialect", "linalg"), options)
 
 
 def register() -> None:
