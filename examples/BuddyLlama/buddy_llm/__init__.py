@@ -5,10 +5,11 @@ from .model import DecodeGraph, KVCacheOverflowError, LlamaStatic, PrefillGraph
 from .generate import Generator, SamplingConfig, GenerationResult
 from .tokenizer import HFTokenizer, Tokenizer, render_chat_template
 from .data import find_smollm2_gguf
+from .compiled import CompiledLlama
 
 __all__ = [
     "GGUFError", "GGUFFormatError", "UnsupportedModelError", "load_gguf", "load_hf_dir",
     "LlamaStatic", "PrefillGraph", "DecodeGraph", "KVCacheOverflowError",
     "Generator", "SamplingConfig", "GenerationResult",
-    "HFTokenizer", "Tokenizer", "render_chat_template", "find_smollm2_gguf",
+    "HFTokenizer", "Tokenizer", "render_chat_template", "find_smollm2_gguf", "CompiledLlama",
 ]

@@ -152,13 +152,15 @@ class _Compute(nn.Module):
     def _attend(self, attn: _Attention, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                 mask: torch.Tensor) -> torch.Tensor:
         """q [H, S, D], k/v [KVH, T, D], mask [S, T] additive -> [1, S, H*D] projected."""
-        s = q.shape[1]
+        s, t = q.shape[1], k.shape[1]
         g = self.n_head // self.n_kv
-        qg = q.reshape(self.n_kv, g, s, self.head_dim)
-        scores = torch.matmul(qg, k.unsqueeze(1).transpose(2, 3)) * self.scale   # [KVH, G, S, T]
-        scores = _cast(scores, torch.float32) + mask
+        # The G query heads of a KV head are stacked as rows ([KVH, G*S, D]), so K/V are used
+        # as they are: no GQA-expanded copy of the (static, max_len-long) cache.
+        qg = q.reshape(self.n_kv, g * s, self.head_dim)
+        scores = torch.matmul(qg, k.transpose(1, 2)) * self.scale                # [KVH, G*S, T]
+        scores = _cast(scores.reshape(self.n_kv, g, s, t), torch.float32) + mask
         probs = _cast(torch.softmax(scores, dim=-1), q.dtype)
-        out = torch.matmul(probs, v.unsqueeze(1))                                 # [KVH, G, S, D]
+        out = torch.matmul(probs.reshape(self.n_kv, g * s, t), v)               # [KVH, G*S, D]
         out = out.reshape(self.n_head, s, self.head_dim).transpose(0, 1).reshape(1, s, -1)
         return attn.o_proj(out)
 

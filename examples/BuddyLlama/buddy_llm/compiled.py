@@ -1,0 +1,305 @@
+"""Compiled prefill/decode: `buddy.frontend.import_model` + `buddy.compile`, one weight file.
+
+`CompiledLlama(model)` is a `LlamaRunner` (see generate.py) backed by native code:
+
+* the decode graph is imported once and rewritten so the KV-cache update is done in place
+  (inplace.py): its entry point takes the caches as writable inputs and returns only logits;
+* one prefill graph per prompt length (bucket), compiled on first use; its caches are
+  out-params that the runner points at the *same* cache buffers, so a whole generation
+  uses one pair of cache buffers (prefill fills them, decode updates rows in place);
+* all graphs read their parameters from ONE weight file (names are shared; the tied
+  embedding is a single tensor), memory-mapped by the runtime;
+* compiled artifacts live in `buddy.compile`'s content-addressed cache and an index keyed by
+  the model's config, weights and Buddy's sources lets a second start skip the import too.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from .inplace import inplace_graph
+from .model import KVCacheOverflowError, LlamaStatic, DecodeGraph, PrefillGraph
+
+__all__ = ["CompiledLlama", "CompiledGraph"]
+
+Progress = Callable[[str], None]
+
+
+def _stderr(msg: str) -> None:
+    print(f"[buddy.llm] {msg}", file=sys.stderr, flush=True)
+
+
+def _quiet(msg: str) -> None:  # noqa: ARG001
+    pass
+
+
+def _cache_root(cache_dir: Optional[Path]) -> Path:
+    if cache_dir is not None:
+        return Path(cache_dir)
+    env = os.environ.get("BUDDY_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "buddy"
+
+
+def _sources_digest() -> str:
+    """Digest of the Buddy Python sources that shape the compiled code (frontend, backend, llm)."""
+    import buddy.backend
+    import buddy.frontend
+
+    h = hashlib.sha256()
+    for pkg in (buddy.frontend, buddy.backend):
+        root = Path(pkg.__file__).resolve().parent
+        for f in sorted(root.rglob("*.py")):
+            h.update(str(f.relative_to(root)).encode())
+            h.update(f.read_bytes())
+    for f in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    from buddy.toolchain import find_tool
+    opt = Path(find_tool("buddy-opt"))
+    st = opt.stat()
+    h.update(f"{opt}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+def _weights_digest(state: Dict[str, torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        arr = (t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy()
+        h.update(memoryview(arr.reshape(-1)).cast("B"))
+    return h.hexdigest()
+
+
+class CompiledGraph:
+    """One compiled entry point with a prebuilt argument vector (no per-call marshalling).
+
+    Parameters are bound once from the shared weight file; inputs and outputs are persistent
+    64-byte aligned buffers that the caller fills/reads (or rebinds with `bind`)."""
+
+    def __init__(self, artifact_dir: Path, weights: Dict[str, np.ndarray]) -> None:
+        from buddy.backend.abi import NUMPY_DTYPES, ArgSpec, aligned_empty, make_descriptor
+
+        self.dir = Path(artifact_dir)
+        manifest = json.loads((self.dir / "manifest.json").read_text())
+        self.signature = [ArgSpec.from_dict(d) for d in manifest["signature"]]
+        self._lib = ctypes.CDLL(str(self.dir / manifest["library"]))
+        self._fn = getattr(self._lib, manifest["symbol"])
+        self._fn.argtypes = [ctypes.c_void_p]
+        self._fn.restype = None
+        self.arrays: List[np.ndarray] = []
+        for s in self.signature:
+            if s.role == "param":
+                if s.name not in weights:
+                    raise KeyError(f"{self.dir}: parameter {s.name!r} is not in the weight file")
+                a = weights[s.name]
+                if tuple(a.shape) != s.shape or a.dtype != NUMPY_DTYPES[s.dtype]:
+                    raise ValueError(f"{self.dir}: parameter {s.name!r} is {a.dtype}{list(a.shape)}, "
+                                     f"the compiled code expects {s.dtype}{list(s.shape)}")
+            else:
+                a = aligned_empty(s.shape, NUMPY_DTYPES[s.dtype])
+            self.arrays.append(a)
+        self._make_descriptor = make_descriptor
+        self._descs = [make_descriptor(a) for a in self.arrays]
+        self._argv = (ctypes.c_void_p * len(self._descs))(*[ctypes.addressof(d) for d in self._descs])
+
+    def index(self, role: str, k: int) -> int:
+        return [i for i, s in enumerate(self.signature) if s.role == role][k]
+
+    def bind(self, i: int, array: np.ndarray) -> None:
+        """Point argument `i` at `array` (C-contiguous, right dtype/shape, kept alive here)."""
+        s, old = self.signature[i], self.arrays[i]
+        if array.shape != old.shape or array.dtype != old.dtype or not array.flags.c_contiguous:
+            raise ValueError(f"{s.role} {s.name!r}: cannot bind {array.dtype}{list(array.shape)}")
+        self.arrays[i] = array
+        self._descs[i] = self._make_descriptor(array)
+        self._argv[i] = ctypes.addressof(self._descs[i])
+
+    def __call__(self) -> None:
+        self._fn(self._argv)
+
+
+class CompiledLlama:
+    """A `LlamaRunner` running compiled prefill/decode graphs of `model` (a `LlamaStatic`)."""
+
+    def __init__(self, model: LlamaStatic, prefill_lengths: Sequence[int] = (), *,
+                 target: str = "host", cache_dir: Optional[Path] = None,
+                 progress: bool = True, use_cache: bool = True, opt_level: int = 1) -> None:
+        self.model = model
+        self.max_len = int(model.max_len)
+        self.vocab_size = int(model.vocab_size)
+        self.target = target
+        self.use_cache = use_cache
+        # -O1: the hot loops are Buddy's explicitly vectorized GEMV/GEMM kernels, and the
+        # pip LLVM (assertions on) verifies the whole function after every loop it
+        # vectorizes at -O2/-O3: tens of minutes for one 30-layer function.
+        self.opt_level = opt_level
+        self.report: Progress = _stderr if progress else _quiet
+        self._progress = progress
+        self.root = _cache_root(cache_dir)
+        dtype = model.lm_head.weight.dtype
+        if dtype != torch.float32:
+            raise NotImplementedError(f"compiled LLaMA supports float32 weights, got {dtype}")
+        t0 = time.perf_counter()
+        state = {n: t for n, t in list(model.named_parameters()) + list(model.named_buffers())}
+        self._state = state
+        cfg = model.config.to_dict() if hasattr(model.config, "to_dict") else dict(vars(model.config))
+        wdigest = _weights_digest(state)
+        key_src = json.dumps({"config": cfg, "max_len": self.max_len, "target": target, "opt": opt_level,
+                              "weights": wdigest, "sources": _sources_digest()},
+                             sort_keys=True, default=str)
+        self.key = hashlib.sha256(key_src.encode()).hexdigest()[:32]
+        self.index_path = self.root / "llm" / f"{self.key}.json"
+        # Keyed by the weights alone: any number of compiled variants share one file.
+        self.weights_path = self.root / "llm" / f"weights-{wdigest[:32]}.bwt"
+        self._index: Dict[str, Any] = {"decode": None, "prefill": {}}
+        if use_cache and self.index_path.is_file():
+            self._index = json.loads(self.index_path.read_text())
+        self._ensure_weights()
+        self.report(f"model key {self.key[:12]}, weights {self.weights_path} ({time.perf_counter() - t0:.1f}s)")
+        shape = (model.n_layers, model.n_kv, self.max_len, model.head_dim)
+        from buddy.backend.abi import aligned_empty
+        self._k = aligned_empty(shape, np.float32)
+        self._v = aligned_empty(shape, np.float32)
+        self._k[...] = 0
+        self._v[...] = 0
+        self.k_cache = torch.from_numpy(self._k)
+        self.v_cache = torch.from_numpy(self._v)
+        self._prefill: Dict[int, CompiledGraph] = {}
+        self._decode = self._load_decode()
+        for s in prefill_lengths:
+            self._get_prefill(int(s))
+
+    # -- weights -------------------------------------------------------------------
+    def _ensure_weights(self) -> None:
+        from buddy import _runtime
+
+        if not self.weights_path.is_file():
+            from buddy.runtime import save_weights
+            self.weights_path.parent.mkdir(parents=True, exist_ok=True)
+            t0 = time.perf_counter()
+            tmp = self.weights_path.with_suffix(".partial.bwt")
+            save_weights(tmp, {n: t.detach().contiguous() for n, t in self._state.items()})
+            os.replace(tmp, self.weights_path)
+            self.report(f"wrote weights in {time.perf_counter() - t0:.1f}s")
+        self._wf = _runtime.WeightFile(str(self.weights_path))
+        self._weights = {n: np.asarray(self._wf[n]) for n in self._wf.names()}
+
+    # -- compilation ------------------------------------------------------------------
+    def _save_index(self) -> None:
+        if not self.use_cache:
+            return
+        self.index_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.index_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._index, indent=1))
+        os.replace(tmp, self.index_path)
+
+    def _cached(self, rel: Optional[str]) -> Optional[Path]:
+        if not rel:
+            return None
+        p = Path(rel)
+        return p if (p / "manifest.json").is_file() else None
+
+    def _compile(self, what: str, graph: Any) -> Path:
+        import buddy.backend.compiler as bc
+
+        t0 = time.perf_counter()
+        self.report(f"compiling {what} ({len(graph.params)} params) for {self.target}")
+        from buddy.backend.pipeline import kernel_isa
+        from buddy.backend.targets import get_target
+
+        # Buddy's GEMM/GEMV kernels (parallel); the other ops stay sequential loops: MLIR's
+        # OpenMP translation costs O(regions x function size), minutes for a 30-layer graph.
+        mod = bc.compile(graph, target=self.target, cache_dir=self.root, use_cache=self.use_cache,
+                         progress=self._progress, openmp=False, kernels=kernel_isa(get_target(self.target)),
+                         opt_level=self.opt_level)
+        self.report(f"compiled {what} in {time.perf_counter() - t0:.1f}s")
+        return mod.artifact_dir
+
+    def _import(self, what: str, module: torch.nn.Module, example: Tuple[Any, ...]) -> Any:
+        from buddy.frontend import import_model
+
+        t0 = time.perf_counter()
+        self.report(f"importing {what}")
+        g = import_model(module, example)
+        for p in g.params:
+            if p.name not in self._weights:
+                raise KeyError(f"{what}: parameter {p.name!r} is not a model parameter or buffer")
+        self.report(f"imported {what}: {len(g.graph.nodes)} ops in {time.perf_counter() - t0:.1f}s")
+        return g
+
+    def _load_decode(self) -> CompiledGraph:
+        art = self._cached(self._index.get("decode"))
+        if art is None:
+            k, v = self.model.new_cache()
+            g = self._import("decode graph", DecodeGraph(self.model),
+                             (torch.zeros((1, 1), dtype=torch.int64), torch.zeros((1,), dtype=torch.int64), k, v))
+            ig = inplace_graph(g)
+            if ig.mutated_inputs != [2, 3]:
+                raise RuntimeError(f"decode graph: expected the caches (inputs 2, 3) to be mutated, "
+                                   f"got {ig.mutated_inputs}")
+            art = self._compile("decode", ig)
+            self._index["decode"] = str(art)
+            self._save_index()
+        cg = CompiledGraph(art, self._weights)
+        cg.bind(cg.index("input", 2), self._k)
+        cg.bind(cg.index("input", 3), self._v)
+        self._dec_token = cg.arrays[cg.index("input", 0)]
+        self._dec_pos = cg.arrays[cg.index("input", 1)]
+        self._dec_logits = torch.from_numpy(cg.arrays[cg.index("output", 0)])
+        return cg
+
+    def _get_prefill(self, s: int) -> CompiledGraph:
+        if s in self._prefill:
+            return self._prefill[s]
+        if not 1 <= s <= self.max_len:
+            raise KVCacheOverflowError(f"prefill of {s} tokens does not fit the KV cache of {self.max_len}")
+        art = self._cached(self._index["prefill"].get(str(s)))
+        if art is None:
+            g = self._import(f"prefill graph (S={s})", PrefillGraph(self.model),
+                             (torch.zeros((1, s), dtype=torch.int64), torch.zeros((1,), dtype=torch.int64)))
+            if g.graph.input_mutations:
+                raise RuntimeError("prefill graph unexpectedly mutates its inputs")
+            art = self._compile(f"prefill S={s}", g)
+            self._index["prefill"][str(s)] = str(art)
+            self._save_index()
+        cg = CompiledGraph(art, self._weights)
+        cg.bind(cg.index("output", 1), self._k)
+        cg.bind(cg.index("output", 2), self._v)
+        self._prefill[s] = cg
+        return cg
+
+    # -- LlamaRunner -------------------------------------------------------------------
+    def new_cache(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        return self.k_cache, self.v_cache
+
+    def prefill(self, tokens: torch.Tensor, last: torch.Tensor):
+        s = int(tokens.shape[1])
+        cg = self._get_prefill(s)
+        cg.arrays[cg.index("input", 0)][...] = tokens.numpy()
+        cg.arrays[cg.index("input", 1)][...] = last.numpy()
+        cg()
+        logits = torch.from_numpy(cg.arrays[cg.index("output", 0)])
+        return logits, self.k_cache, self.v_cache
+
+    def decode(self, token: torch.Tensor, pos: torch.Tensor, k_cache: torch.Tensor,
+               v_cache: torch.Tensor) -> torch.Tensor:
+        if k_cache.data_ptr() != self._k.ctypes.data or v_cache.data_ptr() != self._v.ctypes.data:
+            raise ValueError("CompiledLlama.decode updates its own cache buffers in place: pass the "
+                             "k_cache/v_cache returned by prefill (or new_cache())")
+        p = int(pos.reshape(-1)[0])
+        if not 0 <= p < self.max_len:
+            raise KVCacheOverflowError(f"decode position {p} is outside the KV cache ({self.max_len})")
+        self._dec_token[...] = token.numpy()
+        self._dec_pos[...] = pos.numpy()
+        self._decode()
+        return self._dec_logits

@@ -1,0 +1,106 @@
+"""Build-time import for buddy-llama-run: compile a LLaMA's prefill + decode graphs.
+
+    python import_llama.py --model PATH.gguf|HF_DIR|tiny --out DIR [--max-len N] [--prefill S]
+
+Compiles through `buddy.llm.compiled.CompiledLlama` (one shared weight file, in-place KV
+cache decode) into the Buddy compile cache (shared with `buddy llama`), then writes DIR/llama.spec, a line-based
+description the C++ runner reads:
+
+    weights <path>                      # the shared .bwt
+    tokenizer <gguf path | ->
+    model <n_layers> <n_kv_heads> <max_len> <head_dim> <vocab>
+    graph decode <library path> <n args>
+    arg <param|input|output> <name> <dtype> <rank> <dims...>   # n times, in call order
+    graph prefill <library path> <n args>   # S is the shape of its first input
+    ...
+
+`--model tiny` builds a fixed-seed random LLaMA (GQA, 3 layers; no tokenizer) and writes
+DIR/tiny.expect: prompt ids and the greedy ids of the Python compiled path, for the ctest.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def tiny_model(max_len: int):
+    import torch
+    from transformers import LlamaConfig
+
+    from buddy.llm import LlamaStatic
+
+    cfg = LlamaConfig(vocab_size=128, hidden_size=64, intermediate_size=160, num_hidden_layers=3,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                      rms_norm_eps=1e-5, tie_word_embeddings=True)
+    torch.manual_seed(1234)
+    m = LlamaStatic(cfg, max_len)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.normal_(0.0, 0.15)
+    return m
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--max-len", type=int, default=512)
+    ap.add_argument("--cache-dir", type=Path, default=None,
+                    help="Buddy compile cache (default: $BUDDY_CACHE_DIR or ~/.cache/buddy, shared "
+                         "with `buddy llama`)")
+    ap.add_argument("--prefill", type=int, action="append", default=None,
+                    help="prompt length buckets to compile (repeatable; default 32 and 128)")
+    a = ap.parse_args(argv)
+    import torch
+
+    from buddy.llm import Generator, LlamaStatic, SamplingConfig
+    from buddy.llm.compiled import CompiledLlama
+
+    out = a.out
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = "-"
+    if a.model == "tiny":
+        model = tiny_model(a.max_len)
+        buckets = a.prefill or [8]
+    else:
+        path = Path(a.model)
+        if not path.exists():
+            print(f"import_llama: model not found: {path}", file=sys.stderr)
+            return 1
+        model = (LlamaStatic.from_hf_dir(str(path), a.max_len) if path.is_dir()
+                 else LlamaStatic.from_gguf(str(path), a.max_len))
+        if path.is_file():
+            tokenizer = str(path.resolve())
+        buckets = a.prefill or [32, 128]
+    runner = CompiledLlama(model, prefill_lengths=buckets, cache_dir=a.cache_dir)
+    lines = [f"weights {runner.weights_path}", f"tokenizer {tokenizer}",
+             f"model {model.n_layers} {model.n_kv} {model.max_len} {model.head_dim} {model.vocab_size}"]
+
+    def graph(kind: str, cg) -> None:
+        lines.append(f"graph {kind} {cg.dir / 'libmodel.so'} {len(cg.signature)}")
+        for s in cg.signature:
+            lines.append(f"arg {s.role} {s.name} {s.dtype} {len(s.shape)} {' '.join(map(str, s.shape))}".rstrip())
+
+    graph("decode", runner._decode)
+    for s in sorted(buckets):
+        graph("prefill", runner._get_prefill(s))
+    (out / "llama.spec").write_text("\n".join(lines) + "\n")
+    if a.model == "tiny":
+        prompt = [1, 17, 5, 42, 9]
+        with torch.no_grad():
+            res = Generator(runner, None, prefill_buckets=buckets).generate(
+                prompt, SamplingConfig(max_new_tokens=24, stop_at_eos=False))
+            ref = Generator(model, None, prefill_buckets=buckets).generate(
+                prompt, SamplingConfig(max_new_tokens=24, stop_at_eos=False))
+        if res.tokens != ref.tokens:
+            print(f"import_llama: compiled tokens {res.tokens} != eager {ref.tokens}", file=sys.stderr)
+            return 1
+        (out / "tiny.expect").write_text(json.dumps({"prompt": prompt, "tokens": res.tokens}) + "\n")
+    print(f"import_llama: wrote {out / 'llama.spec'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
