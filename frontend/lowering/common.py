@@ -339,3 +339,14 @@ def transpose(x: Value, perm: Sequence[int]) -> Value:
     et = ir.RankedTensorType(x.type).element_type
     init = tensor.empty([shape[p] for p in perm], et)
     return linalg.transpose(x, outs=[init], permutation=list(perm)).result
+
+
+def pool_window(a: dict) -> tuple[list[int], list[int], list[int]]:
+    """2-D pooling kernel, stride and padding from an ATen pool node's args
+    (one value means both dims; an empty stride means stride = kernel)."""
+    def pair(v: list[int]) -> list[int]:
+        return v * 2 if len(v) == 1 else v
+
+    ks = pair(list(a["kernel_size"]))
+    stride = pair(list(a["stride"]) or ks)
+    return ks, stride, pair(list(a["padding"]))

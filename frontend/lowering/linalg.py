@@ -17,7 +17,7 @@ from mlir.dialects import arith, linalg, math, tensor
 
 from ..graph import Ref
 from .common import (Unsupported, cast, compare, compute_dtype, const, elementwise, empty, extract_slice,
-                     filled, generic, highest, insert_slice, is_float, lowest, maximum, minimum, reduce,
+                     filled, generic, highest, insert_slice, is_float, lowest, maximum, minimum, pool_window, reduce,
                      reshape, shape_of, transpose)
 from . import common as C
 
@@ -903,23 +903,13 @@ def _conv(cx, a):
     return r
 
 
-def _pool_window(cx, a, x, xs):
-    ks = list(a["kernel_size"])
-    ks = ks * 2 if len(ks) == 1 else ks
-    stride = list(a["stride"]) or ks
-    stride = stride * 2 if len(stride) == 1 else stride
-    pad = list(a["padding"])
-    pad = pad * 2 if len(pad) == 1 else pad
-    return ks, stride, pad
-
-
 @op("aten.max_pool2d_with_indices.default")
 def _maxpool(cx, a):
     x = cx.value(a["self"])
     xs = list(cx.shape(a["self"]))
     if len(xs) != 4:
         raise Unsupported("unbatched max_pool2d")
-    ks, stride, pad = _pool_window(cx, a, x, xs)
+    ks, stride, pad = pool_window(a)
     dil = list(a["dilation"])
     dil = dil * 2 if len(dil) == 1 else dil
     dt = cx.dtype(a["self"])
@@ -941,7 +931,7 @@ def _avgpool(cx, a):
     xs = list(cx.shape(a["self"]))
     if len(xs) != 4:
         raise Unsupported("unbatched avg_pool2d")
-    ks, stride, pad = _pool_window(cx, a, x, xs)
+    ks, stride, pad = pool_window(a)
     if a["ceil_mode"]:
         raise Unsupported("ceil_mode=True")
     if any(pad) and not a["count_include_pad"]:

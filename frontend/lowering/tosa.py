@@ -16,7 +16,7 @@ from mlir import ir
 from mlir.dialects import tosa
 
 from ..graph import Ref
-from .common import Unsupported, compute_dtype, elem_type, is_float, scalar_type
+from .common import Unsupported, compute_dtype, elem_type, is_float, pool_window, scalar_type
 from .linalg import _promote
 
 OPS: Dict[str, Callable] = {}
@@ -636,19 +636,9 @@ def _floor_mode_window(v: ir.Value, ks, st, pd):
     return v, pads
 
 
-def _pool_params(a):
-    ks = list(a["kernel_size"])
-    ks = ks * 2 if len(ks) == 1 else ks
-    st = list(a["stride"]) or ks
-    st = st * 2 if len(st) == 1 else st
-    pd = list(a["padding"])
-    pd = pd * 2 if len(pd) == 1 else pd
-    return ks, st, pd
-
-
 @op("aten.max_pool2d_with_indices.default")
 def _maxpool(cx, a):
-    ks, st, pd = _pool_params(a)
+    ks, st, pd = pool_window(a)
     if any(d != 1 for d in a["dilation"]) or a["ceil_mode"]:
         raise Unsupported("dilated or ceil_mode max pooling")
     out = list(cx.outs(0).shape)
@@ -660,7 +650,7 @@ def _maxpool(cx, a):
 
 @op("aten.avg_pool2d.default")
 def _avgpool(cx, a):
-    ks, st, pd = _pool_params(a)
+    ks, st, pd = pool_window(a)
     if a["ceil_mode"] or (any(pd) and a["count_include_pad"]) or a["divisor_override"]:
         raise Unsupported("avg pooling that counts padding (tosa.avg_pool2d excludes it)")
     dt = cx.out.dtype
