@@ -350,3 +350,13 @@ def pool_window(a: dict) -> tuple[list[int], list[int], list[int]]:
     ks = pair(list(a["kernel_size"]))
     stride = pair(list(a["stride"]) or ks)
     return ks, stride, pair(list(a["padding"]))
+
+
+def normalized_dims(shape: list[int], k: int) -> tuple[list[int], int]:
+    """The last ``k`` dims of ``shape`` (layer norm's normalized dims) and the
+    number of elements they span."""
+    dims = list(range(len(shape) - k, len(shape)))
+    n = 1
+    for d in dims:
+        n *= shape[d]
+    return dims, n

@@ -17,7 +17,8 @@ from mlir.dialects import arith, linalg, math, tensor
 
 from ..graph import Ref
 from .common import (Unsupported, cast, compare, compute_dtype, const, elementwise, empty, extract_slice,
-                     filled, generic, highest, insert_slice, is_float, lowest, maximum, minimum, pool_window, reduce,
+                     filled, generic, highest, insert_slice, is_float, lowest, maximum, minimum, normalized_dims,
+                     pool_window, reduce,
                      reshape, shape_of, transpose)
 from . import common as C
 
@@ -986,11 +987,7 @@ def _softmax(cx, a):
 def _layer_norm(cx, a):
     x = a["input"]
     shape = list(cx.shape(x))
-    k = len(a["normalized_shape"])
-    dims = list(range(len(shape) - k, len(shape)))
-    n = 1
-    for d in dims:
-        n *= shape[d]
+    dims, n = normalized_dims(shape, len(a["normalized_shape"]))
     odt = cx.outs(0).dtype
     acc = compute_dtype(odt)
     xv, xdt = cx.value(x), cx.dtype(x)

@@ -16,7 +16,8 @@ from mlir import ir
 from mlir.dialects import tosa
 
 from ..graph import Ref
-from .common import Unsupported, compute_dtype, elem_type, is_float, pool_window, scalar_type
+from .common import (Unsupported, compute_dtype, elem_type, is_float, normalized_dims, pool_window,
+                     scalar_type)
 from .linalg import _promote
 
 OPS: Dict[str, Callable] = {}
@@ -685,11 +686,7 @@ def _softmax(cx, a):
 def _layer_norm(cx, a):
     x = a["input"]
     shape = list(cx.shape(x))
-    k = len(a["normalized_shape"])
-    dims = list(range(len(shape) - k, len(shape)))
-    n = 1
-    for d in dims:
-        n *= shape[d]
+    dims, n = normalized_dims(shape, len(a["normalized_shape"]))
     dt = cx.outs(0).dtype
     acc = compute_dtype(dt)
     r = len(shape)
