@@ -55,6 +55,9 @@ function(buddy_add_model)
   if(TARGET buddy-opt)
     list(APPEND tool_deps buddy-opt)
   endif()
+  if(TARGET _runtime)
+    list(APPEND tool_deps _runtime)  # the import writes weights through buddy.runtime
+  endif()
   add_custom_command(
     OUTPUT "${obj}" "${dir}/manifest.json"
     COMMAND "${CMAKE_COMMAND}" -E env "PYTHONPATH=${BUDDY_PYTHON_STAGE}"
