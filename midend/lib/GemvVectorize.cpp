@@ -1,7 +1,10 @@
 //===- GemvVectorize.cpp - weight-streaming f32 GEMV for small M ----------===//
 //
 // Rewrites f32 linalg.matmul on memrefs with a small static M (LLM decode:
-// M = 1) into a kernel that reads every weight element exactly once:
+// M = 1) into a kernel that reads every weight element exactly once. A and B
+// may be bf16 (C is f32): their vectors are loaded as bf16, extended to f32
+// and accumulated in f32 (a bf16 result is one truncf after the kernel, in the
+// frontend's elementwise op).
 //
 //  B as (n, k) (nn.Linear):   scf.parallel over N chunks
 //    scf.for n step R: acc[m][r] = 0; scf.for k step vw:
@@ -82,6 +85,38 @@ private:
                                      DenseElementsAttr::get(vecTy(), 0.0f));
   }
 
+  static Type elemTy(Value memref) {
+    return cast<MemRefType>(memref.getType()).getElementType();
+  }
+
+  /// f32 vector of `vw` elements of `memref` at `idx` (masked lanes are 0):
+  /// a bf16 operand is loaded as bf16 and extended.
+  Value loadF32(Value memref, ValueRange idx, Value mask) {
+    Type et = elemTy(memref);
+    if (et.isF32())
+      return mask ? (Value)vector::MaskedLoadOp::create(b, loc, vecTy(), memref,
+                                                        idx, mask, zeroVec())
+                  : (Value)vector::LoadOp::create(b, loc, vecTy(), memref, idx);
+    auto ty = VectorType::get({cfg.vw}, et);
+    Value v;
+    if (mask) {
+      Value pad = arith::ConstantOp::create(
+          b, loc, ty, DenseElementsAttr::get(ty, b.getFloatAttr(et, 0.0)));
+      v = vector::MaskedLoadOp::create(b, loc, ty, memref, idx, mask, pad);
+    } else {
+      v = vector::LoadOp::create(b, loc, ty, memref, idx);
+    }
+    return arith::ExtFOp::create(b, loc, vecTy(), v);
+  }
+
+  /// memref[idx] as an f32 scalar.
+  Value loadScalarF32(Value memref, ValueRange idx) {
+    Value s = memref::LoadOp::create(b, loc, memref, idx);
+    return elemTy(memref).isF32()
+               ? s
+               : (Value)arith::ExtFOp::create(b, loc, b.getF32Type(), s);
+  }
+
   void forLoop(Value lb, Value ub, Value step,
                llvm::function_ref<void(Value)> body) {
     auto f = scf::ForOp::create(b, loc, lb, ub, step);
@@ -123,19 +158,9 @@ private:
     auto step = [&](Value k, ValueRange acc, Value mask) {
       SmallVector<Value> x, w, next;
       for (int64_t i = 0; i < m; ++i)
-        x.push_back(mask ? (Value)vector::MaskedLoadOp::create(
-                               b, loc, vecTy(), ops.a,
-                               ValueRange{mIdx[i], k}, mask, zero)
-                         : (Value)vector::LoadOp::create(
-                               b, loc, vecTy(), ops.a,
-                               ValueRange{mIdx[i], k}));
+        x.push_back(loadF32(ops.a, ValueRange{mIdx[i], k}, mask));
       for (int64_t j = 0; j < r; ++j)
-        w.push_back(mask ? (Value)vector::MaskedLoadOp::create(
-                               b, loc, vecTy(), ops.b,
-                               ValueRange{rowsIdx[j], k}, mask, zero)
-                         : (Value)vector::LoadOp::create(
-                               b, loc, vecTy(), ops.b,
-                               ValueRange{rowsIdx[j], k}));
+        w.push_back(loadF32(ops.b, ValueRange{rowsIdx[j], k}, mask));
       for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < r; ++j)
           next.push_back(
@@ -177,8 +202,7 @@ private:
     SmallVector<SmallVector<Value>> aBcast(m);
     for (int64_t i = 0; i < m; ++i)
       for (int64_t u = 0; u < kb; ++u) {
-        Value s = memref::LoadOp::create(b, loc, ops.a,
-                                         ValueRange{im.c(i), kIdx[u]});
+        Value s = loadScalarF32(ops.a, ValueRange{im.c(i), kIdx[u]});
         aBcast[i].push_back(vector::BroadcastOp::create(b, loc, vecTy(), s));
       }
     Value zero = zeroVec();
@@ -186,8 +210,7 @@ private:
       Value mask = im.mask(cfg.vw, im.sub(n1, n));
       SmallVector<Value> w;
       for (int64_t u = 0; u < kb; ++u)
-        w.push_back(vector::MaskedLoadOp::create(
-            b, loc, vecTy(), ops.b, ValueRange{kIdx[u], n}, mask, zero));
+        w.push_back(loadF32(ops.b, ValueRange{kIdx[u], n}, mask));
       for (int64_t i = 0; i < m; ++i) {
         Value mi = im.c(i);
         Value acc = vector::MaskedLoadOp::create(
@@ -214,7 +237,7 @@ struct GemvVectorizePass : buddy::impl::GemvVectorizeBase<GemvVectorizePass> {
     GemvConfig cfg{vectorWidth, rows, cols, chunk, threads};
     SmallVector<std::tuple<linalg::LinalgOp, MatmulOperands, int64_t>> work;
     getOperation().walk([&](linalg::LinalgOp op) {
-      auto mm = matchMatmul(op);
+      auto mm = matchMatmul(op, /*allowBF16Inputs=*/true);
       if (!mm || mm->batched)
         return;
       int64_t mDim = cast<MemRefType>(mm->c.getType()).getShape()[0];

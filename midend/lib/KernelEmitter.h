@@ -1,7 +1,8 @@
 //===- KernelEmitter.h - small IR-building helpers for CPU kernels -*- C++ -*-===//
 //
 // Shared by the matmul/GEMV vectorization passes: index arithmetic, masks and
-// recognition of f32 matmul-like linalg ops on memrefs (plain or B-transposed).
+// recognition of f32 matmul-like linalg ops on memrefs (plain or B-transposed;
+// bf16 inputs on request).
 //
 //===----------------------------------------------------------------------===//
 #ifndef BUDDY_MIDEND_KERNELEMITTER_H
@@ -73,9 +74,12 @@ struct MatmulOperands {
   bool transposedB = false;
 };
 
-inline bool isF32UnitStrideMemRef(mlir::Value v, int64_t rank) {
+inline bool isF32UnitStrideMemRef(mlir::Value v, int64_t rank,
+                                  bool allowBF16 = false) {
   auto ty = llvm::dyn_cast<mlir::MemRefType>(v.getType());
-  if (!ty || ty.getRank() != rank || !ty.getElementType().isF32())
+  if (!ty || ty.getRank() != rank ||
+      !(ty.getElementType().isF32() ||
+        (allowBF16 && ty.getElementType().isBF16())))
     return false;
   llvm::SmallVector<int64_t> strides;
   int64_t offset;
@@ -87,7 +91,11 @@ inline bool isF32UnitStrideMemRef(mlir::Value v, int64_t rank) {
 /// Recognizes linalg.matmul / linalg.batch_matmul on memrefs with the
 /// standard maps or the B-transposed maps (as produced by
 /// --buddy-fold-transpose-into-matmul). Returns std::nullopt otherwise.
-inline std::optional<MatmulOperands> matchMatmul(mlir::linalg::LinalgOp op) {
+/// With `allowBF16Inputs`, A and B may also be bf16 (C stays f32): the named
+/// op then extends them to f32 before the multiply-add (the frontend's bf16
+/// matmuls accumulate in f32 and truncate in a separate elementwise op).
+inline std::optional<MatmulOperands>
+matchMatmul(mlir::linalg::LinalgOp op, bool allowBF16Inputs = false) {
   bool batched;
   if (llvm::isa<mlir::linalg::MatmulOp>(op.getOperation()))
     batched = false;
@@ -126,10 +134,12 @@ inline std::optional<MatmulOperands> matchMatmul(mlir::linalg::LinalgOp op) {
   r.b = op.getDpsInputOperand(1)->get();
   r.c = op.getDpsInitOperand(0)->get();
   int64_t rank = batched ? 3 : 2;
-  if (!isF32UnitStrideMemRef(r.a, rank) || !isF32UnitStrideMemRef(r.b, rank) ||
+  if (!isF32UnitStrideMemRef(r.a, rank, allowBF16Inputs) ||
+      !isF32UnitStrideMemRef(r.b, rank, allowBF16Inputs) ||
       !isF32UnitStrideMemRef(r.c, rank))
     return std::nullopt;
-  // Named matmuls with all-f32 operands compute C += A * B (no casts).
+  // Named matmuls with f32 (or, when allowed, bf16) inputs and an f32 output
+  // compute C += f32(A) * f32(B).
   return r;
 }
 

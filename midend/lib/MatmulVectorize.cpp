@@ -18,6 +18,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ElementwiseEpilogue.h"
 #include "KernelEmitter.h"
 #include "buddy/Passes.h"
 
@@ -39,22 +40,27 @@ using namespace buddy::kernel;
 namespace {
 
 struct GemmConfig {
-  int64_t vw, mr, nr, kc, nc, threads;
+  int64_t vw, mr, nr, kc, nc, mc, threads;
+  bool packA;
 };
 
 class GemmEmitter {
 public:
   /// `fillValue`, if set, is the scalar C holds on entry (a folded
-  /// linalg.fill): C is then written without being read first.
+  /// linalg.fill): C is then written without being read first. `epilogue`,
+  /// if set, is an elementwise consumer of C applied to the registers of the
+  /// last K block, which then store its output instead of C.
   GemmEmitter(OpBuilder &b, Location loc, const MatmulOperands &ops,
-              const GemmConfig &cfg, Value fillValue)
+              const GemmConfig &cfg, Value fillValue,
+              const std::optional<Epilogue> &epilogue)
       : b(b), loc(loc), ops(ops), cfg(cfg), fillValue(fillValue),
-        im{b, loc} {}
+        epilogue(epilogue), im{b, loc} {}
 
   void emit() {
     Value a = ops.a, c = ops.c;
     int64_t r = ops.batched ? 1 : 0;
     Value M = im.dim(c, r), N = im.dim(c, r + 1), K = im.dim(a, r + 1);
+    kTotal = K;
     int64_t ncBlock = chooseNcBlock();
     Value nBlocks = im.ceilDiv(N, ncBlock);
 
@@ -88,17 +94,45 @@ public:
     auto bpTy = MemRefType::get({cfg.kc * ncBlock}, b.getF32Type());
     Value bp =
         memref::AllocOp::create(b, loc, bpTy, b.getI64IntegerAttr(64));
+    Value ap;
+    if (cfg.packA) {
+      auto apTy = MemRefType::get({cfg.mc * cfg.kc}, b.getF32Type());
+      ap = memref::AllocOp::create(b, loc, apTy, b.getI64IntegerAttr(64));
+    }
     forLoop(im.c(0), K, im.c(cfg.kc), [&](Value pc) {
       Value kcur = im.min(im.c(cfg.kc), im.sub(K, pc));
       emitPack(bp, batch, jc, ncur, N, pc, kcur);
       Value mFull = im.add(m0, im.floorTo(im.sub(m1, m0), cfg.mr));
-      forLoop(m0, mFull, im.c(cfg.mr), [&](Value ir) {
-        emitRowBlock(bp, batch, ir, cfg.mr, jc, ncur, pc, kcur);
-      });
+      if (ap) {
+        // BLIS order: an mc x kc block of A is packed (L2), then each nr
+        // micro-panel of Bp (L1) is swept over the block's register tiles.
+        forLoop(m0, mFull, im.c(cfg.mc), [&](Value ic) {
+          Value mcur = im.min(im.c(cfg.mc), im.sub(mFull, ic));
+          emitPackA(ap, batch, ic, mcur, pc, kcur);
+          forLoop(im.c(0), ncur, im.c(cfg.nr), [&](Value jr) {
+            forLoop(im.c(0), mcur, im.c(cfg.mr), [&](Value i0) {
+              emitTile(bp, ap, i0, batch, im.add(ic, i0), cfg.mr, jc, jr,
+                       ncur, pc, kcur);
+            });
+          });
+        });
+      } else {
+        forLoop(m0, mFull, im.c(cfg.mr), [&](Value ir) {
+          forLoop(im.c(0), ncur, im.c(cfg.nr), [&](Value jr) {
+            emitTile(bp, Value(), Value(), batch, ir, cfg.mr, jc, jr, ncur,
+                     pc, kcur);
+          });
+        });
+      }
       forLoop(mFull, m1, im.c(1), [&](Value ir) {
-        emitRowBlock(bp, batch, ir, 1, jc, ncur, pc, kcur);
+        forLoop(im.c(0), ncur, im.c(cfg.nr), [&](Value jr) {
+          emitTile(bp, Value(), Value(), batch, ir, 1, jc, jr, ncur, pc,
+                   kcur);
+        });
       });
     });
+    if (ap)
+      memref::DeallocOp::create(b, loc, ap);
     memref::DeallocOp::create(b, loc, bp);
   }
 
@@ -108,7 +142,9 @@ private:
   const MatmulOperands &ops;
   const GemmConfig &cfg;
   Value fillValue;
+  const std::optional<Epilogue> &epilogue;
   IndexMath im;
+  Value kTotal;
 
   /// With static shapes and fewer (batch x N panel) tasks than threads, M
   /// is split too (each M part packs its own copy of the B panel). Returns
@@ -225,11 +261,33 @@ private:
     });
   }
 
-  /// C[ir:ir+rows, jc:jc+ncur] += A[ir:ir+rows, pc:pc+kcur] * Bp.
-  void emitRowBlock(Value bp, Value batch, Value ir, int64_t rows, Value jc,
-                    Value ncur, Value pc, Value kcur) {
+  /// Ap[i*kc + k] = A(ic + i, pc + k) for the mcur (a multiple of mr) rows
+  /// of one M block: contiguous rows of kc, so the micro-kernel reads A from
+  /// L2/L1 instead of from rows whose power-of-two strides share cache sets.
+  void emitPackA(Value ap, Value batch, Value ic, Value mcur, Value pc,
+                 Value kcur) {
+    Value zero = zeroVec();
+    forLoop(im.c(0), mcur, im.c(1), [&](Value i) {
+      Value row = im.add(ic, i);
+      Value dst = im.mul(i, cfg.kc);
+      forLoop(im.c(0), kcur, im.c(cfg.vw), [&](Value k0) {
+        Value mask = im.mask(cfg.vw, im.sub(kcur, k0));
+        Value x = vector::MaskedLoadOp::create(
+            b, loc, vecTy(), ops.a, idx(batch, row, im.add(pc, k0)), mask,
+            zero);
+        vector::StoreOp::create(b, loc, x, ap, ValueRange{im.add(dst, k0)});
+      });
+    });
+  }
+
+  /// C[ir:ir+rows, jc+jr:jc+jr+nr] += A[ir:ir+rows, pc:pc+kcur] * Bp[jr
+  /// panel], reading A from the packed block `ap` (rows from `apRow`) when it
+  /// is set.
+  void emitTile(Value bp, Value ap, Value apRow, Value batch, Value ir,
+                int64_t rows, Value jc, Value jr, Value ncur, Value pc,
+                Value kcur) {
     int64_t nv = cfg.nr / cfg.vw;
-    forLoop(im.c(0), ncur, im.c(cfg.nr), [&](Value jr) {
+    {
       Value left = im.sub(ncur, jr);
       SmallVector<Value> masks;
       for (int64_t v = 0; v < nv; ++v)
@@ -286,8 +344,13 @@ private:
             Value kk = im.add(pc, k);
             SmallVector<Value> next;
             for (int64_t i = 0; i < rows; ++i) {
-              Value s = memref::LoadOp::create(b, loc, ops.a,
-                                               idx(batch, rowIdx[i], kk));
+              Value s =
+                  ap ? memref::LoadOp::create(
+                           b, loc, ap,
+                           ValueRange{im.add(im.mul(im.add(apRow, i), cfg.kc),
+                                             k)})
+                     : memref::LoadOp::create(b, loc, ops.a,
+                                              idx(batch, rowIdx[i], kk));
               Value sv = vector::BroadcastOp::create(b, loc, vecTy(), s);
               for (int64_t v = 0; v < nv; ++v)
                 next.push_back(vector::FMAOp::create(b, loc, sv, bv[v],
@@ -295,12 +358,33 @@ private:
             }
             scf::YieldOp::create(b, loc, next);
           });
-      for (int64_t i = 0; i < rows; ++i)
-        for (int64_t v = 0; v < nv; ++v)
-          vector::MaskedStoreOp::create(b, loc, ops.c,
-                                        idx(batch, rowIdx[i], colIdx[v]),
-                                        masks[v], kLoop.getResult(i * nv + v));
-    });
+      auto storeTo = [&](Value dst, bool applyEpilogue) {
+        for (int64_t i = 0; i < rows; ++i)
+          for (int64_t v = 0; v < nv; ++v) {
+            SmallVector<Value> at = idx(batch, rowIdx[i], colIdx[v]);
+            Value y = kLoop.getResult(i * nv + v);
+            if (applyEpilogue)
+              y = EpilogueEmitter(b, loc, *epilogue, cfg.vw)
+                      .apply(y, at, masks[v]);
+            vector::MaskedStoreOp::create(b, loc, dst, at, masks[v], y);
+          }
+      };
+      if (!epilogue) {
+        storeTo(ops.c, false);
+        return;
+      }
+      // Earlier K blocks keep their partial sums in C; the last one applies
+      // the epilogue and stores the consumer's output.
+      Value last = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                         im.add(pc, kcur), kTotal);
+      auto ifOp = scf::IfOp::create(b, loc, TypeRange{}, last,
+                                    /*withElseRegion=*/true);
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      storeTo(epilogue->out, true);
+      b.setInsertionPointToStart(ifOp.elseBlock());
+      storeTo(ops.c, false);
+    }
   }
 };
 
@@ -326,14 +410,17 @@ struct MatmulVectorizePass
 
   void runOnOperation() override {
     if (vectorWidth <= 0 || mr <= 0 || nr <= 0 || kc <= 0 || nc <= 0 ||
-        nr % vectorWidth != 0 || kc % vectorWidth != 0) {
+        nr % vectorWidth != 0 || kc % vectorWidth != 0 || mc <= 0 ||
+        mc % mr != 0) {
       getOperation().emitError()
           << "buddy-matmul-vectorize: need positive options and nr ("
           << nr.getValue() << ") and kc (" << kc.getValue()
-          << ") multiples of vector-width (" << vectorWidth.getValue() << ")";
+          << ") multiples of vector-width (" << vectorWidth.getValue()
+          << "), mc (" << mc.getValue() << ") a multiple of mr ("
+          << mr.getValue() << ")";
       return signalPassFailure();
     }
-    GemmConfig cfg{vectorWidth, mr, nr, kc, nc, threads};
+    GemmConfig cfg{vectorWidth, mr, nr, kc, nc, mc, threads, packA};
     SmallVector<std::pair<linalg::LinalgOp, MatmulOperands>> work;
     getOperation().walk([&](linalg::LinalgOp op) {
       if (auto m = matchMatmul(op)) {
@@ -346,14 +433,22 @@ struct MatmulVectorizePass
         work.emplace_back(op, *m);
       }
     });
+    DominanceInfo dom(getOperation());
     for (auto &[op, m] : work) {
       OpBuilder b(op);
       linalg::FillOp fill = findFoldableFill(op, m.c);
       Value fillValue = fill ? fill.getInputs()[0] : Value();
-      GemmEmitter(b, op.getLoc(), m, cfg, fillValue).emit();
+      std::optional<Epilogue> epi;
+      // K must be known non-zero: the epilogue runs in the last K block.
+      int64_t k = cast<MemRefType>(m.a.getType()).getShape().back();
+      if (fuseEpilogue && !ShapedType::isDynamic(k) && k > 0)
+        epi = matchEpilogue(op, m.c, dom);
+      GemmEmitter(b, op.getLoc(), m, cfg, fillValue, epi).emit();
       op->erase();
       if (fill)
         fill->erase();
+      if (epi)
+        epi->op->erase();
     }
   }
 };

@@ -43,6 +43,18 @@ struct CpuPipelineOptions : PassPipelineOptions<CpuPipelineOptions> {
                      llvm::cl::init(256)};
   Option<int64_t> nc{*this, "nc", llvm::cl::desc("GEMM N panel"),
                      llvm::cl::init(256)};
+  Option<int64_t> mc{*this, "mc",
+                     llvm::cl::desc("GEMM M block (rounded up to a multiple of mr)"),
+                     llvm::cl::init(128)};
+  Option<bool> fuseEpilogue{
+      *this, "fuse-epilogue",
+      llvm::cl::desc("GEMM: apply an elementwise consumer of the result "
+                     "(bias, activation, residual) in the kernel"),
+      llvm::cl::init(true)};
+  Option<bool> packA{*this, "pack-a",
+                     llvm::cl::desc("GEMM: copy each register tile's rows of A "
+                                    "into a contiguous buffer"),
+                     llvm::cl::init(false)};
   Option<int64_t> gemvMaxRows{
       *this, "gemv-max-rows",
       llvm::cl::desc("matmuls with static M <= this use the GEMV kernel"),
@@ -59,6 +71,44 @@ struct CpuPipelineOptions : PassPipelineOptions<CpuPipelineOptions> {
       *this, "parallel-loops",
       llvm::cl::desc("Lower the remaining linalg ops to scf.parallel (OpenMP) "
                      "instead of sequential loops"),
+      llvm::cl::init(true)};
+  Option<bool> fuseElementwise{
+      *this, "fuse-elementwise",
+      llvm::cl::desc("Fuse elementwise linalg.generic chains on tensors "
+                     "(buddy-fuse-elementwise)"),
+      llvm::cl::init(true)};
+  Option<bool> convVectorize{
+      *this, "conv-vectorize",
+      llvm::cl::desc("Vectorize 2-D convolutions and pooling "
+                     "(buddy-conv2d-vectorize, buddy-pooling-vectorize)"),
+      llvm::cl::init(true)};
+  Option<int64_t> convOcBlock{
+      *this, "conv-oc-block",
+      llvm::cl::desc("NCHW conv register tile: output channels (0 = target "
+                     "default: 8 for avx512, else 4)"),
+      llvm::cl::init(0)};
+  Option<int64_t> convOwVectors{
+      *this, "conv-ow-vectors",
+      llvm::cl::desc("NCHW conv register tile: vectors along the output width "
+                     "(0 = default 2)"),
+      llvm::cl::init(0)};
+  Option<bool> outline{
+      *this, "outline",
+      llvm::cl::desc("Outline each distinct top-level loop nest into its own "
+                     "function (buddy-outline-loop-nests)"),
+      llvm::cl::init(true)};
+  Option<int64_t> convOhBlock{
+      *this, "conv-oh-block",
+      llvm::cl::desc("NCHW conv register tile: output rows"),
+      llvm::cl::init(1)};
+  Option<int64_t> convCBlock{
+      *this, "conv-c-block",
+      llvm::cl::desc("NCHW conv: input channels per pass over a row (0 = all)"),
+      llvm::cl::init(32)};
+  Option<bool> convGemm1x1{
+      *this, "conv-gemm-1x1",
+      llvm::cl::desc("NCHW 1x1 stride-1 convolutions -> linalg.matmul for the "
+                     "GEMM kernels (else the direct conv kernel)"),
       llvm::cl::init(true)};
   Option<bool> fromTosa{*this, "from-tosa",
                         llvm::cl::desc("Input is TOSA: lower it to Linalg first"),
@@ -105,6 +155,8 @@ buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &o,
         "tosa-to-tensor), canonicalize");
   // Tensors -> buffers; results become caller-allocated trailing out-params.
   add("func.func(buddy-fold-transpose-into-matmul, canonicalize)");
+  if (o.fuseElementwise)
+    add("func.func(buddy-fuse-elementwise)");
   add("one-shot-bufferize{bufferize-function-boundaries=1 "
       "function-boundary-type-conversion=identity-layout-map}");
   add("buffer-results-to-out-params{hoist-static-allocs=1 "
@@ -113,6 +165,24 @@ buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &o,
       " canonicalize, cse");
   // memref.copy would lower to a call into MLIR's C runner library (memrefCopy).
   add("func.func(buddy-memref-copy-to-linalg)");
+  // Row kernels: softmax (nothing else lowers linalg.softmax) and RMSNorm.
+  add(llvm::formatv("func.func(buddy-softmax-vectorize{{vector-width={0} "
+                    "parallel={1}}, buddy-rmsnorm-vectorize{{vector-width={0} "
+                    "parallel={1}})",
+                    d.vw, o.parallelLoops ? 1 : 0)
+          .str());
+  // Convolutions and pooling (1x1 convolutions become matmuls for the GEMM
+  // kernels below).
+  if (o.convVectorize)
+    add(llvm::formatv("func.func(buddy-conv2d-vectorize{{vector-width={0} "
+                      "oc-block={1} ow-vectors={2} threads={3} oh-block={4} "
+                      "c-block={5} gemm-1x1={6}}, "
+                      "buddy-pooling-vectorize{{vector-width={0}})",
+                      d.vw, o.convOcBlock > 0 ? int64_t(o.convOcBlock) : (d.vw == 16 ? 8 : 4),
+                      o.convOwVectors > 0 ? int64_t(o.convOwVectors) : 2,
+                      int64_t(o.threads), int64_t(o.convOhBlock),
+                      int64_t(o.convCBlock), o.convGemm1x1 ? 1 : 0)
+            .str());
   // Buddy kernels, then everything else as (parallel) loops.
   add(llvm::formatv("func.func(buddy-gemv-vectorize{{vector-width={0} "
                     "max-rows={1} threads={2} rows={3} chunk={4}})",
@@ -120,17 +190,25 @@ buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &o,
                     int64_t(o.gemvRows), int64_t(o.gemvChunk))
           .str());
   add(llvm::formatv("func.func(buddy-matmul-vectorize{{vector-width={0} mr={1} "
-                    "nr={2} kc={3} nc={4} threads={5}})",
+                    "nr={2} kc={3} nc={4} threads={5} pack-a={6} mc={7} "
+                    "fuse-epilogue={8}})",
                     d.vw, mr, nr, int64_t(o.kc), int64_t(o.nc),
-                    int64_t(o.threads))
+                    int64_t(o.threads), o.packA ? 1 : 0,
+                    llvm::divideCeil(int64_t(o.mc), mr) * mr,
+                    o.fuseEpilogue ? 1 : 0)
           .str());
   add(o.parallelLoops ? "func.func(convert-linalg-to-parallel-loops)"
                       : "func.func(convert-linalg-to-loops)");
   // No canonicalize from here on: it would fold the packing's in-register
   // vector.transpose into scalar element moves.
-  add("convert-scf-to-openmp");
+  // C interfaces for the model's own functions only, then one private
+  // function per distinct loop nest: the later stages (scf-to-cf, OpenMP,
+  // LLVM opt/llc) are superlinear in the size of one function.
   if (o.packedInterface)
     add("func.func(llvm-request-c-wrappers)");
+  if (o.outline)
+    add("buddy-outline-loop-nests");
+  add("convert-scf-to-openmp");
   // memref.alloca_scope (from scf-to-openmp) must be lowered before its
   // body turns into several blocks: finalize-memref-to-llvm before scf-to-cf.
   add("expand-strided-metadata, lower-affine, finalize-memref-to-llvm, "

@@ -76,6 +76,19 @@ def matmul_mlir(spec: MatmulSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
+def require_native_toolchain() -> None:
+    """Skip the calling test when the native toolchain (libomp, mlir-translate, llc, cc) is missing."""
+    import pytest
+
+    try:
+        toolchain.find_libomp()
+        toolchain.find_tool("mlir-translate")
+        toolchain.find_tool("llc")
+        toolchain.find_tool("cc")
+    except toolchain.ToolNotFound as e:  # pragma: no cover - environment
+        pytest.skip(str(e))
+
+
 def _run(cmd: list[str], **kw: object) -> None:
     res = subprocess.run(cmd, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
     if res.returncode != 0:

@@ -15,19 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from buddy import toolchain
 
-from midend_harness import MatmulSpec, aligned_empty, build_matmul
-
-
-def _require_native_toolchain() -> None:
-    try:
-        toolchain.find_libomp()
-        toolchain.find_tool("mlir-translate")
-        toolchain.find_tool("llc")
-        toolchain.find_tool("cc")
-    except toolchain.ToolNotFound as e:  # pragma: no cover - environment
-        pytest.skip(str(e))
+from midend_harness import MatmulSpec, aligned_empty, build_matmul, require_native_toolchain
 
 
 def _reference(spec: MatmulSpec, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -68,7 +57,7 @@ GEMM_SHAPES = [
 @pytest.mark.parametrize("transposed_b", [False, True], ids=["B_kn", "B_nk"])
 @pytest.mark.parametrize("m,n,k", GEMM_SHAPES, ids=[f"{m}x{n}x{k}" for m, n, k in GEMM_SHAPES])
 def test_matmul_matches_torch(tmp_path: Path, m: int, n: int, k: int, transposed_b: bool) -> None:
-    _require_native_toolchain()
+    require_native_toolchain()
     _check(MatmulSpec(m, n, k, transposed_b), tmp_path)
 
 
@@ -76,14 +65,14 @@ def test_matmul_matches_torch(tmp_path: Path, m: int, n: int, k: int, transposed
 @pytest.mark.parametrize("transposed_b", [False, True], ids=["B_kn", "B_nk"])
 def test_small_m_paths_match_torch(tmp_path: Path, m: int, transposed_b: bool) -> None:
     """M = 2..4 use the GEMV kernel (several rows), M = 5 the GEMM kernel."""
-    _require_native_toolchain()
+    require_native_toolchain()
     _check(MatmulSpec(m, 203, 77, transposed_b), tmp_path)
 
 
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("transposed_b", [False, True], ids=["PV", "QKt"])
 def test_batch_matmul_matches_torch(tmp_path: Path, transposed_b: bool, batch: int) -> None:
-    _require_native_toolchain()
+    require_native_toolchain()
     _check(MatmulSpec(37, 45, 64, transposed_b, batch=batch), tmp_path)
 
 
@@ -92,15 +81,17 @@ def test_batch_matmul_matches_torch(tmp_path: Path, transposed_b: bool, batch: i
     "target=generic",
     "target=avx512 mr=4 nr=16 kc=64 nc=96 threads=3",
     "target=avx512 gemv-rows=3 gemv-chunk=16",
+    "target=avx512 pack-a=0",
+    "target=avx512 mc=20 kc=32",  # mc rounded up to 24: M blocks of 24 + ragged last block
 ])
 def test_pipeline_options_keep_results(tmp_path: Path, options: str) -> None:
-    _require_native_toolchain()
+    require_native_toolchain()
     _check(MatmulSpec(45, 131, 300, True), tmp_path, options)
     _check(MatmulSpec(1, 131, 300, True), tmp_path / "gemv", options)
     _check(MatmulSpec(1, 131, 300, False), tmp_path / "gemv_kn", options)
 
 
 def test_unknown_target_is_a_clear_error(tmp_path: Path) -> None:
-    _require_native_toolchain()
+    require_native_toolchain()
     with pytest.raises(RuntimeError, match="unknown target 'sparc'"):
         build_matmul(MatmulSpec(4, 4, 4), tmp_path, "target=sparc")

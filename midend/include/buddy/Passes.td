@@ -56,6 +56,25 @@ def EmitPackedInterface
   let dependentDialects = ["mlir::LLVM::LLVMDialect"];
 }
 
+def RenameEntry : Pass<"buddy-rename-entry", "mlir::ModuleOp"> {
+  let summary = "Rename a model's entry function (e.g. @forward -> @llama_decode)";
+  let description = [{
+    Every imported graph's entry point is `func.func @forward`, so every
+    compiled graph would export `forward`, `_mlir_ciface_forward` and
+    `_buddy_forward`, and two graphs could not be linked into one executable.
+    Run first (on tensors or memrefs, before `--convert-func-to-llvm`), this
+    pass renames the public symbol `@<from>` to `@<to>` and updates all its
+    uses; the later stages then emit `_mlir_ciface_<to>` and `_buddy_<to>`.
+    `to` must be a C identifier. Errors: `@<from>` missing or private,
+    `@<to>` already defined. `buddy.compile(name=...)` / `buddy compile
+    --name` run it (docs/interfaces.md).
+  }];
+  let options = [
+    Option<"from", "from", "std::string", "\"forward\"", "Entry function to rename">,
+    Option<"to", "to", "std::string", "\"forward\"", "Its new name (a C identifier)">,
+  ];
+}
+
 def MatmulVectorize
     : Pass<"buddy-matmul-vectorize", "mlir::func::FuncOp"> {
   let summary = "Blocked, B-packed, register-tiled f32 GEMM for "
@@ -76,6 +95,7 @@ def MatmulVectorize
     Lower the `scf.parallel` with `--convert-scf-to-openmp` for threads.
   }];
   let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::math::MathDialect",
                            "mlir::memref::MemRefDialect",
                            "mlir::scf::SCFDialect",
                            "mlir::vector::VectorDialect"];
@@ -91,6 +111,15 @@ def MatmulVectorize
            "Thread count the N panels are balanced for">,
     Option<"minRows", "min-rows", "int64_t", "1",
            "Leave matmuls with static M below this to other passes">,
+    Option<"mc", "mc", "int64_t", "128",
+           "M block packed together (a multiple of mr)">,
+    Option<"packA", "pack-a", "bool", "false",
+           "Pack mc x kc blocks of A into a contiguous buffer and sweep the "
+           "B micro-panels over them (BLIS loop order)">,
+    Option<"fuseEpilogue", "fuse-epilogue", "bool", "true",
+           "Apply an elementwise linalg.generic that is C's only reader "
+           "(bias, activation, residual) to the registers of the last K "
+           "block">,
   ];
 }
 
@@ -110,6 +139,9 @@ def GemvVectorize
       (C stays in cache), masked N tail; N split in one range per thread.
     N is split across threads by an `scf.parallel` (chunks of `chunk` rows of
     B for the (n, k) layout), lowered with --convert-scf-to-openmp.
+    A and B may be bf16 when C is f32 (the frontend's bf16 matmuls): their
+    vectors are loaded as bf16 and `arith.extf`-ed to f32; accumulation and C
+    stay f32 (the bf16 result is one truncf after the matmul).
   }];
   let dependentDialects = ["mlir::arith::ArithDialect",
                            "mlir::memref::MemRefDialect",
@@ -129,6 +161,94 @@ def GemvVectorize
   ];
 }
 
+def Conv2dVectorize
+    : Pass<"buddy-conv2d-vectorize", "mlir::func::FuncOp"> {
+  let summary = "Register-blocked direct f32 2-D convolution for "
+                "linalg.conv_2d_nchw_fchw / conv_2d_nhwc_hwcf on memrefs";
+  let description = [{
+    Replaces statically shaped f32 `linalg.conv_2d_nchw_fchw` and
+    `linalg.conv_2d_nhwc_hwcf` on memrefs (any strides and dilations;
+    padding is a separate pad/copy made by the frontend) by direct
+    convolution kernels with `vector.fma` on `vector<vector-width x f32>`
+    accumulators that stay in registers over the whole C x KH x KW reduction:
+    * NCHW: vectorized along the output width. An `scf.parallel` over
+      (batch, blocks of `oc-block` output channels, blocks of `oh-block`
+      output rows); a register tile of `oc-block` channels x rows x
+      `ow-vectors` vectors, filter scalars broadcast; the width tail is one
+      tile of masked vectors. Input rows read with stride 2 use two loads and
+      an even-lane `vector.shuffle`, larger strides `vector.gather`. When the
+      output row has fewer than `ow-vectors` vectors, more rows are blocked
+      instead (same accumulator count).
+    * NHWC/HWCF: vectorized along the output channels (contiguous in filter
+      and output). An `scf.parallel` over (batch, output row, blocks of
+      `nhwc-oc-vectors` vectors of channels); a tile of `nhwc-pixels` output
+      pixels x channel vectors, input scalars broadcast, masked channel tail.
+    NCHW input channels are reduced in blocks of `c-block` per pass over an
+    output row's tiles (the accumulators go through the output between
+    blocks), so the input rows and filter taps of a block stay in L1.
+    Output-channel and row remainders are separate static tiles under
+    `scf.if`. Lower the `scf.parallel` with `--convert-scf-to-openmp`.
+    With `gemm-1x1`, NCHW 1x1 stride-1 convolutions (identity layouts) are
+    instead rewritten to `linalg.matmul` (W as F x C times the image as
+    C x H*W, collapsed memref views) for `--buddy-matmul-vectorize`, which
+    must run after this pass.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::linalg::LinalgDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::scf::SCFDialect",
+                           "mlir::vector::VectorDialect"];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", "16", "f32 lanes per vector">,
+    Option<"ocBlock", "oc-block", "int64_t", "8",
+           "NCHW: output channels per register tile">,
+    Option<"owVectors", "ow-vectors", "int64_t", "2",
+           "NCHW: vectors along the output width per register tile">,
+    Option<"ohBlock", "oh-block", "int64_t", "1",
+           "NCHW: output rows per register tile">,
+    Option<"cBlock", "c-block", "int64_t", "32",
+           "NCHW: input channels per pass over a row's tiles (the largest "
+           "divisor of C not above this and at least half of it; 0 = none)">,
+    Option<"nhwcPixels", "nhwc-pixels", "int64_t", "6",
+           "NHWC: output pixels per register tile">,
+    Option<"nhwcOcVectors", "nhwc-oc-vectors", "int64_t", "2",
+           "NHWC: vectors along the output channels per register tile">,
+    Option<"threads", "threads", "int64_t", "2",
+           "Threads: NCHW row blocking falls back to one row when there would "
+           "be fewer than 2 x threads parallel tasks">,
+    Option<"gemm1x1", "gemm-1x1", "bool", "true",
+           "NCHW 1x1 stride-1 convolutions become one linalg.matmul per image "
+           "(W[F,C] x X[C,H*W] on collapsed views) for the GEMM passes">,
+  ];
+}
+
+def PoolingVectorize
+    : Pass<"buddy-pooling-vectorize", "mlir::func::FuncOp"> {
+  let summary = "Vectorized f32 linalg.pooling_nchw_max/sum and "
+                "pooling_nhwc_max/sum on memrefs";
+  let description = [{
+    Replaces statically shaped f32 `linalg.pooling_nchw_max`,
+    `pooling_nchw_sum`, `pooling_nhwc_max` and `pooling_nhwc_sum` on memrefs
+    (any strides and dilations) by vector loops with the op's combiner
+    (`arith.maximumf` / `arith.addf`):
+    * NCHW: `scf.parallel` over (batch, channel, output row), `vectors`
+      vectors along the output width per step, masked tail. Strided input
+      rows: stride 2 by two loads + even-lane `vector.shuffle`, larger
+      strides by `vector.gather`.
+    * NHWC: `scf.parallel` over (batch, output row, output column), `vectors`
+      contiguous vectors along the channels per step, masked tail.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::scf::SCFDialect",
+                           "mlir::vector::VectorDialect"];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", "16", "f32 lanes per vector">,
+    Option<"vectors", "vectors", "int64_t", "4",
+           "Vectors (along W for NCHW, C for NHWC) per step">,
+  ];
+}
+
 def MemRefCopyToLinalg
     : Pass<"buddy-memref-copy-to-linalg", "mlir::func::FuncOp"> {
   let summary = "Rewrite memref.copy as linalg.copy so copies lower to loops";
@@ -142,6 +262,133 @@ def MemRefCopyToLinalg
     that LLVM vectorizes, so compiled code has no runtime-library dependency.
   }];
   let dependentDialects = ["mlir::linalg::LinalgDialect"];
+}
+
+def FuseElementwise
+    : Pass<"buddy-fuse-elementwise", "mlir::func::FuncOp"> {
+  let summary = "Fuse chains of elementwise linalg.generic ops on tensors "
+                "where it saves memory traffic";
+  let description = [{
+    Runs upstream's linalg elementwise producer/consumer fusion on tensors
+    (before bufferization) with a Buddy control function: a producer
+    `linalg.generic` (all loops parallel) is fused into a consumer
+    `linalg.generic` (elementwise or a reduction) only when every use of the
+    producer is that consumer and the consumer reads it through a
+    permutation map, so nothing is recomputed (a `[rows, 1]` rsqrt feeding a
+    broadcasting multiply stays separate). Bias add + activation, residual
+    add chains, x*x into a sum, ... become one loop nest and their
+    intermediate tensors disappear. Ops carrying a `buddy.*` attribute (kernel
+    tags such as `buddy.rms_norm`) and named ops (matmul, conv, fill,
+    softmax) are never fused, so the Buddy kernel passes still see them.
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect",
+                           "mlir::tensor::TensorDialect"];
+}
+
+def SoftmaxVectorize
+    : Pass<"buddy-softmax-vectorize", "mlir::func::FuncOp"> {
+  let summary = "Lower f32 linalg.softmax over the last dimension of memrefs "
+                "to a vectorized row kernel";
+  let description = [{
+    Replaces `linalg.softmax dimension(rank-1)` on f32 memrefs (unit inner
+    stride; the frontend emits it for `aten._softmax` over the last
+    dimension) by one kernel per row, rows in an `scf.parallel` (`parallel`,
+    and at least 16384 elements when the shape is static) or an `scf.for` nest:
+      sweep 1: m = max(x) with `arith.maximumf` on `vector<vector-width x f32>`
+               (masked tail padded with -inf), `vector.reduction <maximumf>`;
+      sweep 2: y = exp(x - m) stored, s = sum(y) (padding lanes selected to 0);
+      sweep 3: y = y * (1 / s).
+    A row stays in cache across the sweeps. Rows that are entirely -inf give
+    NaN, like PyTorch. The kernel's `math.exp` on vectors is expanded with
+    MLIR's polynomial approximation (no scalar libm call per lane), on the
+    input clamped at -87 so that no denormal is ever computed (lanes below
+    the clamp, e.g. masked -inf, give exactly 0; torch's value there is a
+    denormal or 0). Any other
+    `linalg.softmax` on memrefs is an error (nothing else lowers it).
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::math::MathDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::scf::SCFDialect",
+                           "mlir::vector::VectorDialect"];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", "16", "f32 lanes per vector">,
+    Option<"parallel", "parallel", "bool", "true",
+           "Rows in an scf.parallel (OpenMP) rather than an scf.for nest">,
+  ];
+}
+
+def RmsNormVectorize
+    : Pass<"buddy-rmsnorm-vectorize", "mlir::func::FuncOp"> {
+  let summary = "Lower the frontend's tagged RMSNorm to a vectorized row "
+                "kernel on memrefs";
+  let description = [{
+    The frontend fuses RMSNorm (Core ATen pow/mean/add/rsqrt/mul/mul) into
+    `buddy.rms_norm` and lowers it to a sum-of-squares reduction tagged
+    `buddy.rms_norm_sumsq` plus an elementwise `linalg.generic` tagged
+    `buddy.rms_norm = <eps>` with operands `ins(x, sumsq[, w]) outs(y)`
+    computing `y = x * rsqrt(sumsq / n + eps) [* w]` (a correct reference
+    lowering on its own). On f32 memrefs (unit inner stride, `w` 1-D) this
+    pass replaces the tagged generic by one kernel per row (rows in an
+    `scf.parallel` as for --buddy-softmax-vectorize, or an `scf.for` nest):
+      sweep 1: s = sum(x * x) with `vector.fma` (masked tail padded with 0);
+      sweep 2: y = x * rsqrt(s / n + eps) [* w].
+    The tagged reduction and the `linalg.fill` of its accumulator are erased
+    when nothing else reads the sum of squares. Other IR is left unchanged.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::math::MathDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::scf::SCFDialect",
+                           "mlir::vector::VectorDialect"];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", "16", "f32 lanes per vector">,
+    Option<"parallel", "parallel", "bool", "true",
+           "Rows in an scf.parallel (OpenMP) rather than an scf.for nest">,
+  ];
+}
+
+def OutlineLoopNests
+    : Pass<"buddy-outline-loop-nests", "mlir::ModuleOp"> {
+  let summary = "Outline every top-level loop nest of a function into its own "
+                "private, internal, noinline function";
+  let description = [{
+    Runs on memrefs after the loops are formed (Buddy kernels,
+    `--convert-linalg-to-(parallel-)loops`) and before `--convert-scf-to-openmp`.
+    Every op with regions directly in a function body (an `scf.for`,
+    `scf.parallel` or `scf.if` nest) with at least `min-ops` nested ops is
+    moved into a new `func.func private @<f>__outlined<N>` and replaced by a
+    `func.call`. The values it reads from the function become arguments,
+    except operand-free constants, which are cloned (loop bounds stay
+    constant); its results become the function's results. Ops yielding a
+    memref are left in place. With `dedupe` (default), loop nests that
+    outline to the same function (same ops, types, attributes and cloned
+    constants: every layer of a model repeats the same ones) share one
+    function, so the code of a 30-layer model is close to one layer's. A
+    strided memref argument with a static offset that the nest only loads
+    from and stores to (e.g. one layer's slice of the KV cache) is passed
+    with a dynamic offset (a `memref.cast` at the call), so that the layers
+    share the function.
+
+    The new functions carry `llvm.linkage = #llvm.linkage<internal>` (a
+    private `func.func` alone lowers to an external symbol; internal ones
+    never clash when several compiled graphs are linked together) and
+    `passthrough = ["noinline"]` (LLVM would inline each single-call function
+    back). A whole model lowered to one `func.func` otherwise costs
+    superlinear time in `--convert-scf-to-cf`, the OpenMP translation and
+    LLVM's `opt`/`llc`; split this way the cost is linear in the model size.
+    Run `--llvm-request-c-wrappers` before this pass so that only the
+    original functions get C interfaces.
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect",
+                           "mlir::LLVM::LLVMDialect",
+                           "mlir::memref::MemRefDialect"];
+  let options = [
+    Option<"minOps", "min-ops", "int64_t", "0",
+           "Outline only region ops with at least this many nested ops">,
+    Option<"dedupe", "dedupe", "bool", "true",
+           "Call one function for identical outlined loop nests">,
+  ];
 }
 
 #endif // BUDDY_PASSES_TD

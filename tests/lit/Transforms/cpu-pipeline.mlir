@@ -4,15 +4,21 @@
 
 // nn.Linear on tensors: the transpose folds away, the result becomes an
 // out-param, the GEMM runs in an OpenMP parallel region on 16-lane FMAs and
-// the packed `_buddy_linear(void **)` entry point is emitted.
+// the packed `_buddy_linear(void **)` entry point is emitted. The GEMM loop
+// nest is outlined into an internal function (buddy-outline-loop-nests) that
+// has no C interface of its own.
 // CHECK-NOT: linalg.
 // CHECK-NOT: func.func
 // CHECK: llvm.func @linear(
+// CHECK:   llvm.call @[[GEMM:linear__outlined0]](
+// CHECK: llvm.func @_mlir_ciface_linear(%{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr)
+// CHECK: llvm.func @_buddy_linear(%{{.+}}: !llvm.ptr)
+// CHECK: llvm.func internal @[[GEMM]](
+// CHECK-SAME: passthrough = ["noinline"]
 // CHECK:   omp.parallel
 // CHECK:     omp.wsloop
 // CHECK:       llvm.intr.fmuladd({{.+}}) : (vector<16xf32>, vector<16xf32>, vector<16xf32>) -> vector<16xf32>
-// CHECK: llvm.func @_mlir_ciface_linear(%{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr)
-// CHECK: llvm.func @_buddy_linear(%{{.+}}: !llvm.ptr)
+// CHECK-NOT: _mlir_ciface_linear__outlined
 // AVX2: llvm.intr.fmuladd({{.+}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
 // AVX2-NOT: _buddy_linear
 // BAD: unknown target 'sparc'

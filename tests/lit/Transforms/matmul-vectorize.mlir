@@ -1,7 +1,9 @@
 // RUN: buddy-opt %s --buddy-matmul-vectorize="mr=2 nr=16 vector-width=8 kc=32 nc=64 threads=2" --canonicalize --cse | FileCheck %s
 // RUN: buddy-opt %s --buddy-matmul-vectorize="min-rows=4" | FileCheck %s --check-prefix=MINROWS
 // RUN: buddy-opt %s --buddy-matmul-vectorize="mr=2 nr=16 vector-width=8 kc=32 nc=64 threads=2" | FileCheck %s --check-prefix=TRANS
+// RUN: buddy-opt %s --buddy-matmul-vectorize="mr=2 nr=16 vector-width=8 kc=32 nc=64 threads=2 pack-a=1 mc=4" --canonicalize --cse | FileCheck %s --check-prefix=PACKA
 // RUN: not buddy-opt %s --buddy-matmul-vectorize="nr=20 vector-width=8" 2>&1 | FileCheck %s --check-prefix=BADOPT
+// RUN: not buddy-opt %s --buddy-matmul-vectorize="mr=4 mc=6" 2>&1 | FileCheck %s --check-prefix=BADMC
 
 // Plain B (k, n): N panels in parallel, B packed with masked vector copies,
 // a 2 x (2 x 8) register tile, then a one-row kernel for the M tail (33 = 16*2 + 1).
@@ -27,6 +29,26 @@
 //       CHECK:     %{{.+}}:2 = scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>)
 //       CHECK:   memref.dealloc %[[BP]]
 //       CHECK:   scf.reduce
+// With pack-a=1 (BLIS order): per K block, mc = 4 rows of A (two 2-row tiles)
+// are copied into a contiguous [mc][kc] buffer, then each 16-column micro-panel
+// of Bp is swept over the block's register tiles, which read A from the buffer.
+// PACKA-LABEL: func.func @plain
+//       PACKA: %[[BP:.+]] = memref.alloc() {alignment = 64 : i64} : memref<1536xf32>
+//       PACKA: %[[AP:.+]] = memref.alloc() {alignment = 64 : i64} : memref<128xf32>
+//       PACKA: scf.for %[[PC:.+]] = %c0 to %c65 step %c32
+//       PACKA:   scf.for %[[IC:.+]] = %c0 to %c32 step %c4
+//       PACKA:     scf.for
+//       PACKA:       vector.maskedload %arg0[{{.+}}], %{{.+}}, %{{.+}} : memref<33x65xf32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
+//       PACKA:       vector.store %{{.+}}, %[[AP]][{{.+}}] : memref<128xf32>, vector<8xf32>
+//       PACKA:     scf.for %[[JR:.+]] = %c0 to %{{.+}} step %c16
+//       PACKA:       scf.for %[[I0:.+]] = %c0 to %{{.+}} step %c2
+//       PACKA:         scf.for {{.+}} iter_args({{.+}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+//       PACKA:           vector.load %[[BP]]
+//       PACKA:           memref.load %[[AP]]
+//   PACKA-NOT:           memref.load %arg0
+//       PACKA:           scf.yield
+//       PACKA:   memref.dealloc %[[AP]]
+// BADMC: mc (6) a multiple of mr (4)
 func.func @plain(%a: memref<33x65xf32>, %b: memref<65x129xf32>, %c: memref<33x129xf32>) {
   linalg.matmul ins(%a, %b : memref<33x65xf32>, memref<65x129xf32>) outs(%c : memref<33x129xf32>)
   return
