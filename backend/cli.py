@@ -38,6 +38,9 @@ def add_compile_parser(sub: Any) -> None:
     p.add_argument("-o", "--output", required=True, help="artifact directory to write")
     p.add_argument("-t", "--target", default="host", help="target name (see below)")
     p.add_argument("-O", "--opt-level", type=int, default=3, choices=range(4))
+    p.add_argument("--name", default=None,
+                   help="entry point name: the artifact exports _buddy_<NAME> (default: forward); "
+                        "give each graph linked into one executable its own name")
     p.add_argument("--num-params", type=int, default=0,
                    help="for .mlir input: how many leading @forward arguments are params")
     p.add_argument("--openmp", action=argparse.BooleanOptionalAction, default=None,
@@ -77,7 +80,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     built = _load_input(src)
     model, example = (built if isinstance(built, tuple) else (built, None))
     module = buddy.compile(model, example, target=args.target, opt_level=args.opt_level,
-                           openmp=args.openmp, num_params=args.num_params,
+                           openmp=args.openmp, num_params=args.num_params, name=args.name,
                            use_cache=not args.no_cache)
     out = Path(args.output)
     if out.resolve() != module.artifact_dir.resolve():
@@ -108,7 +111,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                   "--inputs is only for host artifacts", file=sys.stderr)
             return 1
         exe = cdriver.build_executable(module.object_file, module.signature,
-                                       module.artifact_dir / "driver", module.target)
+                                       module.artifact_dir / "driver", module.target,
+                                       symbol=module.manifest["symbol"])
         outputs = cdriver.parse_outputs(cdriver.run_executable(exe, module.target),
                                         module.signature)
     else:

@@ -175,6 +175,7 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     *,
     openmp: bool | None = None,
     func: str = "forward",
+    name: str | None = None,
     num_params: int = 0,
     use_cache: bool = True,
     cache_dir: str | Path | None = None,
@@ -182,14 +183,21 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     progress: bool | Progress = True,
     params: Mapping[str, Any] | None = None,
     kernels: str | None = None,
+    write_weights: bool = True,
 ) -> CompiledModule:
     """Compile a torch model, an ImportedGraph, or tensor-level MLIR (text or file).
 
     ``target`` is a row of ``buddy.backend.targets`` (``host`` is detected);
     ``openmp`` defaults to on for native targets when libomp is installed.
     ``params`` maps param names to arrays (default: the graph's own values).
+    ``name`` renames the entry function ``func`` in the compiled code, so the artifact
+    exports ``_buddy_<name>`` (manifest "symbol"; default ``_buddy_<func>``) and no
+    ``forward`` symbols: several graphs can be linked into one executable.
     ``kernels`` (avx512 | avx2 | neon | generic, see ``pipeline.kernel_isa``) lowers
     with buddy-opt's ``--buddy-cpu-pipeline`` (GEMM/GEMV kernels; needs libomp to link).
+    ``write_weights=False`` leaves the graph's parameters out of the artifact (manifest
+    "weights": null): the caller binds them from its own weight file, and parameters on
+    the meta device are never materialized (buddy.llm's shared, memory-mapped weights).
     With ``artifact_dir`` the artifact is built there (no cache); otherwise it
     lands in the content-addressed cache (``$BUDDY_CACHE_DIR`` or ~/.cache/buddy).
     """
@@ -199,7 +207,9 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     if openmp is None:
         openmp = tgt.is_native and _libomp_available()
     text, graph = _as_graph(model, example_inputs)
-    options = PipelineOptions(opt_level=opt_level, openmp=openmp, tosa="tosa." in text, kernels=kernels)
+    entry = name or func
+    options = PipelineOptions(opt_level=opt_level, openmp=openmp, tosa="tosa." in text, kernels=kernels,
+                              rename_entry=(func, entry) if entry != func else None)
     if params is None and graph is not None:
         params = _graph_params(graph)
 
@@ -213,7 +223,7 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     key = cache_mod.cache_key(
         text, tgt.as_dict(), pipeline, [find_tool(t) for t in tool_names],
         {"func": func, "num_params": num_params, "signature": graph_sig,
-         "manifest": MANIFEST_VERSION})
+         "manifest": MANIFEST_VERSION, **({} if write_weights else {"weights": False})})
 
     if artifact_dir is None and use_cache:
         hit = cache_mod.lookup(key, root)
@@ -243,15 +253,15 @@ def compile(  # noqa: A001 - the public name is buddy.compile
             library = LIBRARY
             report(f"{'link':<14} {time.perf_counter() - t1:6.2f}s  -> {LIBRARY}")
         weights = None
-        if any(s.role == "param" for s in signature) and graph is not None \
+        if write_weights and any(s.role == "param" for s in signature) and graph is not None \
                 and hasattr(graph, "write_params"):
             graph.write_params(str(work / WEIGHTS))
             weights = WEIGHTS
         manifest = {
             "version": MANIFEST_VERSION,
             "target": tgt.as_dict(),
-            "function": func,
-            "symbol": f"_buddy_{func}",
+            "function": entry,
+            "symbol": f"_buddy_{entry}",
             "signature": [s.as_dict() for s in signature],
             "weights": weights,
             "object": obj.name,

@@ -8,6 +8,7 @@ directory so a failing model can be bisected stage by stage.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -20,6 +21,8 @@ from buddy.toolchain import find_tool
 from .targets import Target, check_tools
 
 Progress = Callable[[str], None]
+
+_C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def stderr_progress(message: str) -> None:
@@ -49,12 +52,18 @@ class PipelineOptions:
     # parallel (OpenMP, needs libomp); `openmp` then only decides whether the remaining
     # linalg ops become parallel loops too.
     kernels: str | None = None
+    # Rename the entry function (from, to) first (`--buddy-rename-entry`), so the object
+    # exports `to`, `_mlir_ciface_<to>` and `_buddy_<to>` instead of the `forward` symbols.
+    rename_entry: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.opt_level not in (0, 1, 2, 3):
             raise ValueError(f"opt_level must be 0..3, got {self.opt_level}")
         if self.kernels not in (None, "avx512", "avx2", "neon", "generic"):
             raise ValueError(f"kernels must be avx512, avx2, neon or generic, got {self.kernels!r}")
+        if self.rename_entry is not None and not all(
+                _C_IDENTIFIER.fullmatch(n) for n in self.rename_entry):
+            raise ValueError(f"entry names must be C identifiers, got {self.rename_entry!r}")
 
 
 def kernel_isa(target: Target) -> str:
@@ -75,10 +84,17 @@ class Stage:
     flags: tuple[str, ...] = field(default_factory=tuple)
 
 
+def _rename_flags(options: PipelineOptions) -> tuple[str, ...]:
+    if options.rename_entry is None or options.rename_entry[0] == options.rename_entry[1]:
+        return ()
+    return (f"--buddy-rename-entry=from={options.rename_entry[0]} to={options.rename_entry[1]}",)
+
+
 def buddy_opt_stages(options: PipelineOptions) -> list[Stage]:
     """THE pass pipeline: tensors -> caller-allocated memrefs -> LLVM dialect."""
+    rename = _rename_flags(options)
     if options.kernels is not None:
-        flags = (f"--buddy-cpu-pipeline=target={options.kernels} "
+        flags = (*rename, f"--buddy-cpu-pipeline=target={options.kernels} "
                  f"parallel-loops={int(options.openmp)} from-tosa={int(options.tosa)}",)
         return [Stage("cpu-pipeline", "2-llvm.mlir", flags)]
     to_linalg: tuple[str, ...] = ()
@@ -86,6 +102,7 @@ def buddy_opt_stages(options: PipelineOptions) -> list[Stage]:
         to_linalg = ("--pass-pipeline=builtin.module(func.func(tosa-to-linalg-named, "
                      "tosa-to-linalg, tosa-to-arith, tosa-to-tensor), canonicalize)",)
     bufferize = Stage("bufferize", "1-bufferized.mlir", (
+        *rename,
         "--one-shot-bufferize=bufferize-function-boundaries "
         "function-boundary-type-conversion=identity-layout-map",
         # Outputs become trailing out-params the caller allocates.
@@ -96,14 +113,23 @@ def buddy_opt_stages(options: PipelineOptions) -> list[Stage]:
         # memref.copy would become a call into MLIR's C runner library.
         "--buddy-memref-copy-to-linalg",
     ))
+    # C interfaces for the model's functions only; then one private function per distinct
+    # loop nest (--buddy-outline-loop-nests): the later stages and LLVM are superlinear in
+    # the size of one function.
+    outline = ("--llvm-request-c-wrappers", "--buddy-outline-loop-nests")
     if options.openmp:
-        loops: tuple[str, ...] = ("--convert-linalg-to-parallel-loops", "--convert-scf-to-openmp")
+        loops: tuple[str, ...] = ("--convert-linalg-to-parallel-loops", *outline,
+                                  "--convert-scf-to-openmp")
     else:
-        loops = ("--convert-linalg-to-loops",)
+        loops = ("--convert-linalg-to-loops", *outline)
+    # Row kernels: nothing else lowers the frontend's linalg.softmax on memrefs; 4 lanes fit
+    # every target (the named pipeline uses the ISA's width).
+    rows = tuple(f"--buddy-{p}-vectorize=vector-width=4 parallel={int(options.openmp)}"
+                 for p in ("softmax", "rmsnorm"))
     lower = Stage("lower-to-llvm", "2-llvm.mlir", (
+        *rows,
         *loops,
         "--lower-affine",
-        "--llvm-request-c-wrappers",
         "--convert-vector-to-llvm",
         "--convert-math-to-llvm",
         "--convert-math-to-libm",

@@ -77,6 +77,31 @@ def _run(module: ir.Module, passes: Sequence[str]) -> None:
     PassManager.parse("builtin.module(" + ",".join(passes) + ")").run(module.operation)
 
 
+_DECOMPOSE_SOFTMAX = """module attributes {transform.with_named_sequence} {
+transform.named_sequence @__buddy_decompose_softmax(%root: !transform.any_op {transform.readonly}) {
+  %s = transform.structured.match ops{["linalg.softmax"]} in %root : (!transform.any_op) -> !transform.any_op
+  %d = transform.structured.decompose_interface %s : (!transform.any_op) -> !transform.any_op
+  transform.yield
+}
+}"""
+
+
+def _decompose_softmax(module: ir.Module) -> None:
+    """linalg.softmax (the frontend's form for buddy-opt's row kernel) -> max/exp/sum/div generics,
+    with upstream's transform interpreter: the upstream-only JIT pipeline cannot lower it otherwise."""
+    if "linalg.softmax" not in str(module):
+        return
+    library = ir.Module.parse(_DECOMPOSE_SOFTMAX)
+    seq = library.body.operations[0]
+    module.body.append(seq)
+    module.operation.attributes["transform.with_named_sequence"] = ir.UnitAttr.get()
+    try:
+        _run(module, ("transform-interpreter{entry-point=__buddy_decompose_softmax}",))
+    finally:
+        seq.erase()
+        del module.operation.attributes["transform.with_named_sequence"]
+
+
 def _has_i1_buffers(module: ir.Module) -> bool:
     text = str(module)
     return "xi1>" in text or "memref<i1>" in text
@@ -117,6 +142,7 @@ class JitModule:
                         [ir.DictAttr.get({"bufferization.writable": ir.BoolAttr.get(False)})] * n_args)
             if dialect == "tosa":
                 PassManager.parse("builtin.module(" + ",".join(TOSA_TO_LINALG) + ")").run(module.operation)
+            _decompose_softmax(module)
             _check_no_i1_buffers(module)
             tensor_level = str(module)
             _run(module, LOWER_TO_LLVM[:_FINALIZE])

@@ -1,17 +1,21 @@
 """Build-time import for buddy-llama-run: compile a LLaMA's prefill + decode graphs.
 
-    python import_llama.py --model PATH.gguf|HF_DIR|tiny --out DIR [--max-len N] [--prefill S]
+    python import_llama.py --model PATH.gguf|HF_DIR|tiny --out DIR [--max-len N] [--prefill S]...
+                           [--graphs llama_decode,llama_prefill_S,...]
 
+The multi-graph program of `buddy_add_model(... GRAPHS ...)` (cmake/BuddyAddModel.cmake).
 Compiles through `buddy.llm.compiled.CompiledLlama` (one shared weight file, in-place KV
-cache decode) into the Buddy compile cache (shared with `buddy llama`), then writes DIR/llama.spec, a line-based
-description the C++ runner reads:
+cache decode; entry points `_buddy_llama_decode` and `_buddy_llama_prefill_<S>`) into the
+Buddy compile cache (shared with `buddy llama`), copies each graph's object to
+DIR/<entry>.o (`--graphs` must name exactly the graphs compiled), then writes DIR/llama.spec,
+a line-based description the C++ runner reads:
 
     weights <path>                      # the shared .bwt
     tokenizer <gguf path | ->
     model <n_layers> <n_kv_heads> <max_len> <head_dim> <vocab>
-    graph decode <library path> <n args>
+    graph decode <entry> <n args>
     arg <param|input|output> <name> <dtype> <rank> <dims...>   # n times, in call order
-    graph prefill <library path> <n args>   # S is the shape of its first input
+    graph prefill <entry> <n args>      # S is the shape of its first input
     ...
 
 `--model tiny` builds a fixed-seed random LLaMA (GQA, 3 layers; no tokenizer) and writes
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -52,11 +57,14 @@ def main(argv=None) -> int:
                          "with `buddy llama`)")
     ap.add_argument("--prefill", type=int, action="append", default=None,
                     help="prompt length buckets to compile (repeatable; default 32 and 128)")
+    ap.add_argument("--graphs", default=None,
+                    help="comma-separated entry names the caller expects (buddy_add_model GRAPHS); "
+                         "an error if they differ from the graphs compiled")
     a = ap.parse_args(argv)
     import torch
 
     from buddy.llm import Generator, LlamaStatic, SamplingConfig
-    from buddy.llm.compiled import CompiledLlama
+    from buddy.llm.compiled import DECODE_ENTRY, CompiledLlama, prefill_entry
 
     out = a.out
     out.mkdir(parents=True, exist_ok=True)
@@ -74,18 +82,28 @@ def main(argv=None) -> int:
         if path.is_file():
             tokenizer = str(path.resolve())
         buckets = a.prefill or [32, 128]
+    buckets = sorted(set(buckets))
+    entries = [DECODE_ENTRY] + [prefill_entry(s) for s in buckets]
+    if a.graphs is not None and sorted(a.graphs.split(",")) != sorted(entries):
+        print(f"import_llama: --graphs {a.graphs} does not match the graphs this import compiles "
+              f"({','.join(entries)}; --prefill decides the llama_prefill_<S> buckets)", file=sys.stderr)
+        return 1
     runner = CompiledLlama(model, prefill_lengths=buckets, cache_dir=a.cache_dir)
     lines = [f"weights {runner.weights_path}", f"tokenizer {tokenizer}",
              f"model {model.n_layers} {model.n_kv} {model.max_len} {model.head_dim} {model.vocab_size}"]
 
-    def graph(kind: str, cg) -> None:
-        lines.append(f"graph {kind} {cg.dir / 'libmodel.so'} {len(cg.signature)}")
+    def graph(kind: str, entry: str, cg) -> None:
+        manifest = json.loads((cg.dir / "manifest.json").read_text())
+        if manifest["symbol"] != f"_buddy_{entry}":
+            raise RuntimeError(f"{cg.dir}: exports {manifest['symbol']}, expected _buddy_{entry}")
+        shutil.copyfile(cg.dir / manifest["object"], out / f"{entry}.o")
+        lines.append(f"graph {kind} {entry} {len(cg.signature)}")
         for s in cg.signature:
             lines.append(f"arg {s.role} {s.name} {s.dtype} {len(s.shape)} {' '.join(map(str, s.shape))}".rstrip())
 
-    graph("decode", runner._decode)
-    for s in sorted(buckets):
-        graph("prefill", runner._get_prefill(s))
+    graph("decode", DECODE_ENTRY, runner._decode)
+    for s in buckets:
+        graph("prefill", prefill_entry(s), runner._get_prefill(s))
     (out / "llama.spec").write_text("\n".join(lines) + "\n")
     if a.model == "tiny":
         prompt = [1, 17, 5, 42, 9]

@@ -1,10 +1,14 @@
-// buddy-llama-run: LLaMA text generation with Buddy-compiled prefill/decode libraries.
+// buddy-llama-run: LLaMA text generation with Buddy-compiled prefill/decode graphs.
 //
-// Reads the spec written by import_llama.py (weights, tokenizer, graphs with their argument
+// The graphs are statically linked (buddy_add_model(... GRAPHS ...), see CMakeLists.txt):
+// BUDDY_LLAMA_GRAPHS names their generated table (buddy/LinkedGraphs.h). Reads the spec
+// written by import_llama.py (weights, tokenizer, graphs' entry names with their argument
 // lists), memory-maps the shared weight file (buddy::WeightFile), tokenizes with Buddy's C++
-// tokenizer (from the GGUF), runs prefill then decode with ONE pair of KV-cache buffers
-// (prefill writes them as out-params, decode updates the new rows in place), streams the
-// text and prints prompt tok/s, decode tok/s, time to first token and peak RSS.
+// tokenizer (buddy::Text over the GGUF tokenizer), runs prefill then decode with ONE pair of
+// KV-cache buffers (prefill writes them as out-params, decode updates the new rows in
+// place), streams the text and prints prompt tok/s, decode tok/s, time to first token and
+// peak RSS.
+#include "buddy/LinkedGraphs.h"
 #include "buddy/MemRef.h"
 #include "buddy/Model.h"
 #include "buddy/Text.h"
@@ -31,13 +35,18 @@
 #ifndef BUDDY_LLAMA_SPEC
 #define BUDDY_LLAMA_SPEC ""
 #endif
+#ifndef BUDDY_LLAMA_GRAPHS
+#error "BUDDY_LLAMA_GRAPHS must name the buddy_add_model graph table (buddy_graphs_<model>)"
+#endif
+
+extern "C" const BuddyLinkedGraph BUDDY_LLAMA_GRAPHS[];
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
 struct Graph {
-  std::string kind, library;
+  std::string kind, entry;
   buddy::Signature sig;
   std::vector<std::string> roles;
 };
@@ -76,8 +85,8 @@ Spec readSpec(const std::string &path) {
     } else if (key == "graph") {
       Graph g;
       size_t n = 0;
-      if (!(ls >> g.kind >> g.library >> n))
-        bad("expected 'graph kind library n'");
+      if (!(ls >> g.kind >> g.entry >> n))
+        bad("expected 'graph kind entry n'");
       s.graphs.push_back(g);
     } else if (key == "arg") {
       if (s.graphs.empty())
@@ -107,16 +116,26 @@ Spec readSpec(const std::string &path) {
   return s;
 }
 
+/// The statically linked `_buddy_<entry>` of a spec graph.
+buddy::PackedFunction linkedGraph(const Graph &g, const std::string &specPath) {
+  buddy::PackedFunction fn = buddy::findLinkedGraph(BUDDY_LLAMA_GRAPHS, g.entry);
+  if (!fn)
+    fail(specPath + ": " + g.kind + " graph '" + g.entry + "' is not linked into this "
+         "executable (it has: " + buddy::linkedGraphNames(BUDDY_LLAMA_GRAPHS) +
+         "); the spec belongs to another build");
+  return fn;
+}
+
 /// One compiled graph with its argument MemRefs (params mapped from the weight file).
 class Runner {
 public:
-  Runner(const Graph &g, const buddy::WeightFile &w)
-      : lib_(g.library), fn_(lib_.function("forward")), graph_(g) {
+  Runner(const Graph &g, const buddy::WeightFile &w, const std::string &specPath)
+      : fn_(linkedGraph(g, specPath)), graph_(g) {
     for (size_t i = 0; i < g.sig.args.size(); ++i) {
       const auto &spec = g.sig.args[i];
       if (g.roles[i] == "param") {
         if (!w.contains(spec.name))
-          fail(g.library + ": parameter '" + spec.name + "' is not in " + w.path());
+          fail(g.entry + ": parameter '" + spec.name + "' is not in " + w.path());
         args_.push_back(w.tensor(spec.name));
       } else {
         args_.push_back(buddy::MemRef::allocate(spec.dtype, spec.shape));
@@ -127,7 +146,7 @@ public:
     for (size_t i = 0; i < graph_.roles.size(); ++i)
       if (graph_.roles[i] == role && k-- == 0)
         return i;
-    fail(graph_.library + ": no " + role + " #" + std::to_string(k));
+    fail(graph_.entry + ": no " + role + " #" + std::to_string(k));
   }
   buddy::MemRef &arg(size_t i) { return args_[i]; }
   void bind(size_t i, const buddy::MemRef &m) { args_[i] = m; }
@@ -135,12 +154,11 @@ public:
     std::vector<const buddy::MemRef *> ptrs;
     for (auto &m : args_)
       ptrs.push_back(&m);
-    buddy::callPacked(fn_, graph_.sig, ptrs, graph_.library);
+    buddy::callPacked(fn_, graph_.sig, ptrs, "_buddy_" + graph_.entry);
   }
   const Graph &graph() const { return graph_; }
 
 private:
-  buddy::Library lib_;
   buddy::PackedFunction fn_;
   Graph graph_;
   std::vector<buddy::MemRef> args_;
@@ -257,7 +275,7 @@ double peakRssMiB() {
 
 int run(const Options &o) {
   if (o.spec.empty())
-    fail("no model spec: pass --spec (this build has no default model)");
+    fail("no model spec: pass --spec");
   Spec spec = readSpec(o.spec);
   buddy::WeightFile weights = buddy::WeightFile::open(spec.weights);
 
@@ -277,7 +295,8 @@ int run(const Options &o) {
       text = "<|im_start|>user\n" + o.prompt + "<|im_end|>\n<|im_start|>assistant\n";
     }
     buddy::EncodeOptions eo{tok->defaultAddBos(), false, o.chat};
-    prompt = tok->encode(text, eo);
+    buddy::Text t(text);
+    prompt = t.tokenize(*tok, eo);
   }
   if (prompt.empty())
     fail("empty prompt");
@@ -307,10 +326,18 @@ int run(const Options &o) {
     fail("prompt of " + std::to_string(n) + " tokens is longer than every compiled prefill "
          "bucket (rebuild with a larger --prefill)");
 
-  Runner decode(*decodeG, weights), prefill(*prefillG, weights);
+  Runner decode(*decodeG, weights, o.spec), prefill(*prefillG, weights, o.spec);
+  for (Runner *r : {&decode, &prefill}) {  // output #0: the logits
+    const buddy::TensorSpec &logits = r->graph().sig.args[r->index("output", 0)];
+    if (logits.dtype != buddy::DType::F32)
+      fail(r->graph().entry + ": logits '" + logits.name +
+           "' are not f32; buddy-llama-run samples f32 logits only");
+  }
+  // The caches take the decode graph's dtype (f32, or bf16 for a bf16 model).
+  buddy::DType cacheType = decodeG->sig.args[decode.index("input", 2)].dtype;
   buddy::Shape cacheShape{spec.layers, spec.kvHeads, spec.maxLen, spec.headDim};
-  buddy::MemRef kCache = buddy::MemRef::allocate(buddy::DType::F32, cacheShape);
-  buddy::MemRef vCache = buddy::MemRef::allocate(buddy::DType::F32, cacheShape);
+  buddy::MemRef kCache = buddy::MemRef::allocate(cacheType, cacheShape);
+  buddy::MemRef vCache = buddy::MemRef::allocate(cacheType, cacheShape);
   prefill.bind(prefill.index("output", 1), kCache);
   prefill.bind(prefill.index("output", 2), vCache);
   decode.bind(decode.index("input", 2), kCache);

@@ -974,6 +974,10 @@ def _softmax(cx, a):
     xdt = cx.dtype(x)
     if rank == 0:
         return filled([], odt, 0.0 if "log" in cx.node.op else 1.0)
+    if "log" not in cx.node.op and xdt == odt == "f32" and dim == rank - 1:
+        # One op for buddy-opt's --buddy-softmax-vectorize row kernel (the JIT decomposes it).
+        return linalg.SoftmaxOp([ir.RankedTensorType.get(shape, ir.F32Type.get())], xv,
+                                empty(shape, "f32"), dim).result
     mx = reduce(xv, xdt, [dim], True, acc, lowest(acc), lambda e, b: maximum(e, b, acc), acc)
     ex = elementwise([(xv, xdt), (mx, acc)], shape, acc, lambda u, m: math.exp(arith.subf(u, m)), cdt=acc)
     s = reduce(ex, acc, [dim], True, acc, 0, lambda e, b: C.add(e, b, acc), acc)
@@ -981,6 +985,39 @@ def _softmax(cx, a):
         return elementwise([(xv, xdt), (mx, acc), (s, acc)], shape, odt,
                            lambda u, m, t: arith.subf(arith.subf(u, m), math.log(t)), cdt=acc)
     return elementwise([(ex, acc), (s, acc)], shape, odt, lambda e, t: arith.divf(e, t), cdt=acc)
+
+
+@op("buddy.rms_norm")
+def _rms_norm(cx, a):
+    """x * rsqrt(mean(x^2, -1) + eps) [* w] (frontend/passes/rmsnorm.py; f32, last dim) as a sum-of-squares
+    reduction tagged `buddy.rms_norm_sumsq` and one elementwise generic tagged `buddy.rms_norm = eps`, the
+    form buddy-opt's --buddy-rmsnorm-vectorize turns into one row kernel (and a correct lowering as is)."""
+    x, w, eps = a["input"], a["weight"], float(a["eps"])
+    shape = list(cx.shape(x))
+    n = shape[-1]
+    xv = cx.value(x)
+    ss = reduce(xv, "f32", [len(shape) - 1], True, "f32", 0, lambda e, b: arith.addf(e, b), "f32",
+                pre=lambda v: arith.mulf(v, v))
+    _tag(ss, "buddy.rms_norm_sumsq", ir.UnitAttr.get())
+    ops = [(xv, "f32"), (ss, "f32")] + ([cx.operand(w)] if w is not None else [])
+
+    def body(u, s, *wv):
+        r = math.rsqrt(arith.addf(arith.divf(s, const(float(n), "f32")), const(eps, "f32")))
+        y = arith.mulf(u, r)
+        return arith.mulf(y, wv[0]) if wv else y
+    y = elementwise(ops, shape, "f32", body, cdt="f32")
+    _tag(y, "buddy.rms_norm", ir.FloatAttr.get(ir.F32Type.get(), eps))
+    return y
+
+
+def _tag(v: ir.Value, name: str, attr: ir.Attribute) -> None:
+    """Set attribute `name` on the linalg.generic that produces `v` (through a keepdim reshape)."""
+    op = v.owner
+    while op.name in ("tensor.expand_shape", "tensor.collapse_shape"):
+        op = op.operands[0].owner
+    if op.name != "linalg.generic":
+        raise Unsupported(f"buddy.rms_norm: expected a linalg.generic to tag, got {op.name}")
+    op.attributes[name] = attr
 
 
 @op("aten.native_layer_norm.default")

@@ -6,14 +6,17 @@ from ..graph import Graph
 from .dce import dead_code_elimination
 from .views import fold_views
 from .matmul import fuse_transpose_into_matmul
+from .rmsnorm import fuse_rms_norm
 
-DEFAULT_PASSES = (fold_views, fuse_transpose_into_matmul, dead_code_elimination)
+DEFAULT_PASSES = (fold_views, fuse_transpose_into_matmul, fuse_rms_norm, dead_code_elimination)
 
 
 def run_default_passes(graph: Graph, table=None) -> Graph:
     """Run the default passes; fusions into Buddy graph ops run only if `table` can lower them."""
     for p in DEFAULT_PASSES:
         if p is fuse_transpose_into_matmul and table is not None and "buddy.mm_bt" not in table:
+            continue
+        if p is fuse_rms_norm and table is not None and "buddy.rms_norm" not in table:
             continue
         graph = p(graph)
     return graph

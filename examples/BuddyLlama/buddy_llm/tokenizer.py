@@ -1,11 +1,13 @@
-"""The tokenizer behind a small interface, so the runtime's C++ tokenizer can replace it."""
+"""Tokenizers behind one small interface: the runtime's C++ tokenizer for GGUF files
+(`RuntimeTokenizer`, `buddy._runtime.Tokenizer`) and HF `tokenizers` for Hugging Face
+directories (`HFTokenizer`: the runtime reads no tokenizer.json). `load_tokenizer` picks."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
-__all__ = ["Tokenizer", "HFTokenizer", "render_chat_template"]
+__all__ = ["Tokenizer", "RuntimeTokenizer", "HFTokenizer", "load_tokenizer", "render_chat_template"]
 
 
 class Tokenizer(Protocol):
@@ -18,6 +20,59 @@ class Tokenizer(Protocol):
     def decode(self, ids: Sequence[int]) -> str: ...
 
     def token_str(self, token_id: int) -> str: ...
+
+
+class RuntimeTokenizer:
+    """Buddy's C++ tokenizer (`buddy._runtime.Tokenizer.from_gguf`), the one buddy-llama-run uses.
+
+    Encodes like the HF GGUF tokenizer: BOS as the GGUF asks (`add_bos_default`) and special
+    token text such as `<|im_start|>` parsed into its id; decoding drops control tokens."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"tokenizer source not found (a .gguf file is needed): {p}")
+        try:
+            from buddy import _runtime
+        except ImportError as e:
+            raise RuntimeError(f"tokenizing {p} needs the C++ runtime module buddy._runtime: {e}") from e
+        self.path = p
+        self._tok: Any = _runtime.Tokenizer.from_gguf(str(p))
+        self.eos_token_id = self._tok.eos_id if self._tok.eos_id >= 0 else None
+        self.bos_token_id = self._tok.bos_id if self._tok.bos_id >= 0 else None
+        self.bos_token = self._tok.piece(self.bos_token_id) if self.bos_token_id is not None else None
+        self.eos_token = self._tok.piece(self.eos_token_id) if self.eos_token_id is not None else None
+        self.chat_template: str | None = _gguf_chat_template(p)
+
+    @property
+    def runtime(self) -> Any:
+        """The underlying `buddy._runtime.Tokenizer` (e.g. for `stream_decoder()`)."""
+        return self._tok
+
+    def encode(self, text: str) -> list[int]:
+        return list(self._tok.encode(text, add_bos=self._tok.add_bos_default, parse_special=True))
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return str(self._tok.decode([int(i) for i in ids]))
+
+    def token_str(self, token_id: int) -> str:
+        return str(self._tok.piece(int(token_id)))
+
+
+def _gguf_chat_template(path: Path) -> str | None:
+    """`tokenizer.chat_template` of a GGUF (the runtime's GGUF binding lists keys, not values)."""
+    from .gguf_loader import _open_reader
+
+    field = _open_reader(path).fields.get("tokenizer.chat_template")
+    return str(field.contents()) if field is not None else None
+
+
+def load_tokenizer(path: str | os.PathLike[str]) -> RuntimeTokenizer | HFTokenizer:
+    """The C++ runtime tokenizer for a .gguf file; HF `tokenizers` for a HF directory."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"tokenizer source not found: {p}")
+    return HFTokenizer(p) if p.is_dir() else RuntimeTokenizer(p)
 
 
 class HFTokenizer:
