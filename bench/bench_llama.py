@@ -30,9 +30,9 @@ def _rss_mib() -> float:
 
 
 def prompt_ids(n: int) -> List[int]:
-    from buddy.llm import HFTokenizer, find_smollm2_gguf
+    from buddy.llm import find_smollm2_gguf, load_tokenizer
 
-    tok = HFTokenizer(find_smollm2_gguf())
+    tok = load_tokenizer(find_smollm2_gguf())  # the runtime's C++ tokenizer, as buddy-llama-run
     text = ("The history of France is long and rich. Paris, its capital, grew from a small "
             "settlement on the Seine into one of the great cities of Europe. ") * 20
     ids = tok.encode(text)[:n]
@@ -79,9 +79,9 @@ def engine_buddy_python(ids: List[int], n_new: int, build: Path) -> Dict[str, An
 
 def engine_buddy_cpp(ids: List[int], n_new: int, build: Path) -> Dict[str, Any]:
     exe = build / "examples" / "BuddyLlama" / "buddy-llama-run"
-    spec = build / "examples" / "BuddyLlama" / "llama_model" / "llama.spec"
+    spec = build / "examples" / "BuddyLlama" / "llama_model.buddy" / "llama.spec"
     if not exe.is_file() or not spec.is_file():
-        raise FileNotFoundError(f"{exe} / {spec} not built (cmake --build {build})")
+        raise FileNotFoundError(f"{exe} / {spec} not built (cmake --build {build} --target buddy-llama-run)")
     cmd = [str(exe), "--spec", str(spec), "--prompt-ids", ",".join(map(str, ids)),
            "--max-new-tokens", str(n_new), "--quiet"]
     p = subprocess.run(cmd, capture_output=True, text=True, check=False)
