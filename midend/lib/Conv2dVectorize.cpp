@@ -52,10 +52,8 @@ struct ConvConfig {
 };
 
 /// One matched convolution: input, filter, output and window parameters.
-struct Conv {
+struct Conv : buddy::window::WindowOperands {
   bool nhwc = false;
-  Value x, w, o;
-  int64_t sh = 1, sw = 1, dh = 1, dw = 1;
 };
 
 std::optional<Conv> matchConv(linalg::LinalgOp op) {
@@ -71,22 +69,13 @@ std::optional<Conv> matchConv(linalg::LinalgOp op) {
   } else {
     return std::nullopt;
   }
-  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
-      op.getNumDpsInits() != 1)
+  auto operands = buddy::window::windowOperands(op, strides, dilations);
+  if (!operands)
     return std::nullopt;
-  auto s = buddy::window::pair(strides), d = buddy::window::pair(dilations);
-  if (!s || !d)
-    return std::nullopt;
-  cv.sh = (*s)[0];
-  cv.sw = (*s)[1];
-  cv.dh = (*d)[0];
-  cv.dw = (*d)[1];
-  cv.x = op.getDpsInputOperand(0)->get();
-  cv.w = op.getDpsInputOperand(1)->get();
-  cv.o = op.getDpsInitOperand(0)->get();
+  static_cast<buddy::window::WindowOperands &>(cv) = *operands;
   // All-f32 named convolutions compute O += X * W without casts.
   if (!buddy::window::isStaticF32(cv.x, 4) ||
-      !buddy::window::isStaticF32(cv.w, 4) ||
+      !buddy::window::isStaticF32(cv.window, 4) ||
       !buddy::window::isStaticF32(cv.o, 4))
     return std::nullopt;
   return cv;
@@ -127,11 +116,11 @@ private:
   // ------------------------------------------------------ NCHW 1x1 as GEMM
   /// 1x1 kernel, stride 1: O[n] (F x OH*OW) = W (F x C) * X[n] (C x H*W).
   bool isPointwise() {
-    auto ws = buddy::window::shapeOf(cv.w);
+    auto ws = buddy::window::shapeOf(cv.window);
     auto xs = buddy::window::shapeOf(cv.x), os = buddy::window::shapeOf(cv.o);
     return ws[2] == 1 && ws[3] == 1 && cv.sh == 1 && cv.sw == 1 &&
            xs[2] == os[2] && xs[3] == os[3] && isIdentity(cv.x) &&
-           isIdentity(cv.w) && isIdentity(cv.o);
+           isIdentity(cv.window) && isIdentity(cv.o);
   }
   static bool isIdentity(Value v) {
     return cast<MemRefType>(v.getType()).getLayout().isIdentity();
@@ -141,7 +130,7 @@ private:
   /// --buddy-matmul-vectorize / --buddy-gemv-vectorize.
   void emitPointwiseAsMatmul() {
     SmallVector<ReassociationIndices> wMap{{0}, {1, 2, 3}};
-    Value w2 = memref::CollapseShapeOp::create(b, loc, cv.w, wMap);
+    Value w2 = memref::CollapseShapeOp::create(b, loc, cv.window, wMap);
     int64_t n = buddy::window::shapeOf(cv.o)[0];
     auto one = [&](Value x, Value o) {
       // x, o: C x H x W and F x OH x OW (rank-reduced image views).
@@ -224,7 +213,7 @@ private:
 
   void nchwTile(Value n, Value f0, int64_t fCount, Value oh0, int64_t hCount,
                 Value ow0, ArrayRef<int64_t> lanes, Value c0, int64_t cCount) {
-    auto ws = buddy::window::shapeOf(cv.w);
+    auto ws = buddy::window::shapeOf(cv.window);
     int64_t kh = ws[2], kw = ws[3];
     int64_t nv = lanes.size(), vw = cfg.vw;
     Value zero = e.splat(0.0f);
@@ -268,7 +257,7 @@ private:
               SmallVector<Value> next(a2.begin(), a2.end());
               for (int64_t i = 0; i < fCount; ++i) {
                 Value s = memref::LoadOp::create(
-                    b, loc, cv.w, ValueRange{fIdx[i], ci, khi, kwi});
+                    b, loc, cv.window, ValueRange{fIdx[i], ci, khi, kwi});
                 Value wv = vector::BroadcastOp::create(b, loc, e.vecTy(), s);
                 for (int64_t r = 0; r < hCount; ++r)
                   for (int64_t v = 0; v < nv; ++v)
@@ -314,7 +303,7 @@ private:
 
   void nhwcTile(Value n, Value oh, Value ow0, int64_t pCount, Value f0,
                 ArrayRef<int64_t> lanes) {
-    auto xs = buddy::window::shapeOf(cv.x), ws = buddy::window::shapeOf(cv.w);
+    auto xs = buddy::window::shapeOf(cv.x), ws = buddy::window::shapeOf(cv.window);
     int64_t cin = xs[3], kh = ws[0], kw = ws[1];
     int64_t nv = lanes.size(), vw = cfg.vw;
     Value zero = e.splat(0.0f);
@@ -344,7 +333,7 @@ private:
               SmallVector<Value> wv;
               for (int64_t v = 0; v < nv; ++v)
                 wv.push_back(
-                    e.loadRow(cv.w, {khi, kwi, ci}, fIdx[v], 1, lanes[v], zero));
+                    e.loadRow(cv.window, {khi, kwi, ci}, fIdx[v], 1, lanes[v], zero));
               SmallVector<Value> next(a2.begin(), a2.end());
               for (int64_t p = 0; p < pCount; ++p) {
                 Value s = memref::LoadOp::create(b, loc, cv.x,

@@ -42,10 +42,9 @@ using buddy::window::laneCounts;
 
 namespace {
 
-struct Pool {
+struct Pool : buddy::window::WindowOperands {
   bool nhwc = false, isMax = false;
-  Value x, o;
-  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
+  int64_t kh = 1, kw = 1;
 };
 
 std::optional<Pool> matchPool(linalg::LinalgOp op) {
@@ -69,21 +68,12 @@ std::optional<Pool> matchPool(linalg::LinalgOp op) {
   } else {
     return std::nullopt;
   }
-  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
-      op.getNumDpsInits() != 1)
+  auto operands = buddy::window::windowOperands(op, strides, dilations);
+  if (!operands)
     return std::nullopt;
-  auto s = buddy::window::pair(strides), d = buddy::window::pair(dilations);
-  if (!s || !d)
-    return std::nullopt;
-  p.sh = (*s)[0];
-  p.sw = (*s)[1];
-  p.dh = (*d)[0];
-  p.dw = (*d)[1];
-  p.x = op.getDpsInputOperand(0)->get();
-  p.o = op.getDpsInitOperand(0)->get();
+  static_cast<buddy::window::WindowOperands &>(p) = *operands;
   // The window operand only carries the window's shape.
-  auto win =
-      dyn_cast<ShapedType>(op.getDpsInputOperand(1)->get().getType());
+  auto win = dyn_cast<ShapedType>(p.window.getType());
   if (!win || win.getRank() != 2 || !win.hasStaticShape())
     return std::nullopt;
   p.kh = win.getShape()[0];

@@ -50,6 +50,35 @@ pair(mlir::DenseIntElementsAttr attr) {
   return r;
 }
 
+/// What 2-D convolutions and poolings share: input, window (filter or
+/// window-shape operand) and output buffers, strides and dilations.
+struct WindowOperands {
+  mlir::Value x, window, o;
+  int64_t sh = 1, sw = 1, dh = 1, dw = 1;
+};
+
+/// The operands of a named conv/pooling op on buffers (two inputs, one init)
+/// with static 2-D `strides` and `dilations`; std::nullopt otherwise.
+inline std::optional<WindowOperands>
+windowOperands(mlir::linalg::LinalgOp op, mlir::DenseIntElementsAttr strides,
+               mlir::DenseIntElementsAttr dilations) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1)
+    return std::nullopt;
+  auto s = pair(strides), d = pair(dilations);
+  if (!s || !d)
+    return std::nullopt;
+  WindowOperands w;
+  w.sh = (*s)[0];
+  w.sw = (*s)[1];
+  w.dh = (*d)[0];
+  w.dw = (*d)[1];
+  w.x = op.getDpsInputOperand(0)->get();
+  w.window = op.getDpsInputOperand(1)->get();
+  w.o = op.getDpsInitOperand(0)->get();
+  return w;
+}
+
 /// Builds IR at the builder's insertion point.
 struct Emitter {
   mlir::OpBuilder &b;
