@@ -1169,33 +1169,60 @@ _ROW_PUT_MAX = 64
 
 
 def _index_put_rows(cx, a) -> Optional[ir.Value]:
-    """`x[idx] = rows` with one 1-D index on dim 0 (KV-cache updates): one `tensor.insert_slice`
-    per index (rows out of range are skipped), so bufferization writes only the touched rows,
-    in place when `x` is a writable buffer; the generic path would sweep all of `x`."""
+    """`x[i0, :, i2, ...] = vals` where every index is a 1-D tensor of the same small length n
+    and the other dims are full slices (KV-cache updates: `cache[layer, :, pos] = kv`): one
+    `tensor.insert_slice` per index position (out-of-range positions are skipped), so
+    bufferization writes only the touched rows, in place when `x` is a writable buffer; the
+    generic path would sweep all of `x`."""
     x, vals = a["self"], a["values"]
-    idx = list(a["indices"])
-    if a["accumulate"] or len(idx) != 1 or idx[0] is None or not isinstance(vals, Ref):
+    shape = list(cx.shape(x))
+    idx = list(a["indices"]) + [None] * (len(shape) - len(a["indices"]))
+    dims = [d for d, t in enumerate(idx) if t is not None]
+    if a["accumulate"] or not dims or not isinstance(vals, Ref) or len(idx) != len(shape):
         return None
-    shape, ishape, vshape = list(cx.shape(x)), list(cx.shape(idx[0])), list(cx.shape(vals))
-    if (len(ishape) != 1 or not 0 < ishape[0] <= _ROW_PUT_MAX or vshape != ishape + shape[1:]
-            or cx.dtype(vals) != cx.dtype(x) or cx.out.dtype != cx.dtype(x) or not shape):
+    ishapes = [list(cx.shape(idx[d])) for d in dims]
+    n = ishapes[0][0] if len(ishapes[0]) == 1 else 0
+    if any(s != [n] for s in ishapes) or not 0 < n <= _ROW_PUT_MAX:
+        return None
+    free = [d for d in range(len(shape)) if idx[d] is None]
+    # torch puts the index dim where the (adjacent) indices are, else first.
+    adjacent = dims == list(range(dims[0], dims[-1] + 1))
+    lead = [shape[d] for d in free if d < dims[0]] if adjacent else []
+    rest = [shape[d] for d in free if not adjacent or d > dims[0]]
+    vshape = list(cx.shape(vals))
+    # One position may come with its unit dim already dropped (`cache[l, :, p] = kv[H, D]`).
+    squeezed = n == 1 and vshape == lead + rest
+    if ((vshape != lead + [n] + rest and not squeezed) or cx.dtype(vals) != cx.dtype(x)
+            or cx.out.dtype != cx.dtype(x)):
         return None
     from mlir.dialects import scf
     res = cx.value(x)
     rows = cx.value(vals)
-    row_shape = [1] + shape[1:]
-    for j in range(ishape[0]):
-        raw = cast(tensor.extract(cx.value(idx[0]), [_ix(j)]), cx.dtype(idx[0]), "i64")
-        wrapped = arith.select(compare("lt", raw, const(0, "i64"), "i64"),
-                               arith.addi(raw, const(shape[0], "i64")), raw)
-        ok = arith.andi(compare("ge", wrapped, const(0, "i64"), "i64"),
-                        compare("lt", wrapped, const(shape[0], "i64"), "i64"))
-        row = extract_slice(rows, [j] + [0] * (len(shape) - 1), row_shape, [1] * len(shape))
+    vrank = len(lead) + 1 + len(rest)
+    sizes = [1 if d in dims else shape[d] for d in range(len(shape))]
+    row_shape = [shape[d] for d in free] or [1]  # the row, rank-reduced (unit dims dropped)
+    dyn = ir.ShapedType.get_dynamic_stride_or_offset()
+    for j in range(n):
+        at, ok = [], None
+        for d in dims:
+            raw = cast(tensor.extract(cx.value(idx[d]), [_ix(j)]), cx.dtype(idx[d]), "i64")
+            wrapped = arith.select(compare("lt", raw, const(0, "i64"), "i64"),
+                                   arith.addi(raw, const(shape[d], "i64")), raw)
+            inside = arith.andi(compare("ge", wrapped, const(0, "i64"), "i64"),
+                                compare("lt", wrapped, const(shape[d], "i64"), "i64"))
+            ok = inside if ok is None else arith.andi(ok, inside)
+            at.append(wrapped)
+        voffs = [0] * vrank
+        voffs[len(lead)] = j
+        vsizes = lead + [1] + rest
+        row = rows if squeezed else extract_slice(rows, voffs, vsizes, [1] * vrank,
+                                                  result_shape=row_shape)
         branch = scf.IfOp(ok, [res.type], has_else=True)
         with ir.InsertionPoint(branch.then_block):
-            at = arith.index_cast(ir.IndexType.get(), wrapped)
-            put = tensor.insert_slice(row, res, [at], [], [], [ir.ShapedType.get_dynamic_stride_or_offset()]
-                                      + [0] * (len(shape) - 1), row_shape, [1] * len(shape))
+            offs = [arith.index_cast(ir.IndexType.get(), w) for w in at]
+            put = tensor.insert_slice(row, res, offs, [], [],
+                                      [dyn if d in dims else 0 for d in range(len(shape))],
+                                      sizes, [1] * len(shape))
             scf.YieldOp([put])
         with ir.InsertionPoint(branch.else_block):
             scf.YieldOp([res])

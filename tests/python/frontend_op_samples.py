@@ -355,6 +355,12 @@ SAMPLES["aten.index_put.default"] = custom(
                    (rand((1, 2, 6, 4), dt, g), torch.tensor([5]), rand((1, 2, 1, 4), dt, g))),
     lambda dt, g: ((lambda x, i, j, v: aten.index_put.default(x, [i, j], v, True)),
                    (rand((4, 5), dt, g), torch.tensor([0, 3, 0]), torch.tensor([1, 1, 1]), rand((), dt, g))),
+    # KV-cache form cache[layer, :, pos] = kv: non-adjacent indices (values lead with n), and
+    # n = 1 with the unit dim already dropped from the values.
+    lambda dt, g: ((lambda x, i, j, v: aten.index_put.default(x, [i, None, j], v)),
+                   (rand((3, 4, 6, 2), dt, g), torch.tensor([2, 0]), torch.tensor([5, -1]), rand((2, 4, 2), dt, g))),
+    lambda dt, g: ((lambda x, i, j, v: aten.index_put.default(x, [i, None, j], v)),
+                   (rand((3, 4, 6, 2), dt, g), torch.tensor([1]), torch.tensor([3]), rand((4, 2), dt, g))),
     dtypes=FLOATS + INTS)
 SAMPLES["aten.select_scatter.default"] = custom(
     lambda dt, g: ((lambda x, s: aten.select_scatter.default(x, s, 1, -1)), (rand((3, 5), dt, g), rand((3,), dt, g))))

@@ -220,17 +220,15 @@ class _Compute(nn.Module):
         sin = self.rope_sin.index_select(0, pos)
         kpos = torch.arange(self.max_len, dtype=torch.int64, device=pos.device)
         mask = self._mask(pos, kpos, torch.float32)               # [1, max_len]
-        # The caches seen as rows of head_dim: row (layer * KVH + head) * max_len + pos.
-        # Updating the flat view (not a per-layer select) keeps the captured graph to
-        # one index_put per cache and layer.
-        k_rows = k_cache.view(-1, self.head_dim)
-        v_rows = v_cache.view(-1, self.head_dim)
-        rows = torch.arange(self.n_kv, dtype=torch.int64, device=pos.device) * self.max_len + pos   # [KVH]
+        # One index_put per cache and layer, `cache[layer, :, pos] = kv` on the whole cache
+        # (not a per-layer select): the frontend turns it into one strided insert_slice that
+        # bufferizes in place (a per-head row update would make KVH inserts per layer,
+        # which one-shot bufferization does not scale to at 7B: 2048 inserts).
         for i, layer in enumerate(self.model.layers):
             q, k, v = self._qkv(layer.self_attn, layer.input_layernorm(x), cos, sin)
-            layer_rows = rows + i * self.n_kv * self.max_len
-            k_rows.index_copy_(0, layer_rows, k.reshape(self.n_kv, self.head_dim))
-            v_rows.index_copy_(0, layer_rows, v.reshape(self.n_kv, self.head_dim))
+            li = torch.full((1,), i, dtype=torch.int64, device=pos.device)
+            k_cache[li, :, pos] = k.reshape(self.n_kv, self.head_dim)
+            v_cache[li, :, pos] = v.reshape(self.n_kv, self.head_dim)
             x = x + self._attend(layer.self_attn, q, k_cache[i], v_cache[i], mask)
             x = x + layer.mlp(layer.post_attention_layernorm(x))
         return self._logits(x)
