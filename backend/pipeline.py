@@ -29,6 +29,12 @@ def stderr_progress(message: str) -> None:
     print(f"[buddy] {message}", file=sys.stderr, flush=True)
 
 
+def progress_bar(done: int, total: int, width: int = 10) -> str:
+    """`[######----]  6/10`: how far a compilation has come, in stages."""
+    fill = round(width * done / max(total, 1))
+    return f"[{'#' * fill}{'-' * (width - fill)}] {done:>2}/{total}"
+
+
 def quiet_progress(message: str) -> None:  # noqa: ARG001 - same signature
     pass
 
@@ -193,11 +199,15 @@ def lower_to_object(
     tools = check_tools(target, link=False)
     buddy_opt = find_tool("buddy-opt")
     current = source
-    for stage in buddy_opt_stages(options):
+    stages = list(buddy_opt_stages(options))
+    total = len(stages) + 3  # + translate, opt, llc
+    done = 0
+    for stage in stages:
         out = workdir / stage.output
         t0 = time.perf_counter()
         run_tool(stage.name, [buddy_opt, current, *stage.flags, "-o", out], input_file=current)
-        progress(f"{stage.name:<14} {time.perf_counter() - t0:6.2f}s  -> {out.name}")
+        done += 1
+        progress(f"{progress_bar(done, total)} {stage.name:<14} {time.perf_counter() - t0:6.2f}s  -> {out.name}")
         current = out
 
     steps: list[tuple[str, str, list[str | Path]]] = [
@@ -212,6 +222,7 @@ def lower_to_object(
         t0 = time.perf_counter()
         args = list(cmd) if name == "translate" else [*cmd, current]
         run_tool(name, [*args, "-o", out], input_file=current)
-        progress(f"{name:<14} {time.perf_counter() - t0:6.2f}s  -> {out.name}")
+        done += 1
+        progress(f"{progress_bar(done, total)} {name:<14} {time.perf_counter() - t0:6.2f}s  -> {out.name}")
         current = out
     return current

@@ -77,6 +77,16 @@ def test_compile_and_run_against_numpy(target, kernel, openmp, cache):
     assert m.manifest["pipeline"]["openmp"] is openmp
 
 
+def test_progress_bar_counts_every_stage(tmp_path):
+    lines: list[str] = []
+    buddy.compile(LINEAR_TANH, target="x86-avx2", num_params=1, artifact_dir=tmp_path / "art",
+                  progress=lines.append, use_cache=False)
+    bars = [ln for ln in lines if ln.startswith("[")]
+    total = int(bars[-1].split("]")[1].split("/")[1].split()[0])
+    assert [int(b.split("]")[1].split("/")[0]) for b in bars] == list(range(1, total + 1))
+    assert bars[-1].startswith("[##########]") and bars[-1].split()[2] == "llc"
+
+
 def test_artifact_holds_every_stage_and_manifest(tmp_path):
     art = tmp_path / "art"
     m = buddy.compile(LINEAR_TANH, target="x86-avx2", num_params=1, artifact_dir=art,
