@@ -19,13 +19,12 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Union
+from typing import Union
 
 import numpy as np
 
@@ -33,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "python"))
 from conv_harness import ConvSpec, PoolSpec, build_conv, build_pool, conv_reference, pool_reference  # noqa: E402
 from midend_harness import aligned_empty  # noqa: E402
+
+import bench_common as common  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "performance.md"
@@ -55,21 +56,6 @@ def cases(quick: bool) -> list[tuple[str, Spec]]:
     return out
 
 
-def _time(fn: Callable[[], object], reps: int) -> tuple[float, float]:
-    """Best wall and process-CPU seconds per call over `reps` calls after a
-    warm-up (see bench_matmul.py: the pause lets the other OpenMP runtime's
-    spinning workers go to sleep)."""
-    time.sleep(0.3)
-    fn()
-    wall = cpu = float("inf")
-    for _ in range(reps):
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall = min(wall, time.perf_counter() - t0)
-        cpu = min(cpu, time.process_time() - c0)
-    return wall, cpu
-
-
 def worker(threads: int, names: list[str], quick: bool, reps: int, rounds: int, workdir: Path) -> dict:
     import torch
     import torch.nn.functional as F
@@ -82,7 +68,7 @@ def worker(threads: int, names: list[str], quick: bool, reps: int, rounds: int, 
     end = time.perf_counter() + 1.5
     while time.perf_counter() < end:
         torch.matmul(a, a, out=c)
-    t_mm, _ = _time(lambda: torch.matmul(a, a, out=c), 5)
+    t_mm, _ = common.best_times(lambda: torch.matmul(a, a, out=c), 5)
     peak = 2.0 * s ** 3 / t_mm / 1e9
     rows = []
     for name, spec in cases(quick):
@@ -110,12 +96,12 @@ def worker(threads: int, names: list[str], quick: bool, reps: int, rounds: int, 
         out = aligned_empty(so)
         call = build(spec, workdir / "vec").bind(*args, out)
         loops = build(spec, workdir / "loops", "target=avx512 conv-vectorize=0").bind(*args, aligned_empty(so))
-        t_loops, _ = _time(loops, 1)
+        t_loops, _ = common.best_times(loops, 1)
         t_buddy = t_torch = c_buddy = c_torch = float("inf")
         for _ in range(rounds):  # alternate so both see the same machine state
-            wall, cpu = _time(call, reps)
+            wall, cpu = common.best_times(call, reps)
             t_buddy, c_buddy = min(t_buddy, wall), min(c_buddy, cpu)
-            wall, cpu = _time(torch_call, reps)
+            wall, cpu = common.best_times(torch_call, reps)
             t_torch, c_torch = min(t_torch, wall), min(c_torch, cpu)
         ok = bool(np.allclose(out, ref, rtol=1e-3, atol=1e-3))
         nbytes = sum(x.nbytes for x in args) + out.nbytes
@@ -147,14 +133,10 @@ def copy_bandwidth_gbs(nbytes: int) -> float:
 
 
 def run_worker(threads: int, names: list[str], args: argparse.Namespace, workdir: Path) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    cmd = [sys.executable, __file__, "--worker", str(threads), "--reps", str(args.reps),
-           "--rounds", str(args.rounds), "--workdir", str(workdir / f"t{threads}"),
-           "--names", json.dumps(names)]
-    if args.quick:
-        cmd.append("--quick")
-    out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    extra = ["--reps", str(args.reps), "--rounds", str(args.rounds),
+             "--workdir", str(workdir / f"t{threads}"), "--names", json.dumps(names)]
+    extra += ["--quick"] if args.quick else []
+    return common.run_worker(__file__, threads, extra)
 
 
 def render(report: dict) -> str:
@@ -193,17 +175,6 @@ def render(report: dict) -> str:
         lines += ["", report["note"]]
     lines.append(END)
     return "\n".join(lines) + "\n"
-
-
-def write_doc(section: str) -> None:
-    text = DOC.read_text() if DOC.exists() else "# Performance\n\n"
-    if BEGIN in text and END in text:
-        pre, rest = text.split(BEGIN, 1)
-        post = rest.split(END, 1)[1]
-        text = pre + section.rstrip("\n") + post
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text)
 
 
 def main() -> None:
@@ -247,7 +218,7 @@ def main() -> None:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "conv.json").write_text(json.dumps(report, indent=2) + "\n")
-    write_doc(render(report))
+    common.write_section(DOC, BEGIN, END, render(report))
     print(render(report))
     bad = [r["name"] for r in many["rows"] + one["rows"] if not r["matches_torch"]]
     if bad:

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "python"))
 from midend_harness import MatmulSpec, aligned_empty, build_matmul  # noqa: E402
+
+import bench_common as common  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "performance.md"
@@ -54,28 +55,6 @@ def cases(with_4096: bool, quick: bool) -> list[tuple[str, MatmulSpec]]:
     if quick:
         out = [c for c in out if "LLaMA-7B 128" not in c[0] and "2048" not in c[0]]
     return out
-
-
-def _time(fn: Callable[[], object], reps: int) -> tuple[float, float]:
-    """Best wall seconds and best process-CPU seconds per call over `reps`
-    calls, after a warm-up call.
-
-    The best (not the median) is reported: the 2-CPU machine is shared, and
-    interference only ever adds time. CPU time (all threads of this process)
-    does not count the time other processes hold the CPUs, so the CPU-time
-    ratio is the steadier comparison on a busy machine. Buddy (LLVM libomp)
-    and torch (its own OpenMP) live in one process; idle OpenMP workers spin
-    for a while (libomp: KMP_BLOCKTIME = 200 ms) and would steal the CPUs of
-    the other runtime, so each block starts with a pause that lets them sleep."""
-    time.sleep(0.3)
-    fn()
-    wall = cpu = float("inf")
-    for _ in range(reps):
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall = min(wall, time.perf_counter() - t0)
-        cpu = min(cpu, time.process_time() - c0)
-    return wall, cpu
 
 
 def last_level_cache_bytes() -> int:
@@ -152,9 +131,9 @@ def worker(threads: int, names: list[str], with_4096: bool, quick: bool, reps: i
             for tb_ in tbts:
                 torch.matmul(ta, tb_, out=tc)
         for _ in range(rounds):  # alternate so both see the same machine state
-            wall, cpu = _time(buddy_call, reps)
+            wall, cpu = common.best_times(buddy_call, reps)
             t_buddy, c_buddy = min(t_buddy, wall / copies), min(c_buddy, cpu / copies)
-            wall, cpu = _time(torch_call, reps)
+            wall, cpu = common.best_times(torch_call, reps)
             t_torch, c_torch = min(t_torch, wall / copies), min(c_torch, cpu / copies)
         ok = bool(np.allclose(c, tc.numpy(), rtol=1e-3, atol=1e-3 * np.sqrt(spec.k)))
         rows.append({
@@ -173,16 +152,11 @@ def worker(threads: int, names: list[str], with_4096: bool, quick: bool, reps: i
 
 
 def run_worker(threads: int, names: list[str], args: argparse.Namespace, workdir: Path) -> list[dict]:
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    cmd = [sys.executable, __file__, "--worker", str(threads), "--reps", str(args.reps),
-           "--rounds", str(args.rounds),
-           "--workdir", str(workdir), "--names", json.dumps(names)]
-    if args.with_4096:
-        cmd.append("--with-4096")
-    if args.quick:
-        cmd.append("--quick")
-    out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    extra = ["--reps", str(args.reps), "--rounds", str(args.rounds), "--workdir", str(workdir),
+             "--names", json.dumps(names)]
+    extra += ["--with-4096"] if args.with_4096 else []
+    extra += ["--quick"] if args.quick else []
+    return common.run_worker(__file__, threads, extra)
 
 
 def render(report: dict) -> str:
@@ -223,17 +197,6 @@ def render(report: dict) -> str:
                   f"Buddy {s['buddy']:.2f}x, torch {s['torch']:.2f}x."]
     lines += ["", "![matmul](../bench/results/matmul.png)", END]
     return "\n".join(lines) + "\n"
-
-
-def write_doc(section: str) -> None:
-    text = DOC.read_text() if DOC.exists() else "# Performance\n\n"
-    if BEGIN in text and END in text:
-        pre, rest = text.split(BEGIN, 1)
-        post = rest.split(END, 1)[1]
-        text = pre + section.rstrip("\n") + post
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text)
 
 
 def plot(report: dict, path: Path) -> None:
@@ -304,7 +267,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "matmul.json").write_text(json.dumps(report, indent=2) + "\n")
     plot(report, RESULTS / "matmul.png")
-    write_doc(render(report))
+    common.write_section(DOC, BEGIN, END, render(report))
     print(render(report))
     bad = [r["name"] for r in rows if not r["matches_torch"]]
     if bad:
