@@ -76,6 +76,22 @@ def matmul_mlir(spec: MatmulSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
+def skip_module_without_model_toolchain() -> None:
+    """Skip the calling test module when buddy-opt, llc or a C compiler (to link the model
+    library) is missing."""
+    import shutil
+
+    import pytest
+
+    try:
+        toolchain.find_tool("buddy-opt")
+        toolchain.find_tool("llc")
+    except toolchain.ToolNotFound as e:  # pragma: no cover - depends on the toolchain
+        pytest.skip(f"toolchain incomplete: {e}", allow_module_level=True)
+    if not any(shutil.which(c) for c in ("cc", "gcc", "clang")):
+        pytest.skip("no C compiler to link the model library", allow_module_level=True)
+
+
 def require_native_toolchain() -> None:
     """Skip the calling test when the native toolchain (libomp, mlir-translate, llc, cc) is missing."""
     import pytest

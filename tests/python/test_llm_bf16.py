@@ -3,7 +3,6 @@ a meta-device model, seeded random weights streamed into a weight file, Compiled
 that file (bf16 weights, bf16 KV cache, bf16 logits) vs the same weights in eager PyTorch."""
 from __future__ import annotations
 
-import shutil
 
 import pytest
 import torch
@@ -14,15 +13,9 @@ pytest.importorskip("buddy._runtime")
 from buddy.llm.compiled import CompiledLlama  # noqa: E402
 from buddy.llm.random_weights import (materialize_model, meta_llama, random_tensor,  # noqa: E402
                                       random_weights_key, write_random_weights)
-from buddy.toolchain import ToolNotFound, find_tool  # noqa: E402
+from midend_harness import skip_module_without_model_toolchain  # noqa: E402
 
-try:
-    find_tool("buddy-opt")
-    find_tool("llc")
-except ToolNotFound as e:  # pragma: no cover - depends on the toolchain
-    pytest.skip(f"toolchain incomplete: {e}", allow_module_level=True)
-if shutil.which("cc") is None and shutil.which("gcc") is None and shutil.which("clang") is None:
-    pytest.skip("no C compiler to link the model library", allow_module_level=True)
+skip_module_without_model_toolchain()
 
 MAX_LEN = 16
 SEED = 7

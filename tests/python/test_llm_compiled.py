@@ -1,7 +1,6 @@
 """buddy.llm compiled end to end: imported + compiled prefill/decode vs transformers eager."""
 from __future__ import annotations
 
-import shutil
 
 import pytest
 import torch
@@ -11,15 +10,9 @@ pytest.importorskip("buddy._runtime")
 
 from buddy.llm import Generator, KVCacheOverflowError, LlamaStatic, SamplingConfig  # noqa: E402
 from buddy.llm.compiled import CompiledLlama  # noqa: E402
-from buddy.toolchain import ToolNotFound, find_tool  # noqa: E402
+from midend_harness import skip_module_without_model_toolchain  # noqa: E402
 
-try:
-    find_tool("buddy-opt")
-    find_tool("llc")
-except ToolNotFound as e:  # pragma: no cover - depends on the toolchain
-    pytest.skip(f"toolchain incomplete: {e}", allow_module_level=True)
-if shutil.which("cc") is None and shutil.which("gcc") is None and shutil.which("clang") is None:
-    pytest.skip("no C compiler to link the model library", allow_module_level=True)
+skip_module_without_model_toolchain()
 
 MAX_LEN = 48
 BUCKET = 8
