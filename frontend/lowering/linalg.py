@@ -812,6 +812,11 @@ def _addmm(cx, a):
     odt = cx.out.dtype
     acc = compute_dtype(odt)
     m = _matmul(cx.value(a["mat1"]), cx.dtype(a["mat1"]), cx.value(a["mat2"]), list(cx.out.shape), acc, False)
+    return _scaled_bias_add(cx, a, a["self"], m, acc)
+
+
+def _scaled_bias_add(cx, a, bias: Any, m: ir.Value, acc: str) -> ir.Value:
+    """addmm's epilogue: beta * bias + alpha * m (in `acc`), cast to the output dtype."""
     beta, alpha = a["beta"], a["alpha"]
 
     def body(b, p):
@@ -822,7 +827,7 @@ def _addmm(cx, a):
         if beta != 1:
             b = C.mul(b, const(beta, acc), acc)
         return C.add(b, p, acc)
-    return elementwise([cx.operand(a["self"]), (m, acc)], cx.out.shape, odt, body, cdt=acc)
+    return elementwise([cx.operand(bias), (m, acc)], cx.out.shape, cx.out.dtype, body, cdt=acc)
 
 
 def _matmul_bt(x: ir.Value, w: ir.Value, out_shape: List[int], acc: str) -> ir.Value:
@@ -845,17 +850,7 @@ def _addmm_bt(cx, a):
     odt = cx.out.dtype
     acc = compute_dtype(odt)
     m = _matmul_bt(cx.value(a["self"]), cx.value(a["weight"]), list(cx.out.shape), acc)
-    beta, alpha = a["beta"], a["alpha"]
-
-    def body(b, p):
-        if alpha != 1:
-            p = C.mul(p, const(alpha, acc), acc)
-        if beta == 0:
-            return p
-        if beta != 1:
-            b = C.mul(b, const(beta, acc), acc)
-        return C.add(b, p, acc)
-    return elementwise([cx.operand(a["bias"]), (m, acc)], cx.out.shape, odt, body, cdt=acc)
+    return _scaled_bias_add(cx, a, a["bias"], m, acc)
 
 
 @op("aten.convolution.default")
