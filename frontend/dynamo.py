@@ -129,9 +129,22 @@ def buddy_backend(gm: torch.fx.GraphModule, example_inputs: List[Any], **kwargs:
     return BuddyCompiled(gm, options.get("dialect", "linalg"), options)
 
 
+def _entry_point_declared() -> bool:
+    """Whether an installed distribution declares `buddy` in the `torch_dynamo_backends` group;
+    torch then loads it by itself on `torch.compile(backend="buddy")`."""
+    from importlib.metadata import entry_points
+    return any(ep.name == BACKEND_NAME for ep in entry_points(group="torch_dynamo_backends"))
+
+
 def register() -> None:
-    """Register the backend under the name `buddy` (idempotent; takes precedence over an
-    installed entry point, so that the imported tree is the one that runs)."""
+    """Make `backend="buddy"` resolvable. Idempotent, and safe however the backend is reached:
+
+    - an installed entry point is left to torch, which registers it when the name is first
+      looked up (registering here as well made torch fail with "duplicate name: buddy");
+    - without one (a source tree on PYTHONPATH with no installed distribution), the backend is
+      registered directly.
+    """
     from torch._dynamo.backends import registry
-    if BACKEND_NAME not in registry._COMPILER_FNS:
-        registry.register_backend(buddy_backend, name=BACKEND_NAME)
+    if BACKEND_NAME in registry._COMPILER_FNS or _entry_point_declared():
+        return
+    registry.register_backend(buddy_backend, name=BACKEND_NAME)

@@ -35,8 +35,8 @@ class UnsupportedOpError(FrontendError):
         detail = f" ({reason})" if reason else ""
         super().__init__(
             f"Buddy cannot lower `{op}`{detail} to {dialect}: node `{node}` from {self.source}. "
-            f"Try import_model(..., dialect=\"{other}\"), or report the op at "
-            f"https://github.com/buddy-compiler/buddy-mlir/issues with this message."
+            f"Try import_model(..., dialect=\"{other}\"). The ops each dialect supports are listed "
+            f"in Buddy's docs/ops.md; docs/frontend.md says how to add one."
         )
 
 
