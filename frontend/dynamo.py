@@ -6,7 +6,8 @@ content-addressed cache, so a new process reuses it without recompiling). Graphs
 per concrete input signature: symbolic sizes are specialized (with a warning) rather than rejected.
 
 Options (`torch.compile(m, backend="buddy", options={...})`): `runtime` ("aot", default, or
-"jit" for the in-process ExecutionEngine), `dialect` ("linalg" | "tosa"), and for "aot"
+"jit" for the reference runner, frontend/jit.py: the same pipeline with the kernels off, run
+in-process by MLIR's ExecutionEngine), `dialect` ("linalg" | "tosa"), and for "aot"
 `target` (default "host"), `cache_dir`, `opt_level`, `kernels` (see `buddy.compile`).
 `STATS` counts graphs compiled / served from the cache in this process.
 """

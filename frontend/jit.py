@@ -1,45 +1,35 @@
-"""Run an imported module in-process through MLIR's ExecutionEngine (upstream passes only).
+"""The reference runner: an imported module run in-process through MLIR's ExecutionEngine.
 
-This is the frontend's reference runner until the AOT backend takes over; `JitModule` is the
-only entry point, so it can be swapped without touching callers.
+It lowers with the same named pipeline as every other entry point, `buddy-opt
+--buddy-cpu-pipeline`, with the fast kernels off (`kernels=0`, the plain loop lowering), one
+thread (`parallel-loops=0`) and MLIR's C interface instead of Buddy's packed entry points
+(`packed-interface=0`), so the ExecutionEngine can call it without an OpenMP runtime. It exists
+for the op-sample tests, which run some 1300 tiny modules; users and the Dynamo backend go through
+`buddy.compile`. `JitModule` is the only entry point.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
+import subprocess
+import tempfile
 from pathlib import Path
 from typing import List, Sequence
 
 import torch
 from mlir import ir
 from mlir.execution_engine import ExecutionEngine
-from mlir.passmanager import PassManager
 
 from .graph import TensorSpec
 
 log = logging.getLogger("buddy.frontend")
 
-TOSA_TO_LINALG = ("func.func(tosa-to-linalg-named, tosa-to-linalg, tosa-to-arith, tosa-to-tensor)",
-                  "linalg-fuse-elementwise-ops", "canonicalize")
-LOWER_TO_LLVM = (
-    "canonicalize",
-    "one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map}",
-    "buffer-results-to-out-params{modify-public-functions hoist-static-allocs}",
-    "buffer-deallocation-pipeline",
-    "func.func(convert-linalg-to-loops)",
-    "expand-strided-metadata",
-    "lower-affine",
-    "convert-scf-to-cf",
-    "arith-expand",
-    "convert-math-to-llvm",
-    "convert-math-to-libm",
-    "finalize-memref-to-llvm",
-    "convert-arith-to-llvm",
-    "convert-func-to-llvm",
-    "convert-cf-to-llvm",
-    "reconcile-unrealized-casts",
-)
+
+def pipeline_flag(dialect: str) -> str:
+    """The buddy-opt flag of the reference lowering (the one named pipeline, kernels off)."""
+    return ("--buddy-cpu-pipeline=target=generic kernels=0 parallel-loops=0 packed-interface=0 "
+            f"from-tosa={int(dialect == 'tosa')}")
 
 
 def runtime_libs() -> List[str]:
@@ -52,59 +42,24 @@ def runtime_libs() -> List[str]:
     return []
 
 
-def pipeline(dialect: str) -> str:
-    passes = (TOSA_TO_LINALG if dialect == "tosa" else ()) + LOWER_TO_LLVM
-    return "builtin.module(" + ",".join(passes) + ")"
-
-
 class JitError(RuntimeError):
-    """The module cannot be lowered by the JIT (reported instead of crashing inside LLVM)."""
+    """The module cannot be lowered by the reference runner (reported instead of crashing in LLVM)."""
 
 
-def _check_no_i1_buffers(module: ir.Module) -> None:
-    # LLVM 22's memref-to-llvm asserts on i1 loads/stores: an i1 tensor that survives fusion would
-    # become an i1 buffer and abort the process, so refuse it with a clear message instead.
-    text = str(module)
-    if "xi1>" in text or "tensor<i1>" in text:
-        raise JitError("the module keeps boolean (i1) tensors between ops after elementwise fusion; "
-                       "MLIR 22 cannot lower i1 buffers. Use dialect=\"linalg\" (which stores bools as i8).")
+def _lower(tensor_text: str, dialect: str) -> str:
+    """Tensor-level MLIR -> LLVM dialect text through `buddy-opt --buddy-cpu-pipeline`."""
+    from buddy.toolchain import find_tool
 
-
-_FINALIZE = LOWER_TO_LLVM.index("finalize-memref-to-llvm")
-
-
-def _run(module: ir.Module, passes: Sequence[str]) -> None:
-    PassManager.parse("builtin.module(" + ",".join(passes) + ")").run(module.operation)
-
-
-_DECOMPOSE_SOFTMAX = """module attributes {transform.with_named_sequence} {
-transform.named_sequence @__buddy_decompose_softmax(%root: !transform.any_op {transform.readonly}) {
-  %s = transform.structured.match ops{["linalg.softmax"]} in %root : (!transform.any_op) -> !transform.any_op
-  %d = transform.structured.decompose_interface %s : (!transform.any_op) -> !transform.any_op
-  transform.yield
-}
-}"""
-
-
-def _decompose_softmax(module: ir.Module) -> None:
-    """linalg.softmax (the frontend's form for buddy-opt's row kernel) -> max/exp/sum/div generics,
-    with upstream's transform interpreter: the upstream-only JIT pipeline cannot lower it otherwise."""
-    if "linalg.softmax" not in str(module):
-        return
-    library = ir.Module.parse(_DECOMPOSE_SOFTMAX)
-    seq = library.body.operations[0]
-    module.body.append(seq)
-    module.operation.attributes["transform.with_named_sequence"] = ir.UnitAttr.get()
-    try:
-        _run(module, ("transform-interpreter{entry-point=__buddy_decompose_softmax}",))
-    finally:
-        seq.erase()
-        del module.operation.attributes["transform.with_named_sequence"]
-
-
-def _has_i1_buffers(module: ir.Module) -> bool:
-    text = str(module)
-    return "xi1>" in text or "memref<i1>" in text
+    with tempfile.TemporaryDirectory(prefix="buddy-jit-") as tmp:
+        src = Path(tmp) / "in.mlir"
+        src.write_text(tensor_text)
+        cmd = [str(find_tool("buddy-opt")), str(src), pipeline_flag(dialect)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        # e.g. LLVM 22's memref-to-llvm asserts on boolean (i1) buffers between TOSA ops.
+        raise JitError(f"buddy-opt {pipeline_flag(dialect)} failed (exit {proc.returncode}):\n"
+                       f"{proc.stderr.strip()[-4000:]}")
+    return proc.stdout
 
 
 def _descriptor(t: torch.Tensor) -> ctypes.Structure:
@@ -140,24 +95,11 @@ class JitModule:
                     n_args = len(ir.FunctionType(ir.TypeAttr(f.attributes["function_type"]).value).inputs)
                     f.attributes["arg_attrs"] = ir.ArrayAttr.get(
                         [ir.DictAttr.get({"bufferization.writable": ir.BoolAttr.get(False)})] * n_args)
-            if dialect == "tosa":
-                PassManager.parse("builtin.module(" + ",".join(TOSA_TO_LINALG) + ")").run(module.operation)
-            _decompose_softmax(module)
-            _check_no_i1_buffers(module)
-            tensor_level = str(module)
-            _run(module, LOWER_TO_LLVM[:_FINALIZE])
-            if _has_i1_buffers(module):
-                # Ownership-based deallocation lowers multi-buffer deallocs (e.g. buffers yielded
-                # by scf.if) to a helper on i1 memrefs, which finalize-memref-to-llvm cannot lower
-                # in MLIR 22 (assertion). Lower without deallocation instead: such modules leak
-                # their temporaries on each call.
-                log.warning("buddy JIT: deallocation needs i1 buffers; compiling without frees")
-                module = ir.Module.parse(tensor_level)
-                _run(module, tuple(p for p in LOWER_TO_LLVM[:_FINALIZE] if p != "buffer-deallocation-pipeline"))
-                if _has_i1_buffers(module):
-                    raise JitError("bufferization produced i1 buffers, which MLIR 22 cannot lower to LLVM")
-            _run(module, LOWER_TO_LLVM[_FINALIZE:])
-            self.engine = ExecutionEngine(module, opt_level=opt_level, shared_libs=runtime_libs())
+            text = str(module)
+        llvm_text = _lower(text, dialect)
+        with self.ctx:
+            self.engine = ExecutionEngine(ir.Module.parse(llvm_text), opt_level=opt_level,
+                                          shared_libs=runtime_libs())
 
     def __call__(self, *args: torch.Tensor) -> List[torch.Tensor]:
         if len(args) != len(self.arg_specs):
