@@ -6,7 +6,7 @@
 #                   [TARGET <buddy target>]     # default: host (see `buddy compile --help`)
 #                   [OPT_LEVEL <0-3>]           # default: 3
 #                   [NUM_PARAMS <n>]            # .mlir input: leading @forward args that are params
-#                   [OPENMP]                    # parallel loops; links libomp
+#                   [OPENMP]                    # parallel loops too (the kernels always are; libomp is always linked for native targets)
 #                   [EXCLUDE_FROM_ALL]          # build the library only when something needs it
 #                   [DEPENDS <files or targets...>])
 #
@@ -77,9 +77,20 @@ function(buddy_add_model)
   endif()
   if(ARG_OPENMP)
     set(omp_flag --openmp)
-    find_library(BUDDY_LIBOMP NAMES omp PATHS /usr/lib/llvm-22/lib REQUIRED)
   else()
     set(omp_flag --no-openmp)
+  endif()
+  # Buddy's kernels are OpenMP-parallel: native models always link an OpenMP runtime, the one
+  # `buddy.toolchain.find_libomp()` finds (BUDDY_LIBOMP, the PyPI cmeel-libomp wheel, or the system).
+  if(NOT BUDDY_LIBOMP)
+    execute_process(
+      COMMAND "${CMAKE_COMMAND}" -E env "PYTHONPATH=${BUDDY_PYTHON_STAGE}"
+              "${Python3_EXECUTABLE}" -c "from buddy.toolchain import find_libomp; print(find_libomp())"
+      OUTPUT_VARIABLE _omp OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_VARIABLE _omp_err RESULT_VARIABLE _omp_rc)
+    if(NOT _omp_rc EQUAL 0)
+      message(FATAL_ERROR "buddy_add_model(${ARG_NAME}): no OpenMP runtime: ${_omp_err}")
+    endif()
+    set(BUDDY_LIBOMP "${_omp}" CACHE FILEPATH "OpenMP runtime linked into compiled models")
   endif()
 
   set(dir "${CMAKE_CURRENT_BINARY_DIR}/${ARG_NAME}.buddy")
@@ -156,7 +167,8 @@ ${rows}    {0, 0}};
   endif()
   set_target_properties(${ARG_NAME} PROPERTIES LINKER_LANGUAGE C BUDDY_ARTIFACT_DIR "${dir}")
   add_dependencies(${ARG_NAME} ${ARG_NAME}_buddy_compile)
-  if(ARG_OPENMP)
-    target_link_libraries(${ARG_NAME} INTERFACE "${BUDDY_LIBOMP}")
+  if(ARG_TARGET STREQUAL "host" OR ARG_TARGET MATCHES "^x86")
+    get_filename_component(_omp_dir "${BUDDY_LIBOMP}" DIRECTORY)
+    target_link_libraries(${ARG_NAME} INTERFACE "${BUDDY_LIBOMP}" "-Wl,-rpath,${_omp_dir}")
   endif()
 endfunction()
