@@ -78,7 +78,7 @@ def test_default_name_is_forward_and_cache_keys_differ(tmp_path):
     assert _global_defined(plain.object_file) == {"forward", "_mlir_ciface_forward", "_buddy_forward"}
     assert named.manifest["symbol"] == "_buddy_fma_graph"
     assert named.artifact_dir != plain.artifact_dir and not named.cache_hit
-    assert any("--buddy-rename-entry=from=forward to=fma_graph" in " ".join(stage)
+    assert any("rename-from=forward rename-to=fma_graph" in " ".join(stage)
                for stage in named.manifest["pipeline"]["buddy-opt"])
 
 
