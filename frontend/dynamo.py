@@ -7,8 +7,7 @@ per concrete input signature: symbolic sizes are specialized (with a warning) ra
 
 Options (`torch.compile(m, backend="buddy", options={...})`): `runtime` ("aot", default, or
 "jit" for the in-process ExecutionEngine), `dialect` ("linalg" | "tosa"), and for "aot"
-`target` (default "host"), `cache_dir`, `opt_level`, `kernels` (bool, default True; see
-`buddy.compile`).
+`target` (default "host"), `cache_dir`, `opt_level`, `kernels` (see `buddy.compile`).
 `STATS` counts graphs compiled / served from the cache in this process.
 """
 
