@@ -209,7 +209,8 @@ def build_file_executable(object_files: Sequence[Path],
                           entries: Sequence[tuple[str, Sequence[ArgSpec]]], out: Path,
                           target: str | Target, *, openmp: bool = False) -> Path:
     """Model objects + a file-based driver for ``entries`` -> executable for ``target``
-    (``openmp``: the objects call the OpenMP runtime, e.g. built with ``kernels=``)."""
+    (``openmp``: the objects call the OpenMP runtime, i.e. built with Buddy's kernels, the
+    default, or ``openmp=True``: ``PipelineOptions.uses_openmp_runtime``)."""
     tgt = get_target(target)
     src = out.with_suffix(".c")
     src.write_text(generate_file_driver(entries))

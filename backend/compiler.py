@@ -182,7 +182,7 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     artifact_dir: str | Path | None = None,
     progress: bool | Progress = True,
     params: Mapping[str, Any] | None = None,
-    kernels: str | None = None,
+    kernels: bool = True,
     write_weights: bool = True,
 ) -> CompiledModule:
     """Compile a torch model, an ImportedGraph, or tensor-level MLIR (text or file).
@@ -193,14 +193,21 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     ``name`` renames the entry function ``func`` in the compiled code, so the artifact
     exports ``_buddy_<name>`` (manifest "symbol"; default ``_buddy_<func>``) and no
     ``forward`` symbols: several graphs can be linked into one executable.
-    ``kernels`` (avx512 | avx2 | neon | generic, see ``pipeline.kernel_isa``) lowers
-    with buddy-opt's ``--buddy-cpu-pipeline`` (GEMM/GEMV kernels; needs libomp to link).
+    ``kernels`` (default True) uses Buddy's GEMM/GEMV/conv/pooling kernels and elementwise
+    fusion in ``--buddy-cpu-pipeline`` (vector ISA from the target row, see
+    ``pipeline.kernel_isa``); they emit OpenMP, so native targets link libomp and cross
+    executables the serial ``omp_serial`` runtime. ``kernels=False`` is the reference
+    lowering (linalg -> loops; parallel loops with ``openmp``).
     ``write_weights=False`` leaves the graph's parameters out of the artifact (manifest
     "weights": null): the caller binds them from its own weight file, and parameters on
     the meta device are never materialized (buddy.llm's shared, memory-mapped weights).
     With ``artifact_dir`` the artifact is built there (no cache); otherwise it
     lands in the content-addressed cache (``$BUDDY_CACHE_DIR`` or ~/.cache/buddy).
     """
+    if not isinstance(kernels, bool):
+        raise TypeError(f"buddy.compile: kernels must be True (Buddy's kernels, the default) or "
+                        f"False (reference loops), got {kernels!r}; the vector ISA comes from "
+                        f"the target (pipeline.kernel_isa)")
     report: Progress = (stderr_progress if progress is True
                         else quiet_progress if progress is False else progress)
     tgt = get_target(target)
@@ -249,7 +256,7 @@ def compile(  # noqa: A001 - the public name is buddy.compile
         library = None
         if tgt.is_native:
             t1 = time.perf_counter()
-            link_shared(obj, work / LIBRARY, tgt, openmp=openmp or kernels is not None)
+            link_shared(obj, work / LIBRARY, tgt, openmp=options.uses_openmp_runtime)
             library = LIBRARY
             report(f"{'link':<14} {time.perf_counter() - t1:6.2f}s  -> {LIBRARY}")
         weights = None

@@ -1,8 +1,9 @@
 """From tensor-level MLIR to an object file: buddy-opt, mlir-translate, opt, llc.
 
-The buddy-opt pass list lives in ``buddy_opt_stages`` and nowhere else; when
-buddy-opt gains a named pipeline (``--buddy-cpu-pipeline``) that function is
-the one place to swap. Every stage writes its output into the artifact
+The buddy-opt pass list lives in C++ only: ``buddy::buildCpuPipeline`` in
+midend/lib/Pipelines.cpp, registered as ``--buddy-cpu-pipeline`` (options in
+midend/README.md). This module only picks its options (``buddy_opt_flags``:
+one buddy-opt invocation). Every stage writes its output into the artifact
 directory so a failing model can be bisected stage by stage.
 """
 
@@ -12,7 +13,7 @@ import re
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -48,28 +49,33 @@ class PipelineOptions:
     """Knobs that change the generated code (all part of the cache key)."""
 
     opt_level: int = 3
-    openmp: bool = False  # scf.parallel -> OpenMP (host targets, needs libomp)
+    # Lower the linalg ops the kernels leave to scf.parallel -> OpenMP (`parallel-loops`).
+    openmp: bool = False
     tosa: bool = False  # input uses TOSA: lower it to Linalg first
     # Fuse a*b+c into FMA (fmla / vfmacc / vfmadd) at instruction selection:
     # one rounding instead of two, as PyTorch's own CPU kernels do.
     fp_contract: bool = True
-    # Use buddy-opt's named `--buddy-cpu-pipeline` (GEMM/GEMV kernels) with this vector ISA
-    # (avx512 | avx2 | neon | generic) instead of the generic stages below. Its kernels are
-    # parallel (OpenMP, needs libomp); `openmp` then only decides whether the remaining
-    # linalg ops become parallel loops too.
-    kernels: str | None = None
-    # Rename the entry function (from, to) first (`--buddy-rename-entry`), so the object
+    # Buddy's GEMM/GEMV/conv/pooling kernels and elementwise fusion (`kernels=1`, vector
+    # ISA from the target row: kernel_isa). They are parallel, so the object calls the
+    # OpenMP runtime even without `openmp`. False: reference lowering, linalg -> loops.
+    kernels: bool = True
+    # Rename the entry function (from, to) first (`rename-from`/`rename-to`), so the object
     # exports `to`, `_mlir_ciface_<to>` and `_buddy_<to>` instead of the `forward` symbols.
     rename_entry: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.opt_level not in (0, 1, 2, 3):
             raise ValueError(f"opt_level must be 0..3, got {self.opt_level}")
-        if self.kernels not in (None, "avx512", "avx2", "neon", "generic"):
-            raise ValueError(f"kernels must be avx512, avx2, neon or generic, got {self.kernels!r}")
+        if not isinstance(self.kernels, bool):
+            raise TypeError(f"kernels must be True or False, got {self.kernels!r}")
         if self.rename_entry is not None and not all(
                 _C_IDENTIFIER.fullmatch(n) for n in self.rename_entry):
             raise ValueError(f"entry names must be C identifiers, got {self.rename_entry!r}")
+
+    @property
+    def uses_openmp_runtime(self) -> bool:
+        """Whether the object calls the OpenMP runtime (__kmpc_*): link libomp / omp_serial."""
+        return self.openmp or self.kernels
 
 
 def kernel_isa(target: Target) -> str:
@@ -81,91 +87,26 @@ def kernel_isa(target: Target) -> str:
     return "generic"
 
 
-@dataclass(frozen=True)
-class Stage:
-    """One buddy-opt invocation: its output file name and its pass flags."""
-
-    name: str
-    output: str
-    flags: tuple[str, ...] = field(default_factory=tuple)
-
-
-def _rename_flags(options: PipelineOptions) -> tuple[str, ...]:
-    if options.rename_entry is None or options.rename_entry[0] == options.rename_entry[1]:
-        return ()
-    return (f"--buddy-rename-entry=from={options.rename_entry[0]} to={options.rename_entry[1]}",)
+def buddy_opt_flags(options: PipelineOptions, target: Target) -> list[str]:
+    """The one buddy-opt invocation: `--buddy-cpu-pipeline` with its options."""
+    opts = [f"target={kernel_isa(target)}", f"kernels={int(options.kernels)}",
+            f"parallel-loops={int(options.openmp)}", f"from-tosa={int(options.tosa)}"]
+    if options.rename_entry is not None and options.rename_entry[0] != options.rename_entry[1]:
+        opts += [f"rename-from={options.rename_entry[0]}", f"rename-to={options.rename_entry[1]}"]
+    return ["--buddy-cpu-pipeline=" + " ".join(opts)]
 
 
-def buddy_opt_stages(options: PipelineOptions) -> list[Stage]:
-    """THE pass pipeline: tensors -> caller-allocated memrefs -> LLVM dialect."""
-    rename = _rename_flags(options)
-    if options.kernels is not None:
-        flags = (*rename, f"--buddy-cpu-pipeline=target={options.kernels} "
-                 f"parallel-loops={int(options.openmp)} from-tosa={int(options.tosa)}",)
-        return [Stage("cpu-pipeline", "2-llvm.mlir", flags)]
-    to_linalg: tuple[str, ...] = ()
-    if options.tosa:
-        to_linalg = ("--pass-pipeline=builtin.module(func.func(tosa-to-linalg-named, "
-                     "tosa-to-linalg, tosa-to-arith, tosa-to-tensor), canonicalize)",)
-    bufferize = Stage("bufferize", "1-bufferized.mlir", (
-        *rename,
-        "--one-shot-bufferize=bufferize-function-boundaries "
-        "function-boundary-type-conversion=identity-layout-map",
-        # Outputs become trailing out-params the caller allocates.
-        "--buffer-results-to-out-params=modify-public-functions hoist-static-allocs",
-        "--buffer-deallocation-pipeline",
-        "--convert-bufferization-to-memref",
-        "--canonicalize",
-        # memref.copy would become a call into MLIR's C runner library.
-        "--buddy-memref-copy-to-linalg",
-    ))
-    # C interfaces for the model's functions only; then one private function per distinct
-    # loop nest (--buddy-outline-loop-nests): the later stages and LLVM are superlinear in
-    # the size of one function.
-    outline = ("--llvm-request-c-wrappers", "--buddy-outline-loop-nests")
-    if options.openmp:
-        loops: tuple[str, ...] = ("--convert-linalg-to-parallel-loops", *outline,
-                                  "--convert-scf-to-openmp")
-    else:
-        loops = ("--convert-linalg-to-loops", *outline)
-    # Row kernels: nothing else lowers the frontend's linalg.softmax on memrefs; 4 lanes fit
-    # every target (the named pipeline uses the ISA's width).
-    rows = tuple(f"--buddy-{p}-vectorize=vector-width=4 parallel={int(options.openmp)}"
-                 for p in ("softmax", "rmsnorm"))
-    lower = Stage("lower-to-llvm", "2-llvm.mlir", (
-        *rows,
-        *loops,
-        "--lower-affine",
-        "--convert-vector-to-llvm",
-        "--convert-math-to-llvm",
-        "--convert-math-to-libm",
-        "--expand-strided-metadata",
-        "--lower-affine",
-        # Before scf-to-cf: OpenMP bodies sit in memref.alloca_scope, which
-        # must still have a single block when it is lowered.
-        "--finalize-memref-to-llvm",
-        "--convert-scf-to-cf",
-        "--convert-openmp-to-llvm",
-        "--convert-arith-to-llvm",
-        "--convert-index-to-llvm",
-        "--convert-func-to-llvm",
-        "--convert-cf-to-llvm",
-        "--reconcile-unrealized-casts",
-        "--buddy-emit-packed-interface",
-    ))
-    stages = [bufferize, lower]
-    if to_linalg:
-        stages.insert(0, Stage("tosa-to-linalg", "0-linalg.mlir", to_linalg))
-    return stages
+BUDDY_OPT_STAGE, BUDDY_OPT_OUTPUT = "cpu-pipeline", "2-llvm.mlir"
 
 
 def pipeline_description(options: PipelineOptions, target: Target) -> dict[str, object]:
     """What the manifest (and the cache key) records about the pipeline."""
     return {
-        "buddy-opt": [[s.name, *s.flags] for s in buddy_opt_stages(options)],
+        "buddy-opt": [[BUDDY_OPT_STAGE, *buddy_opt_flags(options, target)]],
         "opt": [f"-O{options.opt_level}", *target.codegen_flags()],  # LLVM loop vectorizer
         "llc": llc_flags(target, options),
         "openmp": options.openmp,
+        "kernels": options.kernels,
     }
 
 
@@ -198,17 +139,14 @@ def lower_to_object(
     """Run every stage on ``source`` (tensor-level MLIR); returns ``workdir/model.o``."""
     tools = check_tools(target, link=False)
     buddy_opt = find_tool("buddy-opt")
-    current = source
-    stages = list(buddy_opt_stages(options))
-    total = len(stages) + 3  # + translate, opt, llc
-    done = 0
-    for stage in stages:
-        out = workdir / stage.output
-        t0 = time.perf_counter()
-        run_tool(stage.name, [buddy_opt, current, *stage.flags, "-o", out], input_file=current)
-        done += 1
-        progress(f"{progress_bar(done, total)} {stage.name:<14} {time.perf_counter() - t0:6.2f}s  -> {out.name}")
-        current = out
+    total = 1 + 3  # buddy-opt + translate, opt, llc
+    out = workdir / BUDDY_OPT_OUTPUT
+    t0 = time.perf_counter()
+    run_tool(BUDDY_OPT_STAGE, [buddy_opt, source, *buddy_opt_flags(options, target), "-o", out],
+             input_file=source)
+    done = 1
+    progress(f"{progress_bar(done, total)} {BUDDY_OPT_STAGE:<14} {time.perf_counter() - t0:6.2f}s  -> {out.name}")
+    current = out
 
     steps: list[tuple[str, str, list[str | Path]]] = [
         ("translate", "3-module.ll",

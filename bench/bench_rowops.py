@@ -11,7 +11,7 @@ return the heap to the OS on every call and then page-fault it back (8
 softmaxes of 9x128x128 took 16.9 ms instead of 1.1 ms). The script re-runs
 itself with MALLOC_TRIM_THRESHOLD_/MALLOC_MMAP_THRESHOLD_ raised so that it
 times the kernels, not the page faults. The module is compiled with `--buddy-cpu-pipeline`
-(`kernels=` the host ISA, parallel loops on). Results are merged into
+(Buddy's kernels, vector ISA of `--target`, parallel loops on). Results are merged into
 bench/results/rowops.json under `--label` (e.g. "before" / "after" a
 change); `--doc` rewrites the rowops section of docs/performance.md from
 that file.
@@ -101,7 +101,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--label", default="current")
     ap.add_argument("--reps", type=int, default=200)
-    ap.add_argument("--kernels", default="avx512")
+    ap.add_argument("--target", default="x86-avx512", help="backend target row (its ISA)")
     ap.add_argument("--doc", action="store_true", help="only rewrite the docs/performance.md section")
     args = ap.parse_args()
     if args.doc:
@@ -115,7 +115,7 @@ def main() -> None:
         for name, mod, inputs in cases():
             with torch.no_grad():
                 want = mod(*inputs)
-                compiled = buddy.compile(mod.eval(), inputs, kernels=args.kernels, openmp=True,
+                compiled = buddy.compile(mod.eval(), inputs, target=args.target, openmp=True,
                                          cache_dir=Path(tmp) / "cache", progress=False)
                 got = compiled(*inputs)
                 got = got[0] if isinstance(got, (list, tuple)) else got
@@ -128,7 +128,7 @@ def main() -> None:
     data = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     data.setdefault("runs", {})[args.label] = {
         "date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
-        "threads": torch.get_num_threads(), "chain": CHAIN, "kernels": args.kernels,
+        "threads": torch.get_num_threads(), "chain": CHAIN, "target": args.target,
         "malloc_env": MALLOC_ENV, "cases": rows}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(data, indent=1) + "\n")

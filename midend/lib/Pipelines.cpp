@@ -1,18 +1,28 @@
 //===- Pipelines.cpp - Buddy named pass pipelines --------------------------===//
 //
 // `--buddy-cpu-pipeline`: linalg on tensors -> LLVM dialect for a CPU target.
-// This is the one place the lowering is written down; Python (backend/) and
-// CMake call it by name. Options are documented in midend/README.md.
+// This is the one place the lowering is written down (buildCpuPipeline, typed
+// pass-manager calls); Python (backend/) and CMake call it by name. Options
+// are documented in midend/README.md.
 //
 //===----------------------------------------------------------------------===//
 
 #include "buddy/Pipelines.h"
+#include "buddy/Passes.h"
 
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Conversion/TosaToLinalg/TosaToLinalg.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/Transforms/RequestCWrappers.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
 #include "mlir/Pass/PassRegistry.h"
-#include "llvm/Support/ErrorHandling.h"
-#include "llvm/Support/FormatVariadic.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <optional>
@@ -22,7 +32,8 @@ using namespace mlir;
 
 namespace {
 
-struct CpuPipelineOptions : PassPipelineOptions<CpuPipelineOptions> {
+/// The registered pipeline's option string; converts to buddy::CpuPipelineOptions.
+struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
   Option<std::string> target{
       *this, "target",
       llvm::cl::desc("Vector ISA: avx512 (16 f32 lanes), avx2 (8), "
@@ -118,7 +129,54 @@ struct CpuPipelineOptions : PassPipelineOptions<CpuPipelineOptions> {
       llvm::cl::desc("Emit C wrappers and the `_buddy_<f>(void**)` entry "
                      "points (buddy-emit-packed-interface)"),
       llvm::cl::init(true)};
+  Option<bool> kernels{
+      *this, "kernels",
+      llvm::cl::desc("Buddy kernels (GEMM/GEMV, conv/pooling, elementwise "
+                     "fusion, fold-transpose); 0 = reference lowering: linalg "
+                     "-> (parallel) loops (the softmax/RMSNorm row kernels "
+                     "stay: nothing else lowers linalg.softmax)"),
+      llvm::cl::init(true)};
+  Option<std::string> renameFrom{
+      *this, "rename-from",
+      llvm::cl::desc("Rename this entry function first (buddy-rename-entry); "
+                     "empty = no rename"),
+      llvm::cl::init("")};
+  Option<std::string> renameTo{
+      *this, "rename-to",
+      llvm::cl::desc("New name of the `rename-from` function"),
+      llvm::cl::init("")};
+  buddy::CpuPipelineOptions toStruct() const {
+    buddy::CpuPipelineOptions o;
+    o.target = target;
+    o.kernels = kernels;
+    o.renameFrom = renameFrom;
+    o.renameTo = renameTo;
+    o.threads = threads;
+    o.mr = mr;
+    o.nr = nr;
+    o.kc = kc;
+    o.nc = nc;
+    o.mc = mc;
+    o.fuseEpilogue = fuseEpilogue;
+    o.packA = packA;
+    o.gemvMaxRows = gemvMaxRows;
+    o.gemvRows = gemvRows;
+    o.gemvChunk = gemvChunk;
+    o.parallelLoops = parallelLoops;
+    o.fuseElementwise = fuseElementwise;
+    o.convVectorize = convVectorize;
+    o.convOcBlock = convOcBlock;
+    o.convOwVectors = convOwVectors;
+    o.outline = outline;
+    o.convOhBlock = convOhBlock;
+    o.convCBlock = convCBlock;
+    o.convGemm1x1 = convGemm1x1;
+    o.fromTosa = fromTosa;
+    o.packedInterface = packedInterface;
+    return o;
+  }
 };
+
 
 struct TargetDefaults {
   int64_t vw, mr, nr;
@@ -134,104 +192,164 @@ std::optional<TargetDefaults> defaultsFor(llvm::StringRef target) {
   return std::nullopt;
 }
 
-LogicalResult
-buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &o,
-                 llvm::function_ref<LogicalResult(const llvm::Twine &)> error) {
-  std::optional<TargetDefaults> td = defaultsFor(o.target);
-  if (!td)
-    return error(llvm::Twine("buddy-cpu-pipeline: unknown target '") +
-                 o.target + "' (expected avx512, avx2, neon or generic)");
-  TargetDefaults d = *td;
-  int64_t mr = o.mr > 0 ? int64_t(o.mr) : d.mr;
-  int64_t nr = o.nr > 0 ? int64_t(o.nr) : d.nr;
-  std::string text;
-  auto add = [&](const llvm::Twine &t) {
-    if (!text.empty())
-      text += ",";
-    text += t.str();
-  };
-  if (o.fromTosa)
-    add("func.func(tosa-to-linalg-named, tosa-to-linalg, tosa-to-arith, "
-        "tosa-to-tensor), canonicalize");
+} // namespace
+
+std::string buddy::verifyCpuPipelineOptions(const CpuPipelineOptions &o) {
+  if (!defaultsFor(o.target))
+    return "buddy-cpu-pipeline: unknown target '" + o.target +
+           "' (expected avx512, avx2, neon or generic)";
+  if (o.renameFrom.empty() != o.renameTo.empty())
+    return "buddy-cpu-pipeline: rename-from and rename-to go together (got "
+           "rename-from='" +
+           o.renameFrom + "' rename-to='" + o.renameTo + "')";
+  return "";
+}
+
+LogicalResult buddy::buildCpuPipeline(OpPassManager &pm,
+                                      const CpuPipelineOptions &o) {
+  std::string bad = verifyCpuPipelineOptions(o);
+  if (!bad.empty()) {
+    llvm::errs() << bad << "\n";
+    return failure();
+  }
+  TargetDefaults d = *defaultsFor(o.target);
+  int64_t mr = o.mr > 0 ? o.mr : d.mr;
+  int64_t nr = o.nr > 0 ? o.nr : d.nr;
+
+  if (!o.renameFrom.empty()) {
+    buddy::RenameEntryOptions r;
+    r.from = o.renameFrom;
+    r.to = o.renameTo;
+    pm.addPass(buddy::createRenameEntry(r));
+  }
+  if (o.fromTosa) {
+    OpPassManager &f = pm.nest<func::FuncOp>();
+    f.addPass(tosa::createTosaToLinalgNamed());
+    f.addPass(tosa::createTosaToLinalg());
+    f.addPass(createTosaToArithPass());
+    f.addPass(createTosaToTensorPass());
+    pm.addPass(createCanonicalizerPass());
+  }
   // Tensors -> buffers; results become caller-allocated trailing out-params.
-  add("func.func(buddy-fold-transpose-into-matmul, canonicalize)");
-  if (o.fuseElementwise)
-    add("func.func(buddy-fuse-elementwise)");
-  add("one-shot-bufferize{bufferize-function-boundaries=1 "
-      "function-boundary-type-conversion=identity-layout-map}");
-  add("buffer-results-to-out-params{hoist-static-allocs=1 "
-      "modify-public-functions=1}");
-  add("func.func(buffer-deallocation-pipeline), convert-bufferization-to-memref,"
-      " canonicalize, cse");
+  {
+    OpPassManager &f = pm.nest<func::FuncOp>();
+    if (o.kernels)
+      f.addPass(buddy::createFoldTransposeIntoMatmul());
+    f.addPass(createCanonicalizerPass());
+  }
+  if (o.kernels && o.fuseElementwise)
+    pm.addNestedPass<func::FuncOp>(buddy::createFuseElementwise());
+  {
+    bufferization::OneShotBufferizePassOptions b;
+    b.bufferizeFunctionBoundaries = true;
+    b.functionBoundaryTypeConversion =
+        bufferization::LayoutMapOption::IdentityLayoutMap;
+    pm.addPass(bufferization::createOneShotBufferizePass(b));
+  }
+  {
+    bufferization::BufferResultsToOutParamsPassOptions b;
+    b.hoistStaticAllocs = true;
+    b.modifyPublicFunctions = true;
+    pm.addPass(bufferization::createBufferResultsToOutParamsPass(b));
+  }
+  bufferization::buildBufferDeallocationPipeline(pm.nest<func::FuncOp>());
+  pm.addPass(createConvertBufferizationToMemRefPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
   // memref.copy would lower to a call into MLIR's C runner library (memrefCopy).
-  add("func.func(buddy-memref-copy-to-linalg)");
-  // Row kernels: softmax (nothing else lowers linalg.softmax) and RMSNorm.
-  add(llvm::formatv("func.func(buddy-softmax-vectorize{{vector-width={0} "
-                    "parallel={1}}, buddy-rmsnorm-vectorize{{vector-width={0} "
-                    "parallel={1}})",
-                    d.vw, o.parallelLoops ? 1 : 0)
-          .str());
+  pm.addNestedPass<func::FuncOp>(buddy::createMemRefCopyToLinalg());
+  // Row kernels: softmax (nothing else lowers linalg.softmax) and RMSNorm;
+  // on with or without `kernels`.
+  {
+    OpPassManager &f = pm.nest<func::FuncOp>();
+    buddy::SoftmaxVectorizeOptions s;
+    s.vectorWidth = d.vw;
+    s.parallel = o.parallelLoops;
+    f.addPass(buddy::createSoftmaxVectorize(s));
+    buddy::RmsNormVectorizeOptions r;
+    r.vectorWidth = d.vw;
+    r.parallel = o.parallelLoops;
+    f.addPass(buddy::createRmsNormVectorize(r));
+  }
   // Convolutions and pooling (1x1 convolutions become matmuls for the GEMM
   // kernels below).
-  if (o.convVectorize)
-    add(llvm::formatv("func.func(buddy-conv2d-vectorize{{vector-width={0} "
-                      "oc-block={1} ow-vectors={2} threads={3} oh-block={4} "
-                      "c-block={5} gemm-1x1={6}}, "
-                      "buddy-pooling-vectorize{{vector-width={0}})",
-                      d.vw, o.convOcBlock > 0 ? int64_t(o.convOcBlock) : (d.vw == 16 ? 8 : 4),
-                      o.convOwVectors > 0 ? int64_t(o.convOwVectors) : 2,
-                      int64_t(o.threads), int64_t(o.convOhBlock),
-                      int64_t(o.convCBlock), o.convGemm1x1 ? 1 : 0)
-            .str());
+  if (o.kernels && o.convVectorize) {
+    OpPassManager &f = pm.nest<func::FuncOp>();
+    buddy::Conv2dVectorizeOptions c;
+    c.vectorWidth = d.vw;
+    c.ocBlock = o.convOcBlock > 0 ? o.convOcBlock : (d.vw == 16 ? 8 : 4);
+    c.owVectors = o.convOwVectors > 0 ? o.convOwVectors : 2;
+    c.threads = o.threads;
+    c.ohBlock = o.convOhBlock;
+    c.cBlock = o.convCBlock;
+    c.gemm1x1 = o.convGemm1x1;
+    f.addPass(buddy::createConv2dVectorize(c));
+    buddy::PoolingVectorizeOptions p;
+    p.vectorWidth = d.vw;
+    f.addPass(buddy::createPoolingVectorize(p));
+  }
   // Buddy kernels, then everything else as (parallel) loops.
-  add(llvm::formatv("func.func(buddy-gemv-vectorize{{vector-width={0} "
-                    "max-rows={1} threads={2} rows={3} chunk={4}})",
-                    d.vw, int64_t(o.gemvMaxRows), int64_t(o.threads),
-                    int64_t(o.gemvRows), int64_t(o.gemvChunk))
-          .str());
-  add(llvm::formatv("func.func(buddy-matmul-vectorize{{vector-width={0} mr={1} "
-                    "nr={2} kc={3} nc={4} threads={5} pack-a={6} mc={7} "
-                    "fuse-epilogue={8}})",
-                    d.vw, mr, nr, int64_t(o.kc), int64_t(o.nc),
-                    int64_t(o.threads), o.packA ? 1 : 0,
-                    llvm::divideCeil(int64_t(o.mc), mr) * mr,
-                    o.fuseEpilogue ? 1 : 0)
-          .str());
-  add(o.parallelLoops ? "func.func(convert-linalg-to-parallel-loops)"
-                      : "func.func(convert-linalg-to-loops)");
+  if (o.kernels) {
+    buddy::GemvVectorizeOptions g;
+    g.vectorWidth = d.vw;
+    g.maxRows = o.gemvMaxRows;
+    g.threads = o.threads;
+    g.rows = o.gemvRows;
+    g.chunk = o.gemvChunk;
+    pm.addNestedPass<func::FuncOp>(buddy::createGemvVectorize(g));
+    buddy::MatmulVectorizeOptions m;
+    m.vectorWidth = d.vw;
+    m.mr = mr;
+    m.nr = nr;
+    m.kc = o.kc;
+    m.nc = o.nc;
+    m.threads = o.threads;
+    m.packA = o.packA;
+    m.mc = llvm::divideCeil(o.mc, mr) * mr;
+    m.fuseEpilogue = o.fuseEpilogue;
+    pm.addNestedPass<func::FuncOp>(buddy::createMatmulVectorize(m));
+  }
+  pm.addNestedPass<func::FuncOp>(o.parallelLoops
+                                     ? createConvertLinalgToParallelLoopsPass()
+                                     : createConvertLinalgToLoopsPass());
   // No canonicalize from here on: it would fold the packing's in-register
   // vector.transpose into scalar element moves.
   // C interfaces for the model's own functions only, then one private
   // function per distinct loop nest: the later stages (scf-to-cf, OpenMP,
   // LLVM opt/llc) are superlinear in the size of one function.
   if (o.packedInterface)
-    add("func.func(llvm-request-c-wrappers)");
+    pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
   if (o.outline)
-    add("buddy-outline-loop-nests");
-  add("convert-scf-to-openmp");
+    pm.addPass(buddy::createOutlineLoopNests());
+  pm.addPass(createConvertSCFToOpenMPPass());
   // memref.alloca_scope (from scf-to-openmp) must be lowered before its
   // body turns into several blocks: finalize-memref-to-llvm before scf-to-cf.
-  add("expand-strided-metadata, lower-affine, finalize-memref-to-llvm, "
-      "convert-scf-to-cf");
-  add(llvm::formatv("convert-vector-to-llvm{{vector-transpose-lowering={0}}",
-                    d.vw == 16 ? "shuffle16x16" : "shuffle1d")
-          .str());
-  add("convert-math-to-llvm, convert-math-to-libm, convert-arith-to-llvm, "
-      "convert-index-to-llvm, convert-ub-to-llvm, finalize-memref-to-llvm, "
-      "convert-cf-to-llvm, "
-      "convert-openmp-to-llvm, convert-func-to-llvm, convert-cf-to-llvm, "
-      "reconcile-unrealized-casts");
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createSCFToControlFlowPass());
+  {
+    ConvertVectorToLLVMPassOptions v;
+    v.vectorTransposeLowering = d.vw == 16
+                                    ? vector::VectorTransposeLowering::Shuffle16x16
+                                    : vector::VectorTransposeLowering::Shuffle1D;
+    pm.addPass(createConvertVectorToLLVMPass(v));
+  }
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createUBToLLVMConversionPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertOpenMPToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
   if (o.packedInterface)
-    add("buddy-emit-packed-interface");
-  std::string err;
-  llvm::raw_string_ostream es(err);
-  if (failed(parsePassPipeline(text, pm, es)))
-    return error(llvm::Twine("buddy-cpu-pipeline: cannot build '") + text +
-                 "': " + err);
+    pm.addPass(buddy::createEmitPackedInterface());
   return success();
 }
-
-} // namespace
 
 void buddy::registerBuddyPipelines() {
   registerPassPipeline(
@@ -240,14 +358,18 @@ void buddy::registerBuddyPipelines() {
       "out-params), Buddy GEMV/GEMM kernels, loops, OpenMP, LLVM",
       [](OpPassManager &pm, llvm::StringRef text,
          llvm::function_ref<LogicalResult(const llvm::Twine &)> error) {
-        std::unique_ptr<CpuPipelineOptions> o =
-            CpuPipelineOptions::createFromString(text);
-        if (!o)
+        std::unique_ptr<CpuPipelineCLOptions> cl =
+            CpuPipelineCLOptions::createFromString(text);
+        if (!cl)
           return error(llvm::Twine("buddy-cpu-pipeline: bad options '") +
                        text + "'");
-        return buildCpuPipeline(pm, *o, error);
+        CpuPipelineOptions o = cl->toStruct();
+        std::string bad = verifyCpuPipelineOptions(o);
+        if (!bad.empty())
+          return error(bad);
+        return buildCpuPipeline(pm, o);
       },
       [](llvm::function_ref<void(const detail::PassOptions &)> optHandler) {
-        optHandler(CpuPipelineOptions());
+        optHandler(CpuPipelineCLOptions());
       });
 }

@@ -1,6 +1,6 @@
 """Whole models through the AOT backend: `buddy.compile(model, inputs, target=...)` -> .so,
 called through the packed ABI and compared with PyTorch eager, on both x86 target rows,
-with the default stages and with buddy-opt's named `--buddy-cpu-pipeline` (kernels=)."""
+with the reference lowering (kernels=False) and with Buddy's kernels (the default)."""
 
 from __future__ import annotations
 
@@ -63,13 +63,12 @@ MODELS: Dict[str, Callable[[], Tuple[torch.nn.Module, tuple]]] = {
 @pytest.mark.parametrize("target", list(NEEDS))
 def test_model_aot_matches_eager(target, model, pipeline, tmp_path):
     _skip_unless_runs(target)
-    kernels = None
-    if pipeline == "kernels":
+    kernels = pipeline == "kernels"
+    if kernels:
         try:
             toolchain.find_libomp()  # the named pipeline's kernels are OpenMP-parallel
         except toolchain.ToolNotFound as e:
             pytest.skip(str(e))
-        kernels = ISA[target]
     m, inputs = MODELS[model]()
     with torch.no_grad():
         want = m(*inputs)
@@ -78,7 +77,9 @@ def test_model_aot_matches_eager(target, model, pipeline, tmp_path):
     assert compiled.library is not None and compiled.library.is_file()
     assert compiled.manifest["target"]["name"] == target
     stages = [s[0] for s in compiled.manifest["pipeline"]["buddy-opt"]]
-    assert ("cpu-pipeline" in stages) == (kernels is not None)
+    assert stages == ["cpu-pipeline"]
+    flags = compiled.manifest["pipeline"]["buddy-opt"][0][1]
+    assert f"target={ISA[target]} kernels={int(kernels)} " in flags
     # A fresh load reads the parameters back from the artifact's weight file.
     got = buddy.load(compiled.artifact_dir)(*inputs)
     zoo.close(got, want)

@@ -2,7 +2,7 @@
 linalg on tensors (as the frontend emits it, padding included) is lowered with
 `buddy-opt --buddy-cpu-pipeline`, compiled natively, run through the
 `_buddy_<f>(void **)` ABI and compared with PyTorch (float64 reference); and
-small CNNs go through the whole frontend (`buddy.compile(kernels=...)`) and are
+small CNNs go through the whole frontend (`buddy.compile`, kernels on by default) and are
 compared with eager.
 
 Shapes cover the kernels' edges: odd H/W, output widths below, at and above the
@@ -172,7 +172,7 @@ def test_resnet_style_cnn_through_frontend_matches_eager(tmp_path: Path, kernels
     with torch.no_grad():
         want = m(x)
     target = "x86-avx512" if kernels == "avx512" else "x86-avx2"
-    compiled = buddy.compile(m, (x,), target=target, kernels=kernels, cache_dir=tmp_path / "cache",
+    compiled = buddy.compile(m, (x,), target=target, cache_dir=tmp_path / "cache",
                              progress=False)
     got = compiled(x)
     got = got[0] if isinstance(got, (list, tuple)) else got

@@ -78,6 +78,7 @@ def _rms_inputs():
 
 
 def _compile_and_compare(mod, args, kernels, openmp, tmp_path):
+    """`kernels`: None = reference lowering (kernels=False) on the host, else the x86 ISA row."""
     if kernels is not None or openmp:
         try:
             toolchain.find_libomp()
@@ -85,7 +86,9 @@ def _compile_and_compare(mod, args, kernels, openmp, tmp_path):
             pytest.skip(str(e))
     with torch.no_grad():
         want = mod(*args)
-        compiled = buddy.compile(mod, args, kernels=kernels, openmp=openmp, cache_dir=tmp_path / "cache",
+        target = "host" if kernels is None else f"x86-{kernels}"
+        compiled = buddy.compile(mod, args, target=target, kernels=kernels is not None, openmp=openmp,
+                                 cache_dir=tmp_path / "cache",
                                  progress=False, artifact_dir=tmp_path / "art")
         got = compiled(*args)
     assert len(got) == len(want)
@@ -117,7 +120,7 @@ def test_row_kernels_emitted_and_lowered(tmp_path):
     assert text.count("buddy.rms_norm =") == len(ROWS) + 1 and "aten" not in text
     sm = import_model(Softmaxes().eval(), _softmax_inputs())
     assert str(sm.module.mlir_text).count("linalg.softmax") == len(ROWS)
-    compiled = buddy.compile(Softmaxes().eval(), _softmax_inputs(), kernels="avx2", openmp=False,
+    compiled = buddy.compile(Softmaxes().eval(), _softmax_inputs(), target="x86-avx2", openmp=False,
                              artifact_dir=tmp_path / "art", progress=False)
     t = (compiled.artifact_dir / "2-llvm.mlir").read_text()
     assert "llvm.intr.maximum" in t and "expf" not in t and "llvm.intr.exp" not in t
@@ -188,6 +191,6 @@ def test_tosa_path_unchanged_and_fused(tmp_path):
         assert "linalg.softmax" not in text and "buddy.rms_norm" not in text
         with torch.no_grad():
             want = mod(*args)
-        got = buddy.compile(g, kernels="avx2", artifact_dir=tmp_path / type(mod).__name__, progress=False)(*args)
+        got = buddy.compile(g, target="x86-avx2", artifact_dir=tmp_path / type(mod).__name__, progress=False)(*args)
         for a, b in zip(got, want):
             torch.testing.assert_close(torch.as_tensor(a), b, rtol=1e-5, atol=1e-6, equal_nan=True)

@@ -270,13 +270,10 @@ class CompiledLlama:
 
         t0 = time.perf_counter()
         self.report(f"compiling {what} ({len(graph.params)} params) for {self.target}")
-        from buddy.backend.pipeline import kernel_isa
-        from buddy.backend.targets import get_target
-
         # Buddy's kernels run in parallel (OpenMP); with `parallel_loops` the other ops too.
         mod = bc.compile(graph, target=self.target, cache_dir=self.root, use_cache=self.use_cache,
                          progress=self._progress, openmp=self.parallel_loops,
-                         kernels=kernel_isa(get_target(self.target)),
+                         kernels=True,
                          opt_level=self.opt_level, name=entry,
                          # the graphs read the shared weight file; an external one is never copied
                          write_weights=self._state is not None)

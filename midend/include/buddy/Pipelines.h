@@ -1,8 +1,78 @@
 //===- Pipelines.h - Buddy named pass pipelines -----------------*- C++ -*-===//
+//
+// `--buddy-cpu-pipeline` as a C++ API: fill a CpuPipelineOptions and call
+// buildCpuPipeline on a module-level pass manager. The registered pipeline
+// (`buddy-opt --buddy-cpu-pipeline=...`, used by backend/pipeline.py) is a
+// thin wrapper that parses its option string into this struct. Options are
+// documented in midend/README.md.
+//
+//===----------------------------------------------------------------------===//
 #ifndef BUDDY_PIPELINES_H
 #define BUDDY_PIPELINES_H
 
+#include "mlir/Pass/PassManager.h"
+
+#include <cstdint>
+#include <string>
+
 namespace buddy {
+
+/// Options of `--buddy-cpu-pipeline` (same names, kebab-case there).
+struct CpuPipelineOptions {
+  /// Vector ISA: avx512 (16 f32 lanes), avx2 (8), neon/generic (4).
+  std::string target = "avx512";
+  /// Buddy kernels (GEMM/GEMV, conv/pooling, elementwise fusion,
+  /// fold-transpose). false = reference lowering: linalg -> (parallel) loops;
+  /// the softmax/RMSNorm row kernels stay (nothing else lowers
+  /// linalg.softmax).
+  bool kernels = true;
+  /// Rename the entry function `renameFrom` to `renameTo` first
+  /// (buddy-rename-entry); both empty = no rename.
+  std::string renameFrom;
+  std::string renameTo;
+  /// Threads the GEMM N panels are balanced for (the OpenMP thread count
+  /// itself is set at run time).
+  int64_t threads = 2;
+  /// GEMM register tile (0 = target default) and cache blocks.
+  int64_t mr = 0;
+  int64_t nr = 0;
+  int64_t kc = 256;
+  int64_t nc = 256;
+  int64_t mc = 128; ///< rounded up to a multiple of mr
+  bool fuseEpilogue = true;
+  bool packA = false;
+  /// GEMV: matmuls with static M <= gemvMaxRows.
+  int64_t gemvMaxRows = 4;
+  int64_t gemvRows = 8;
+  int64_t gemvChunk = 64;
+  /// Lower the remaining linalg ops to scf.parallel (OpenMP) instead of
+  /// sequential loops.
+  bool parallelLoops = true;
+  bool fuseElementwise = true;
+  /// Convolutions and pooling (buddy-conv2d-vectorize,
+  /// buddy-pooling-vectorize).
+  bool convVectorize = true;
+  int64_t convOcBlock = 0;   ///< 0 = target default: 8 for avx512, else 4
+  int64_t convOwVectors = 0; ///< 0 = default 2
+  int64_t convOhBlock = 1;
+  int64_t convCBlock = 32; ///< 0 = all input channels
+  bool convGemm1x1 = true;
+  /// Outline each distinct top-level loop nest (buddy-outline-loop-nests).
+  bool outline = true;
+  /// Input is TOSA: lower it to Linalg first.
+  bool fromTosa = false;
+  /// C wrappers and `_buddy_<f>(void**)` entry points
+  /// (buddy-emit-packed-interface).
+  bool packedInterface = true;
+};
+
+/// Why `o` cannot be built (unknown target, half a rename), or "" if it can.
+std::string verifyCpuPipelineOptions(const CpuPipelineOptions &o);
+
+/// Appends the pipeline to `pm` (anchored on builtin.module). Fails, with a
+/// message on llvm::errs(), when verifyCpuPipelineOptions(o) is not empty.
+mlir::LogicalResult buildCpuPipeline(mlir::OpPassManager &pm,
+                                     const CpuPipelineOptions &o);
 
 /// Registers `--buddy-cpu-pipeline` (see midend/README.md) with buddy-opt.
 void registerBuddyPipelines();
