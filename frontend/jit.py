@@ -26,10 +26,10 @@ from .graph import TensorSpec
 log = logging.getLogger("buddy.frontend")
 
 
-def pipeline_flag(dialect: str) -> str:
+def pipeline_flag(dialect: str, deallocation: bool = True) -> str:
     """The buddy-opt flag of the reference lowering (the one named pipeline, kernels off)."""
     return ("--buddy-cpu-pipeline=target=generic kernels=0 parallel-loops=0 packed-interface=0 "
-            f"from-tosa={int(dialect == 'tosa')}")
+            f"from-tosa={int(dialect == 'tosa')} deallocation={int(deallocation)}")
 
 
 def runtime_libs() -> List[str]:
@@ -47,17 +47,32 @@ class JitError(RuntimeError):
 
 
 def _lower(tensor_text: str, dialect: str) -> str:
+    try:
+        return _lower_once(tensor_text, dialect, True)
+    except JitError as first:
+        # MLIR 22 cannot lower some multi-buffer deallocations (i1 memrefs): lower without
+        # frees instead; such modules leak their temporaries on each call.
+        try:
+            text = _lower_once(tensor_text, dialect, False)
+        except JitError:
+            raise first from None
+        log.warning("buddy reference runner: compiled without deallocation (%s)",
+                    str(first).splitlines()[0])
+        return text
+
+
+def _lower_once(tensor_text: str, dialect: str, deallocation: bool) -> str:
     """Tensor-level MLIR -> LLVM dialect text through `buddy-opt --buddy-cpu-pipeline`."""
     from buddy.toolchain import find_tool
 
     with tempfile.TemporaryDirectory(prefix="buddy-jit-") as tmp:
         src = Path(tmp) / "in.mlir"
         src.write_text(tensor_text)
-        cmd = [str(find_tool("buddy-opt")), str(src), pipeline_flag(dialect)]
+        cmd = [str(find_tool("buddy-opt")), str(src), pipeline_flag(dialect, deallocation)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         # e.g. LLVM 22's memref-to-llvm asserts on boolean (i1) buffers between TOSA ops.
-        raise JitError(f"buddy-opt {pipeline_flag(dialect)} failed (exit {proc.returncode}):\n"
+        raise JitError(f"buddy-opt {pipeline_flag(dialect, deallocation)} failed (exit {proc.returncode}):\n"
                        f"{proc.stderr.strip()[-4000:]}")
     return proc.stdout
 

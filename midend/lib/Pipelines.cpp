@@ -124,6 +124,11 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
   Option<bool> fromTosa{*this, "from-tosa",
                         llvm::cl::desc("Input is TOSA: lower it to Linalg first"),
                         llvm::cl::init(false)};
+  Option<bool> deallocation{
+      *this, "deallocation",
+      llvm::cl::desc("Free bufferization's temporaries (buffer-deallocation-pipeline); "
+                     "0 only where MLIR 22 cannot lower the deallocation"),
+      llvm::cl::init(true)};
   Option<bool> packedInterface{
       *this, "packed-interface",
       llvm::cl::desc("Emit C wrappers and the `_buddy_<f>(void**)` entry "
@@ -173,6 +178,7 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
     o.convGemm1x1 = convGemm1x1;
     o.fromTosa = fromTosa;
     o.packedInterface = packedInterface;
+    o.deallocation = deallocation;
     return o;
   }
 };
@@ -252,7 +258,10 @@ LogicalResult buddy::buildCpuPipeline(OpPassManager &pm,
     b.modifyPublicFunctions = true;
     pm.addPass(bufferization::createBufferResultsToOutParamsPass(b));
   }
-  bufferization::buildBufferDeallocationPipeline(pm.nest<func::FuncOp>());
+  // At module level: deallocations of several buffers at once (e.g. yielded by scf.if) lower
+  // to a helper function that lower-deallocations must insert into the module.
+  if (o.deallocation)
+    bufferization::buildBufferDeallocationPipeline(pm);
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

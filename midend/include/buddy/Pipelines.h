@@ -64,6 +64,10 @@ struct CpuPipelineOptions {
   /// C wrappers and `_buddy_<f>(void**)` entry points
   /// (buddy-emit-packed-interface).
   bool packedInterface = true;
+  /// Free the temporaries bufferization allocates (buffer-deallocation-pipeline). Off only
+  /// for modules whose deallocation MLIR 22 cannot lower (multi-buffer deallocs become i1
+  /// memrefs, which finalize-memref-to-llvm asserts on): such code leaks its temporaries.
+  bool deallocation = true;
 };
 
 /// Why `o` cannot be built (unknown target, half a rename), or "" if it can.
