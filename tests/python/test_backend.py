@@ -360,3 +360,29 @@ def test_kernels_is_a_bool(tmp_path):
                         openmp=False, artifact_dir=tmp_path / "ref", progress=False)
     assert "kernels=0 parallel-loops=0" in ref.manifest["pipeline"]["buddy-opt"][0][1]
     assert "omp" not in (ref.artifact_dir / "2-llvm.mlir").read_text()
+    # Both lowerings compute the same thing (NumPy reference).
+    fast = buddy.compile(LINEAR_TANH, target="x86-avx2", num_params=1, openmp=False,
+                         artifact_dir=tmp_path / "fast", progress=False)
+    assert "kernels=1 parallel-loops=0" in fast.manifest["pipeline"]["buddy-opt"][0][1]
+    w, x = cdriver.driver_inputs(ref.signature)
+    for m in (ref, fast):
+        y, t = buddy.load(m.artifact_dir, params={"arg0": w})(x)
+        np.testing.assert_allclose(y, x @ w.T, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(t, np.tanh(x), rtol=1e-5, atol=1e-6)
+
+
+def test_cli_no_kernels_is_the_reference_lowering(tmp_path):
+    src = tmp_path / "linear.mlir"
+    src.write_text(LINEAR_TANH)
+    env = {**os.environ, "BUDDY_CACHE_DIR": str(tmp_path / "cache")}
+    art = tmp_path / "art"
+    r = _buddy("compile", str(src), "--num-params", "1", "-t", "x86-avx2", "--no-openmp",
+               "--no-kernels", "-o", str(art), env=env)
+    assert r.returncode == 0, r.stderr
+    w, x = cdriver.driver_inputs(buddy.load(art).signature)
+    m = buddy.load(art, params={"arg0": w})
+    assert "kernels=0" in m.manifest["pipeline"]["buddy-opt"][0][1]
+    y, t = m(x)
+    np.testing.assert_allclose(y, x @ w.T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(t, np.tanh(x), rtol=1e-5, atol=1e-6)
+
