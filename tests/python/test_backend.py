@@ -386,3 +386,22 @@ def test_cli_no_kernels_is_the_reference_lowering(tmp_path):
     np.testing.assert_allclose(y, x @ w.T, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(t, np.tanh(x), rtol=1e-5, atol=1e-6)
 
+
+def test_kernels_without_libomp_link_the_serial_runtime(tmp_path, monkeypatch):
+    """Kernels are on by default and call __kmpc_*: with no libomp on the machine the library
+    gets the serial entry points (omp_serial.py), with a warning, and still computes right."""
+    from buddy.backend import link
+
+    def missing():
+        raise toolchain.ToolNotFound("libomp not found (test)")
+
+    monkeypatch.setattr(link, "find_libomp", missing)
+    with pytest.warns(RuntimeWarning, match="serial OpenMP entry points"):
+        m = buddy.compile(LINEAR_TANH, target="x86-avx2", num_params=1, openmp=True,
+                          artifact_dir=tmp_path / "a", progress=False)
+    assert "kernels=1 parallel-loops=1" in m.manifest["pipeline"]["buddy-opt"][0][1]
+    assert "omp.parallel" in (m.artifact_dir / "2-llvm.mlir").read_text()
+    w, x = cdriver.driver_inputs(m.signature)
+    y, t = buddy.load(m.artifact_dir, params={"arg0": w})(x)
+    np.testing.assert_allclose(y, x @ w.T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(t, np.tanh(x), rtol=1e-5, atol=1e-6)
