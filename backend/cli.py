@@ -45,6 +45,9 @@ def add_compile_parser(sub: Any) -> None:
                    help="for .mlir input: how many leading @forward arguments are params")
     p.add_argument("--openmp", action=argparse.BooleanOptionalAction, default=None,
                    help="parallel loops with OpenMP (default: on for host targets with libomp)")
+    p.add_argument("--kernels", action=argparse.BooleanOptionalAction, default=True,
+                   help="Buddy's GEMM/GEMV/conv/pooling kernels and elementwise fusion (default: "
+                        "on); --no-kernels is the reference lowering, linalg -> loops")
     p.add_argument("--no-cache", action="store_true", help="do not use the compile cache")
     p.set_defaults(func=cmd_compile)
 
@@ -80,7 +83,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     built = _load_input(src)
     model, example = (built if isinstance(built, tuple) else (built, None))
     module = buddy.compile(model, example, target=args.target, opt_level=args.opt_level,
-                           openmp=args.openmp, num_params=args.num_params, name=args.name,
+                           openmp=args.openmp, kernels=args.kernels, num_params=args.num_params,
+                           name=args.name,
                            use_cache=not args.no_cache)
     out = Path(args.output)
     if out.resolve() != module.artifact_dir.resolve():

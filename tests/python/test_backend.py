@@ -360,3 +360,48 @@ def test_kernels_is_a_bool(tmp_path):
                         openmp=False, artifact_dir=tmp_path / "ref", progress=False)
     assert "kernels=0 parallel-loops=0" in ref.manifest["pipeline"]["buddy-opt"][0][1]
     assert "omp" not in (ref.artifact_dir / "2-llvm.mlir").read_text()
+    # Both lowerings compute the same thing (NumPy reference).
+    fast = buddy.compile(LINEAR_TANH, target="x86-avx2", num_params=1, openmp=False,
+                         artifact_dir=tmp_path / "fast", progress=False)
+    assert "kernels=1 parallel-loops=0" in fast.manifest["pipeline"]["buddy-opt"][0][1]
+    w, x = cdriver.driver_inputs(ref.signature)
+    for m in (ref, fast):
+        y, t = buddy.load(m.artifact_dir, params={"arg0": w})(x)
+        np.testing.assert_allclose(y, x @ w.T, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(t, np.tanh(x), rtol=1e-5, atol=1e-6)
+
+
+def test_cli_no_kernels_is_the_reference_lowering(tmp_path):
+    src = tmp_path / "linear.mlir"
+    src.write_text(LINEAR_TANH)
+    env = {**os.environ, "BUDDY_CACHE_DIR": str(tmp_path / "cache")}
+    art = tmp_path / "art"
+    r = _buddy("compile", str(src), "--num-params", "1", "-t", "x86-avx2", "--no-openmp",
+               "--no-kernels", "-o", str(art), env=env)
+    assert r.returncode == 0, r.stderr
+    w, x = cdriver.driver_inputs(buddy.load(art).signature)
+    m = buddy.load(art, params={"arg0": w})
+    assert "kernels=0" in m.manifest["pipeline"]["buddy-opt"][0][1]
+    y, t = m(x)
+    np.testing.assert_allclose(y, x @ w.T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(t, np.tanh(x), rtol=1e-5, atol=1e-6)
+
+
+def test_kernels_without_libomp_link_the_serial_runtime(tmp_path, monkeypatch):
+    """Kernels are on by default and call __kmpc_*: with no libomp on the machine the library
+    gets the serial entry points (omp_serial.py), with a warning, and still computes right."""
+    from buddy.backend import link
+
+    def missing():
+        raise toolchain.ToolNotFound("libomp not found (test)")
+
+    monkeypatch.setattr(link, "find_libomp", missing)
+    with pytest.warns(RuntimeWarning, match="serial OpenMP entry points"):
+        m = buddy.compile(LINEAR_TANH, target="x86-avx2", num_params=1, openmp=True,
+                          artifact_dir=tmp_path / "a", progress=False)
+    assert "kernels=1 parallel-loops=1" in m.manifest["pipeline"]["buddy-opt"][0][1]
+    assert "omp.parallel" in (m.artifact_dir / "2-llvm.mlir").read_text()
+    w, x = cdriver.driver_inputs(m.signature)
+    y, t = buddy.load(m.artifact_dir, params={"arg0": w})(x)
+    np.testing.assert_allclose(y, x @ w.T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(t, np.tanh(x), rtol=1e-5, atol=1e-6)

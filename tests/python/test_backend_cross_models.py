@@ -163,7 +163,8 @@ def test_op_suite_under_qemu_matches_eager(target, op_cases, tmp_path):
 
     with ThreadPoolExecutor(2) as pool:
         objects = list(pool.map(build, range(len(chunks))))
-    exe = cdriver.build_file_executable(objects, entries, tmp_path / "ops", target)
+    # Kernels are on by default: the objects call the OpenMP runtime (serial shim on cross).
+    exe = cdriver.build_file_executable(objects, entries, tmp_path / "ops", target, openmp=True)
     io = tmp_path / "io"
     io.mkdir()
     for c, (symbol, sig) in zip(cases, entries):

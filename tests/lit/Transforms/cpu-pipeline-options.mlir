@@ -1,4 +1,6 @@
 // RUN: buddy-opt %s --buddy-cpu-pipeline="target=avx2 kernels=1" | FileCheck %s --check-prefix=KERNELS
+// RUN: buddy-opt %s --buddy-cpu-pipeline="target=generic" | FileCheck %s --check-prefix=LANES4
+// RUN: buddy-opt %s --buddy-cpu-pipeline="target=neon" | FileCheck %s --check-prefix=LANES4
 // RUN: buddy-opt %s --buddy-cpu-pipeline="target=avx2 kernels=0 parallel-loops=0" | FileCheck %s --check-prefix=REF
 // RUN: buddy-opt %s --buddy-cpu-pipeline="target=avx2 kernels=0 parallel-loops=1" | FileCheck %s --check-prefix=REFPAR
 // RUN: buddy-opt %s --buddy-cpu-pipeline="target=avx2 rename-from=mm rename-to=graph_a" | FileCheck %s --check-prefix=RENAME
@@ -9,6 +11,11 @@
 // KERNELS: llvm.func @_buddy_mm(
 // KERNELS: omp.parallel
 // KERNELS: llvm.intr.fmuladd({{.+}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+
+// generic (RISC-V RVV and any other CPU) and neon (AArch64): the same kernel, 4 lanes.
+// LANES4: omp.parallel
+// LANES4: llvm.intr.fmuladd({{.+}}) : (vector<4xf32>, vector<4xf32>, vector<4xf32>) -> vector<4xf32>
+// LANES4-NOT: vector<8xf32>
 
 // kernels=0: reference lowering, scalar loops; no vectors, no OpenMP anywhere.
 // REF-NOT: vector<
