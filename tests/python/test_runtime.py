@@ -509,3 +509,32 @@ def test_bound_call_bf16_and_rank0(libpath):
     v, s = np.arange(8, dtype=np.float32), np.zeros((), np.float32)
     total.bind([v, s])()
     assert float(s) == 28.0
+
+
+def test_dtype_table_matches_the_runtime_and_imports_no_torch():
+    import sys
+
+    from buddy.runtime import dtypes
+
+    assert set(dtypes.CALLABLE) == set(rt._runtime.dtypes())
+    for name in dtypes.CALLABLE:
+        row = dtypes.get(name)
+        assert row.numpy.itemsize == row.itemsize
+        assert np.dtype(rt.aligned_empty(name, (2,)).dtype) == row.numpy
+        assert row.torch.itemsize == row.itemsize
+        assert dtypes.from_torch(row.torch) == name and dtypes.from_mlir(row.mlir) == name
+    assert not dtypes.get("u8").callable
+    with pytest.raises(TypeError, match="dtype u8 is not supported by the Buddy runtime"):
+        dtypes.check_callable("u8", "input 'x'")
+    with pytest.raises(ValueError, match="unknown Buddy dtype 'f7'"):
+        dtypes.get("f7")
+    from buddy.backend.abi import ArgSpec
+    from buddy.backend.signature import check_signature
+
+    with pytest.raises(TypeError, match=r"input 'x': dtype u8 is not supported .*callable dtypes: f32"):
+        check_signature([ArgSpec("input", "x", "u8", (2,)), ArgSpec("output", "y", "f32", (2,))])
+    x = torch.tensor([1.0, -2.0], dtype=torch.bfloat16)
+    assert torch.equal(dtypes.to_torch(dtypes.to_numpy(x), "bf16"), x)
+    code = ("import sys; import buddy.runtime.dtypes as d; d.get('f32');"
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
