@@ -49,19 +49,6 @@ def aligned_empty(shape: Sequence[int], dtype: np.dtype) -> np.ndarray:
     return raw[start:start + nbytes].view(dtype).reshape(tuple(shape))
 
 
-def check_array(spec: ArgSpec, value: object) -> np.ndarray:
-    """``value`` as a C-contiguous array of the spec's dtype/shape, or a clear error."""
-    arr = np.asarray(value)
-    want = NUMPY_DTYPES[spec.dtype]
-    if arr.dtype != want:
-        raise TypeError(f"{spec.role} {spec.name!r}: expected dtype {spec.dtype} "
-                        f"({want}), got {arr.dtype}")
-    if tuple(arr.shape) != spec.shape:
-        raise ValueError(f"{spec.role} {spec.name!r}: expected shape {list(spec.shape)}, "
-                         f"got {list(arr.shape)}")
-    return np.ascontiguousarray(arr)
-
-
 def as_array(value: Any) -> np.ndarray:
     """``value`` as a NumPy array without copying where possible (torch tensors are
     detached and moved to the CPU; bf16 tensors become their uint16 bits)."""
