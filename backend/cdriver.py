@@ -14,13 +14,16 @@ import numpy as np
 
 from buddy.toolchain import find_tool
 
+from buddy.runtime.dtypes import DTYPES
+
 from .abi import NUMPY_DTYPES, ArgSpec
 from .link import link_executable
 from .targets import Target, get_target
 
-C_TYPES = {"f32": "float", "f64": "double", "i32": "int32_t", "i64": "int64_t",
-           "i8": "int8_t", "i16": "int16_t"}
-ITEMSIZE = {"float": 4, "double": 8, "int32_t": 4, "int64_t": 8, "int8_t": 1, "int16_t": 2}
+# The dtypes the C driver can fill and print (buddy.runtime.dtypes has their C types).
+_DRIVER_DTYPES = ("f32", "f64", "i32", "i64", "i8", "i16")
+C_TYPES = {n: DTYPES[n].ctype for n in _DRIVER_DTYPES}
+ITEMSIZE = {DTYPES[n].ctype: DTYPES[n].itemsize for n in _DRIVER_DTYPES}
 PRINT = {"float": ("%.9g", "(double)"), "double": ("%.17g", ""),
          "int32_t": ("%lld", "(long long)"), "int64_t": ("%lld", "(long long)"),
          "int8_t": ("%lld", "(long long)"), "int16_t": ("%lld", "(long long)")}

@@ -6,7 +6,6 @@ An artifact directory holds the MLIR after each stage, ``model.o``,
 
 from __future__ import annotations
 
-import ctypes
 import json
 import shutil
 import time
@@ -16,7 +15,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from . import cache as cache_mod
-from .abi import NUMPY_DTYPES, ArgSpec, aligned_empty, call_packed, check_array
+from .abi import ArgSpec, as_array
 from .link import link_shared
 from .pipeline import (PipelineOptions, Progress, lower_to_object, pipeline_description,
                        quiet_progress, stderr_progress)
@@ -30,7 +29,11 @@ WEIGHTS = "weights.bwt"
 
 
 class CompiledModule:
-    """A compiled model: call it with NumPy arrays (native targets)."""
+    """A compiled model: call it with NumPy arrays or torch tensors (native targets).
+
+    Calls go through ``buddy._runtime.Function`` (built once, on first call): it checks the
+    arguments, allocates the outputs 64-byte aligned and runs the code without the GIL.
+    Parameters from the weight file (or ``params``) are converted once and reused."""
 
     def __init__(self, artifact_dir: Path, manifest: dict[str, Any],
                  params: Mapping[str, Any] | None = None, *, cache_hit: bool = False) -> None:
@@ -40,6 +43,8 @@ class CompiledModule:
         self.cache_hit = cache_hit
         self._params = dict(params) if params is not None else None
         self._fn: Any = None
+        self._param_list: list[np.ndarray] | None = None
+        self._num_inputs = sum(1 for s in self.signature if s.role == "input")
 
     @property
     def target(self) -> str:
@@ -58,59 +63,59 @@ class CompiledModule:
         return [s for s in self.signature if s.role == role]
 
     def _function(self) -> Any:
+        """The ``buddy._runtime.Function`` of the entry point (params + inputs -> outputs)."""
         if self._fn is None:
             if self.library is None:
                 raise RuntimeError(
                     f"target {self.target} is a cross target: there is no host library to "
                     "call; build an executable with buddy.backend.cdriver and run it under qemu")
-            lib = ctypes.CDLL(str(self.library))
-            self._fn = getattr(lib, self.manifest["symbol"])
-            self._fn.argtypes = [ctypes.c_void_p]
-            self._fn.restype = None
+            try:
+                from buddy import _runtime
+            except ImportError as e:
+                raise RuntimeError(f"calling {self.library} needs the C++ runtime module "
+                                   f"buddy._runtime: {e}") from e
+            symbol = str(self.manifest["symbol"])
+            if not symbol.startswith("_buddy_"):
+                raise ValueError(f"{self.artifact_dir}: manifest symbol {symbol!r} is not _buddy_<f>")
+            self._fn = _runtime.Library(str(self.library)).function(
+                symbol[len("_buddy_"):], [s for s in self.signature if s.role != "output"],
+                self._specs("output"))
         return self._fn
 
     def _param_arrays(self) -> list[np.ndarray]:
+        if self._param_list is not None:
+            return self._param_list
         specs = self._specs("param")
-        if not specs:
-            return []
-        if self._params is None:
+        out: list[np.ndarray] = []
+        if specs and self._params is None:
             self._params = load_weights(self.artifact_dir / self.manifest["weights"])
-        out = []
         for s in specs:
+            assert self._params is not None
             if s.name not in self._params:
                 raise KeyError(f"parameter {s.name!r} missing from the weights")
-            value = self._params[s.name]
-            if hasattr(value, "detach"):  # torch.Tensor
-                value = value.detach().cpu().numpy()
-            out.append(check_array(s, value))
+            out.append(as_array(self._params[s.name]))
+        self._param_list = out
         return out
 
     def __call__(self, *inputs: Any) -> Any:
-        in_specs = self._specs("input")
-        if len(inputs) != len(in_specs):
+        if len(inputs) != self._num_inputs:
+            in_specs = self._specs("input")
             raise TypeError(f"model takes {len(in_specs)} inputs "
                             f"({', '.join(s.name for s in in_specs)}), got {len(inputs)}")
-        ins = []
-        for s, x in zip(in_specs, inputs):
-            if hasattr(x, "detach"):
-                x = x.detach().cpu().numpy()
-            ins.append(check_array(s, x))
-        outs = [aligned_empty(s.shape, NUMPY_DTYPES[s.dtype]) for s in self._specs("output")]
-        call_packed(self._function(), [*self._param_arrays(), *ins, *outs])
+        fn = self._fn or self._function()
+        params = self._param_list if self._param_list is not None else self._param_arrays()
+        outs = fn(*params, *[as_array(x) for x in inputs])
         return outs[0] if len(outs) == 1 else tuple(outs)
 
     def call_all(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Call with every param and input (signature order, no weight file); returns the outputs.
 
         For callers that own the parameters (the Dynamo backend passes the live weights)."""
-        args = [s for s in self.signature if s.role != "output"]
-        if len(arrays) != len(args):
-            raise TypeError(f"{self.manifest['function']} takes {len(args)} params + inputs, "
+        n = len(self.signature) - len(self._specs("output"))
+        if len(arrays) != n:
+            raise TypeError(f"{self.manifest['function']} takes {n} params + inputs, "
                             f"got {len(arrays)}")
-        checked = [check_array(s, a) for s, a in zip(args, arrays)]
-        outs = [aligned_empty(s.shape, NUMPY_DTYPES[s.dtype]) for s in self._specs("output")]
-        call_packed(self._function(), [*checked, *outs])
-        return outs
+        return (self._fn or self._function())(*[as_array(a) for a in arrays])
 
 
 def load_weights(path: Path) -> dict[str, Any]:

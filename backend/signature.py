@@ -62,3 +62,7 @@ def check_signature(specs: Sequence[ArgSpec]) -> None:
     order = {"param": 0, "input": 1, "output": 2}
     if [order[r] for r in roles] != sorted(order[r] for r in roles):
         raise ValueError(f"signature must be params, inputs, outputs in order; got {roles}")
+    from buddy.runtime.dtypes import check_callable
+
+    for s in specs:
+        check_callable(s.dtype, f"{s.role} {s.name!r}")

@@ -35,13 +35,15 @@ AOT_OPTIONS = ("target", "cache_dir", "opt_level", "kernels")
 
 
 def _to_numpy(t: torch.Tensor) -> Any:
-    t = t.detach().contiguous()
-    return t.view(torch.uint16).numpy() if t.dtype == torch.bfloat16 else t.numpy()
+    from buddy.runtime.dtypes import to_numpy
+
+    return to_numpy(t)
 
 
 def _to_torch(a: Any, dtype: str) -> torch.Tensor:
-    t = torch.from_numpy(a)
-    return t.view(torch.bfloat16) if dtype == "bf16" else t
+    from buddy.runtime.dtypes import to_torch
+
+    return to_torch(a, dtype)
 
 
 class _GraphSignature:

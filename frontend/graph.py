@@ -12,11 +12,11 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 
-TORCH_TO_NAME: Dict[torch.dtype, str] = {
-    torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16", torch.float64: "f64",
-    torch.int8: "i8", torch.int16: "i16", torch.int32: "i32", torch.int64: "i64",
-    torch.bool: "bool", torch.uint8: "u8",
-}
+from buddy.runtime.dtypes import DTYPES as _DTYPES
+
+# From the one dtype table (buddy.runtime.dtypes); includes u8, which the frontend can
+# import but the runtime cannot call (check_signature says so at compile time).
+TORCH_TO_NAME: Dict[torch.dtype, str] = {r.torch: n for n, r in _DTYPES.items()}
 NAME_TO_TORCH: Dict[str, torch.dtype] = {v: k for k, v in TORCH_TO_NAME.items()}
 FLOAT_DTYPES = ("f16", "bf16", "f32", "f64")
 

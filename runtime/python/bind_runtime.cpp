@@ -2,9 +2,14 @@
 //
 // Arrays cross the boundary without copies where the layout allows:
 //  - weight-file tensors come out as read-only NumPy views of the mapping;
-//  - call() passes C-contiguous, aligned inputs by pointer (others are copied
-//    to a contiguous temporary) and returns outputs allocated 64-byte aligned
-//    by the runtime, wrapped as NumPy arrays that own their buffer.
+//  - Function.__call__ passes C-contiguous, aligned inputs by pointer (others
+//    are copied to a contiguous temporary) and returns outputs allocated 64-byte
+//    aligned by the runtime, wrapped as NumPy arrays that own their buffer;
+//  - Function.bind(arrays) checks every argument (outputs too) once, builds the
+//    descriptors and the `void *args[]` vector once and keeps the arrays alive:
+//    calling the BoundCall is one packed call without the GIL. Bound arrays are
+//    never copied (the code may write them in place, e.g. a KV cache), so they
+//    must be C-contiguous and aligned; BoundCall.set(i, a) rebinds one slot.
 // bf16 has no NumPy dtype: it travels as uint16 (raw bits); writers take a
 // `dtype="bf16"` override and call() accepts any 2-byte integer array for a
 // bf16 argument. An ml_dtypes `bfloat16` array is recognised by its name.
@@ -206,12 +211,14 @@ std::vector<TensorSpec> specsFromPy(py::handle seq, size_t first = 0) {
   return out;
 }
 
-/// A compiled function with its signature: call(*arrays) -> [outputs].
+/// A compiled function with its signature: call(*arrays) -> [outputs], or
+/// bind(arrays) -> PyBoundCall for repeated calls over the same buffers.
 class PyFunction {
 public:
   PyFunction(Library lib, std::string name, std::vector<TensorSpec> inputs,
              std::vector<TensorSpec> outputs)
-      : lib_(std::move(lib)), name_(std::move(name)), fn_(lib_.function(name_)) {
+      : lib_(std::move(lib)), name_(std::move(name)), symbol_("_buddy_" + name_),
+        fn_(lib_.function(name_)) {
     sig_.args = std::move(inputs);
     sig_.numOutputs = outputs.size();
     for (TensorSpec &s : outputs)
@@ -220,35 +227,36 @@ public:
 
   py::list call(const py::sequence &args) const {
     const size_t nIn = sig_.numInputs();
-    if (args.size() != nIn) {
-      std::string names;
-      for (size_t i = 0; i < nIn; ++i)
-        names += (i ? ", " : "") + sig_.args[i].name;
-      throw py::type_error("_buddy_" + name_ + " takes " + std::to_string(nIn) + " inputs (" +
-                           names + "), got " + std::to_string(args.size()));
-    }
+    if (args.size() != nIn)
+      throw py::type_error(symbol_ + " takes " + std::to_string(nIn) + " inputs (" +
+                           argNames(0, nIn) + "), got " + std::to_string(args.size()));
     std::vector<py::array> keep; // alive until the call returns
+    keep.reserve(nIn);
     std::vector<MemRef> mems;
     mems.reserve(sig_.args.size());
     for (size_t i = 0; i < nIn; ++i) {
       const TensorSpec &spec = sig_.args[i];
-      std::string who = "argument " + std::to_string(i) + " ('" + spec.name + "')";
+      std::string who = argWho(i);
       py::array a = asContiguous(args[i], who);
       DType t = dtypeFor(a, spec.dtype, /*overrideBits=*/false, who);
       keep.push_back(a);
       mems.push_back(borrowArray(a, t));
+      mems.back().checkMatches(spec, i);
     }
     for (size_t i = nIn; i < sig_.args.size(); ++i)
       mems.push_back(MemRef::allocate(sig_.args[i].dtype, sig_.args[i].shape));
-    std::vector<const MemRef *> ptrs;
-    for (const MemRef &m : mems)
-      ptrs.push_back(&m);
-    // Check while holding the GIL (errors become Python exceptions), then run.
-    for (size_t i = 0; i < mems.size(); ++i)
-      mems[i].checkMatches(sig_.args[i], i, i >= nIn);
+    // Descriptors are built while holding the GIL; the call runs without it.
+    std::vector<MemRefDescriptor> descs;
+    descs.reserve(mems.size());
+    std::vector<void *> ptrs;
+    ptrs.reserve(mems.size());
+    for (const MemRef &m : mems) {
+      descs.push_back(m.descriptor());
+      ptrs.push_back(descs.back().data());
+    }
     {
       py::gil_scoped_release release;
-      callPacked(fn_, sig_, ptrs, "_buddy_" + name_);
+      fn_(ptrs.data());
     }
     py::list outs;
     for (size_t i = nIn; i < mems.size(); ++i)
@@ -256,7 +264,23 @@ public:
     return outs;
   }
 
+  /// "argument i ('name')" for error messages.
+  std::string argWho(size_t i) const {
+    const TensorSpec &spec = sig_.args[i];
+    return "argument " + std::to_string(i) + " ('" + spec.name + "')";
+  }
+  std::string argNames(size_t from, size_t to) const {
+    std::string names;
+    for (size_t i = from; i < to; ++i)
+      names += (i > from ? ", " : "") + sig_.args[i].name;
+    return names;
+  }
+
   const std::string &name() const { return name_; }
+  const std::string &symbol() const { return symbol_; }
+  const Signature &signature() const { return sig_; }
+  const Library &library() const { return lib_; }
+  PackedFunction packed() const { return fn_; }
   std::vector<TensorSpec> inputs() const {
     return {sig_.args.begin(), sig_.args.begin() + static_cast<ptrdiff_t>(sig_.numInputs())};
   }
@@ -267,8 +291,103 @@ public:
 private:
   Library lib_;
   std::string name_;
+  std::string symbol_;
   PackedFunction fn_;
   Signature sig_;
+};
+
+/// Every argument of a PyFunction (inputs then outputs) bound to a NumPy
+/// array: checked once, descriptors and the `void *args[]` vector built once,
+/// arrays referenced here. Arrays are used in place (never copied), so the
+/// compiled code reads and writes exactly the caller's buffers.
+class PyBoundCall {
+public:
+  PyBoundCall(const PyFunction &fn, const py::sequence &arrays)
+      : lib_(fn.library()), fn_(fn.packed()), symbol_(fn.symbol()), sig_(fn.signature()) {
+    const size_t n = sig_.args.size();
+    if (arrays.size() != n)
+      throw py::type_error(symbol_ + ".bind: takes " + std::to_string(n) + " arrays (" +
+                           std::to_string(sig_.numInputs()) + " inputs, " +
+                           std::to_string(sig_.numOutputs) + " outputs: " + fn.argNames(0, n) +
+                           "), got " + std::to_string(arrays.size()));
+    for (size_t i = 0; i < n; ++i)
+      who_.push_back(fn.argWho(i));
+    arrays_.resize(n);
+    descs_.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      auto [a, desc] = checkOne(i, arrays[i]);
+      arrays_[i] = std::move(a);
+      descs_.push_back(std::move(desc));
+    }
+    ptrs_.resize(n);
+    for (size_t i = 0; i < n; ++i)
+      ptrs_[i] = descs_[i].data();
+  }
+
+  /// Point slot `i` at `obj` (checked like bind(); no copy).
+  void set(ssize_t index, py::handle obj) {
+    const ssize_t n = static_cast<ssize_t>(sig_.args.size());
+    if (index < 0)
+      index += n;
+    if (index < 0 || index >= n)
+      throw py::index_error(symbol_ + ": argument index " + std::to_string(index) +
+                            " out of range (" + std::to_string(n) + " arguments)");
+    size_t i = static_cast<size_t>(index);
+    auto [a, desc] = checkOne(i, obj);
+    descs_[i] = std::move(desc);
+    ptrs_[i] = descs_[i].data();
+    arrays_[i] = std::move(a);
+  }
+
+  void call() {
+    py::gil_scoped_release release;
+    fn_(ptrs_.data());
+  }
+
+  py::list arrays() const {
+    py::list out;
+    for (const py::array &a : arrays_)
+      out.append(a);
+    return out;
+  }
+  py::array get(ssize_t index) const {
+    const ssize_t n = static_cast<ssize_t>(arrays_.size());
+    if (index < 0)
+      index += n;
+    if (index < 0 || index >= n)
+      throw py::index_error(symbol_ + ": argument index out of range");
+    return arrays_[static_cast<size_t>(index)];
+  }
+  size_t size() const { return arrays_.size(); }
+  const std::string &symbol() const { return symbol_; }
+
+private:
+  std::pair<py::array, MemRefDescriptor> checkOne(size_t i, py::handle obj) const {
+    const TensorSpec &spec = sig_.args[i];
+    const std::string &who = who_[i];
+    bool isOutput = i >= sig_.numInputs();
+    if (!py::isinstance<py::array>(obj))
+      throw py::type_error(symbol_ + ": " + who + ": bound arguments must be NumPy arrays "
+                           "(they are used in place, never copied), got " +
+                           py::str(py::type::handle_of(obj)).cast<std::string>());
+    py::array a = py::reinterpret_borrow<py::array>(obj);
+    DType t = dtypeFor(a, spec.dtype, /*overrideBits=*/false, symbol_ + ": " + who);
+    if (!(a.flags() & py::array::c_style) || !(a.flags() & kNpyAligned))
+      throw py::value_error(symbol_ + ": " + who +
+                            ": bound arrays must be C-contiguous and aligned (no copy is made)");
+    MemRef m = borrowArray(a, t);
+    m.checkMatches(spec, i, isOutput);
+    return {std::move(a), m.descriptor()};
+  }
+
+  Library lib_; // keeps the code mapped
+  PackedFunction fn_;
+  std::string symbol_;
+  Signature sig_;
+  std::vector<std::string> who_;
+  std::vector<py::array> arrays_;
+  std::vector<MemRefDescriptor> descs_;
+  std::vector<void *> ptrs_;
 };
 
 /// Streaming writer; the Python object owns the C++ writer until close().
@@ -439,8 +558,26 @@ void bindRuntime(py::module_ &m) {
         return toNumpy(w.tensor(n), /*readOnly=*/true);
       });
 
-  py::class_<PyFunction>(m, "Function", "A compiled function: f(*inputs) -> [outputs].")
+  py::class_<PyBoundCall>(m, "BoundCall",
+                          "Function.bind(arrays): every argument bound to an array; b() calls "
+                          "with the GIL released, b.set(i, array) rebinds one slot.")
+      .def("__call__", &PyBoundCall::call)
+      .def("set", &PyBoundCall::set, py::arg("index"), py::arg("array"),
+           "Rebind argument `index` (inputs then outputs) to `array`: checked like bind(), "
+           "C-contiguous, never copied.")
+      .def("__getitem__", &PyBoundCall::get, py::arg("index"))
+      .def("__len__", &PyBoundCall::size)
+      .def_property_readonly("arrays", &PyBoundCall::arrays)
+      .def_property_readonly("symbol", &PyBoundCall::symbol);
+
+  py::class_<PyFunction>(m, "Function",
+                         "A compiled function: f(*inputs) -> [outputs]; f.bind(arrays) -> BoundCall.")
       .def("__call__", [](const PyFunction &f, py::args args) { return f.call(args); })
+      .def("bind", [](const PyFunction &f, const py::sequence &arrays) { return PyBoundCall(f, arrays); },
+           py::arg("arrays"),
+           "Bind every argument (inputs, then outputs) to a NumPy array, checked once; the "
+           "arrays are used in place and kept alive by the returned BoundCall.")
+      .def_property_readonly("symbol", &PyFunction::symbol)
       .def_property_readonly("name", &PyFunction::name)
       .def_property_readonly("inputs", &PyFunction::inputs)
       .def_property_readonly("outputs", &PyFunction::outputs);

@@ -1,5 +1,6 @@
 """Compile small linalg-on-tensors matmul functions with `--buddy-cpu-pipeline`
-and call them through the `_buddy_<f>(void **args)` ABI (docs/interfaces.md).
+and call them through the `_buddy_<f>(void **args)` ABI (docs/interfaces.md), via
+`buddy._runtime` (Function.bind: descriptors built once per bound call).
 
 Shared by tests/python/test_midend_matmul.py (correctness) and
 bench/bench_matmul.py (timing). Native code: buddy-opt -> mlir-translate ->
@@ -8,7 +9,6 @@ llc -O3 (host CPU) -> cc -shared, linked against libomp.
 
 from __future__ import annotations
 
-import ctypes
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,49 +128,28 @@ def compile_module(mlir: str, workdir: Path, pipeline_options: str = "target=avx
     return so
 
 
-def _descriptor(arr: np.ndarray) -> ctypes.Structure:
-    """A StridedMemRefType<float, N> pointing at `arr` (C-contiguous f32)."""
-    assert arr.dtype == np.float32 and arr.flags.c_contiguous
-    rank = arr.ndim
-
-    class Desc(ctypes.Structure):
-        _fields_ = [("allocated", ctypes.c_void_p), ("aligned", ctypes.c_void_p),
-                    ("offset", ctypes.c_int64), ("sizes", ctypes.c_int64 * rank),
-                    ("strides", ctypes.c_int64 * rank)]
-
-    d = Desc()
-    d.allocated = d.aligned = arr.ctypes.data
-    d.offset = 0
-    d.sizes[:] = list(arr.shape)
-    d.strides[:] = [s // 4 for s in arr.strides]
-    return d
+def _spec(arr: np.ndarray) -> tuple[str, tuple[int, ...]]:
+    """(dtype, shape) of an argument array, in the runtime's dtype names."""
+    names = {np.dtype(np.float32): "f32", np.dtype(np.float16): "f16", np.dtype(np.uint16): "bf16",
+             np.dtype(np.float64): "f64", np.dtype(np.int32): "i32", np.dtype(np.int64): "i64"}
+    return names[arr.dtype], tuple(arr.shape)
 
 
 class Kernel:
-    """One compiled function `f(a, b) -> c`, called as `_buddy_f(void**)`."""
+    """One compiled function `f(a, b, ...) -> c`, called as `_buddy_f(void**)` through
+    `buddy._runtime` (the signature is taken from the arrays given to `bind`)."""
 
     def __init__(self, so: Path, name: str) -> None:
-        self._lib = ctypes.CDLL(str(so))
-        self._fn = getattr(self._lib, f"_buddy_{name}")
-        self._fn.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
-        self._fn.restype = None
+        from buddy import _runtime
 
-    def bind(self, *arrays: np.ndarray) -> "BoundCall":
-        return BoundCall(self._fn, arrays)
+        self._lib = _runtime.Library(str(so))
+        self._name = name
 
-
-class BoundCall:
-    """Arguments packed once, so repeated calls (benchmarks) cost only the call."""
-
-    def __init__(self, fn: ctypes._CFuncPtr, arrays: tuple[np.ndarray, ...]) -> None:
-        self._fn = fn
-        self._arrays = arrays  # keep alive
-        self._descs = [_descriptor(a) for a in arrays]
-        self._args = (ctypes.c_void_p * len(arrays))(
-            *[ctypes.cast(ctypes.pointer(d), ctypes.c_void_p) for d in self._descs])
-
-    def __call__(self) -> None:
-        self._fn(self._args)
+    def bind(self, *arrays: np.ndarray, outputs: int = 1) -> "BoundCall":
+        """Bind every argument (inputs, then the last `outputs` arrays as outputs)."""
+        specs = [_spec(a) for a in arrays]
+        fn = self._lib.function(self._name, specs[:-outputs], specs[-outputs:])
+        return fn.bind(list(arrays))
 
 
 def aligned_empty(shape: tuple[int, ...]) -> np.ndarray:

@@ -64,7 +64,7 @@ def test_two_named_graphs_link_into_one_executable(kernels, tmp_path):
     assert out.split() == ["ran", "_buddy_graph_a", "ran", "_buddy_graph_b"]
     check_outputs(LINEAR, cdriver.read_outputs(io, "_buddy_graph_a", a.signature), args_a)
     check_outputs(FMA_K, cdriver.read_outputs(io, "_buddy_graph_b", b.signature), args_b)
-    # ctypes through the manifest's symbol works too.
+    # The runtime's Function through the manifest's symbol works too.
     params = {a.signature[0].name: args_a[0]}
     check_outputs(LINEAR, buddy.load(a.artifact_dir, params=params)(args_a[1]), args_a)
 

@@ -152,7 +152,7 @@ def test_matmul_result_read_elsewhere_is_not_fused(tmp_path: Path) -> None:
     res = rng.standard_normal((m, n), dtype=np.float32)
     so = compile_module(mlir, tmp_path / "keep", "target=avx512")
     out, mm_out = aligned_empty((m, n)), aligned_empty((m, n))
-    Kernel(so, name).bind(a, b, bias, res, out, mm_out)()
+    Kernel(so, name).bind(a, b, bias, res, out, mm_out, outputs=2)()
     mm = torch.from_numpy(a).double() @ torch.from_numpy(b).double().T
     ref = ref_fn(torch.from_numpy(bias).double(), mm, torch.from_numpy(res).double()).numpy()
     tol = 1e-5 * (1.0 + float(np.sqrt(k)))

@@ -9,7 +9,6 @@ with `buddy-opt --buddy-cpu-pipeline`, compiled natively and called through the
 
 from __future__ import annotations
 
-import ctypes
 import subprocess
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 import torch
 
 from buddy import toolchain
-from buddy.backend.abi import aligned_empty, call_packed
+from buddy.backend.abi import aligned_empty
 
 from midend_harness import compile_module, require_native_toolchain
 
@@ -75,11 +74,11 @@ def _run(tmp_path: Path, m: int, n: int, k: int, transposed_b: bool, out: str):
     b = torch.randn(*((n, k) if transposed_b else (k, n)), generator=g).to(torch.bfloat16)
     c = aligned_empty((m, n), np.float32 if out == "f32" else np.uint16)
     c[...] = 0x7FC0 if out == "bf16" else np.nan  # NaN: every element must be written
-    lib = ctypes.CDLL(str(so))
-    fn = getattr(lib, f"_buddy_{name}")
-    fn.argtypes = [ctypes.c_void_p]
-    fn.restype = None
-    call_packed(fn, [_bits(a), _bits(b), c])
+    from buddy import _runtime
+
+    fn = _runtime.Library(str(so)).function(
+        name, [("bf16", tuple(a.shape)), ("bf16", tuple(b.shape))], [(out, (m, n))])
+    fn.bind([_bits(a), _bits(b), c])()
     got = torch.from_numpy(c.copy()).view(torch.bfloat16).float() if out == "bf16" else torch.from_numpy(c)
     # Exact reference: products of bf16 values are exact in float64.
     bb = b.double().T if transposed_b else b.double()

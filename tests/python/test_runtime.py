@@ -430,3 +430,111 @@ def test_outputs_outlive_the_library(libpath):
         np.testing.assert_array_equal(out, np.full((4, 5), 3.0, np.float32))
         out += 1  # owned, writable memory
     assert len({o.ctypes.data for o in outs}) == 3
+
+
+def test_bound_call_reuses_its_buffers_and_rebinds_one_slot(libpath):
+    fn = rt.Library(str(libpath)).function("forward", inputs=ADD_IN, outputs=ADD_OUT)
+    a, b = np.full((4, 5), 1.0, np.float32), np.full((4, 5), 2.0, np.float32)
+    out = rt.aligned_empty("f32", (4, 5))
+    bound = fn.bind([a, b, out])
+    assert isinstance(bound, rt.BoundCall) and len(bound) == 3 and bound.symbol == "_buddy_forward"
+    assert bound() is None
+    np.testing.assert_array_equal(out, a + b)
+    a[...] = 10.0  # the bound arrays are the buffers the code reads: no copies
+    bound()
+    np.testing.assert_array_equal(out, a + b)
+    assert bound.arrays[0] is a and bound[2] is out and bound[-1] is out
+    # set() rebinds one slot (an input, or an output written in place)
+    other = np.zeros((4, 5), np.float32)
+    bound.set(2, other)
+    bound()
+    np.testing.assert_array_equal(other, a + b)
+    bound.set(-3, b)  # negative indices count from the end
+    bound()
+    np.testing.assert_array_equal(other, b + b)
+    # in place: an input slot and an output slot bound to the same array
+    acc = np.ones((4, 5), np.float32)
+    fn.bind([acc, acc, acc])()
+    np.testing.assert_array_equal(acc, np.full((4, 5), 2.0, np.float32))
+
+
+def test_bound_call_keeps_its_arrays_alive(libpath):
+    fn = rt.Library(str(libpath)).function("forward", inputs=ADD_IN, outputs=ADD_OUT)
+    out = np.zeros((4, 5), np.float32)
+    bound = fn.bind([np.full((4, 5), 1.5, np.float32), np.full((4, 5), 0.5, np.float32), out])
+    del fn
+    gc.collect()
+    bound()
+    np.testing.assert_array_equal(out, np.full((4, 5), 2.0, np.float32))
+
+
+def test_bound_call_checks_every_argument_once(libpath):
+    fn = rt.Library(str(libpath)).function("forward", inputs=ADD_IN, outputs=ADD_OUT)
+    a, out = np.zeros((4, 5), np.float32), np.zeros((4, 5), np.float32)
+    with pytest.raises(TypeError, match=r"takes 3 arrays \(2 inputs, 1 outputs: a, b, out\), got 2"):
+        fn.bind([a, a])
+    with pytest.raises(TypeError, match=r"argument 1 \('b'\): expected dtype f32, got f64"):
+        fn.bind([a, np.zeros((4, 5), np.float64), out])
+    with pytest.raises(ValueError, match=r"argument 2 \('out'\): expected shape 4x5, got 5x4"):
+        fn.bind([a, a, np.zeros((5, 4), np.float32)])
+    with pytest.raises(ValueError, match=r"argument 0 \('a'\): bound arrays must be C-contiguous"):
+        fn.bind([np.zeros((5, 4), np.float32).T, a, out])
+    with pytest.raises(TypeError, match=r"argument 0 \('a'\): bound arguments must be NumPy arrays"):
+        fn.bind([torch.zeros(4, 5), a, out])
+    ro = np.zeros((4, 5), np.float32)
+    ro.flags.writeable = False
+    fn.bind([ro, ro, out])  # read-only inputs are fine
+    with pytest.raises(ValueError, match=r"argument 2 \('out'\): is an output but its buffer is read-only"):
+        fn.bind([a, a, ro])
+    bound = fn.bind([a, a, out])
+    with pytest.raises(ValueError, match=r"argument 1 \('b'\): expected shape 4x5, got 20"):
+        bound.set(1, np.zeros(20, np.float32))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        bound.set(2, np.zeros((4, 10), np.float32)[:, ::2])
+    with pytest.raises(IndexError, match="out of range"):
+        bound.set(3, a)
+    bound()  # a failed set() leaves the old binding in place
+    np.testing.assert_array_equal(out, a + a)
+
+
+def test_bound_call_bf16_and_rank0(libpath):
+    lib = rt.Library(str(libpath))
+    fn = lib.function("copy_bf16", inputs=[("x", "bf16", (2, 4))], outputs=[("y", "bf16", (2, 4))])
+    x = torch.tensor([[1.0, -2.5, 3.140625, float("inf")], [0.0, -0.0, 1e-3, 65280.0]],
+                     dtype=torch.bfloat16)
+    y = np.zeros((2, 4), np.uint16)
+    fn.bind([x.view(torch.int16).numpy(), y])()
+    np.testing.assert_array_equal(y.view(np.int16), x.view(torch.int16).numpy())
+    total = lib.function("total", inputs=[("x", "f32", (8,))], outputs=[("out", "f32", ())])
+    v, s = np.arange(8, dtype=np.float32), np.zeros((), np.float32)
+    total.bind([v, s])()
+    assert float(s) == 28.0
+
+
+def test_dtype_table_matches_the_runtime_and_imports_no_torch():
+    import sys
+
+    from buddy.runtime import dtypes
+
+    assert set(dtypes.CALLABLE) == set(rt._runtime.dtypes())
+    for name in dtypes.CALLABLE:
+        row = dtypes.get(name)
+        assert row.numpy.itemsize == row.itemsize
+        assert np.dtype(rt.aligned_empty(name, (2,)).dtype) == row.numpy
+        assert row.torch.itemsize == row.itemsize
+        assert dtypes.from_torch(row.torch) == name and dtypes.from_mlir(row.mlir) == name
+    assert not dtypes.get("u8").callable
+    with pytest.raises(TypeError, match="dtype u8 is not supported by the Buddy runtime"):
+        dtypes.check_callable("u8", "input 'x'")
+    with pytest.raises(ValueError, match="unknown Buddy dtype 'f7'"):
+        dtypes.get("f7")
+    from buddy.backend.abi import ArgSpec
+    from buddy.backend.signature import check_signature
+
+    with pytest.raises(TypeError, match=r"input 'x': dtype u8 is not supported .*callable dtypes: f32"):
+        check_signature([ArgSpec("input", "x", "u8", (2,)), ArgSpec("output", "y", "f32", (2,))])
+    x = torch.tensor([1.0, -2.0], dtype=torch.bfloat16)
+    assert torch.equal(dtypes.to_torch(dtypes.to_numpy(x), "bf16"), x)
+    code = ("import sys; import buddy.runtime.dtypes as d; d.get('f32');"
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -17,7 +17,6 @@
 """
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import json
 import os
@@ -110,15 +109,17 @@ class CompiledGraph:
     64-byte aligned buffers that the caller fills/reads (or rebinds with `bind`)."""
 
     def __init__(self, artifact_dir: Path, weights: Dict[str, np.ndarray]) -> None:
-        from buddy.backend.abi import NUMPY_DTYPES, ArgSpec, aligned_empty, make_descriptor
+        from buddy import _runtime
+        from buddy.backend.abi import NUMPY_DTYPES, ArgSpec, aligned_empty
 
         self.dir = Path(artifact_dir)
         manifest = json.loads((self.dir / "manifest.json").read_text())
         self.signature = [ArgSpec.from_dict(d) for d in manifest["signature"]]
-        self._lib = ctypes.CDLL(str(self.dir / manifest["library"]))
-        self._fn = getattr(self._lib, manifest["symbol"])
-        self._fn.argtypes = [ctypes.c_void_p]
-        self._fn.restype = None
+        symbol = str(manifest["symbol"])
+        self._fn = _runtime.Library(str(self.dir / manifest["library"])).function(
+            symbol[len("_buddy_"):] if symbol.startswith("_buddy_") else symbol,
+            [s for s in self.signature if s.role != "output"],
+            [s for s in self.signature if s.role == "output"])
         self.arrays: List[np.ndarray] = []
         for s in self.signature:
             if s.role == "param":
@@ -131,24 +132,23 @@ class CompiledGraph:
             else:
                 a = aligned_empty(s.shape, NUMPY_DTYPES[s.dtype])
             self.arrays.append(a)
-        self._make_descriptor = make_descriptor
-        self._descs = [make_descriptor(a) for a in self.arrays]
-        self._argv = (ctypes.c_void_p * len(self._descs))(*[ctypes.addressof(d) for d in self._descs])
+        # Checked once; descriptors and the argument vector are built here (buddy._runtime).
+        self._bound = self._fn.bind(self.arrays)
 
     def index(self, role: str, k: int) -> int:
         return [i for i, s in enumerate(self.signature) if s.role == role][k]
 
     def bind(self, i: int, array: np.ndarray) -> None:
-        """Point argument `i` at `array` (C-contiguous, right dtype/shape, kept alive here)."""
-        s, old = self.signature[i], self.arrays[i]
-        if array.shape != old.shape or array.dtype != old.dtype or not array.flags.c_contiguous:
-            raise ValueError(f"{s.role} {s.name!r}: cannot bind {array.dtype}{list(array.shape)}")
+        """Point argument `i` at `array` (C-contiguous, right dtype/shape, kept alive; no copy)."""
+        s = self.signature[i]
+        try:
+            self._bound.set(i, array)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{s.role} {s.name!r}: cannot bind {array.dtype}{list(array.shape)}: {e}") from e
         self.arrays[i] = array
-        self._descs[i] = self._make_descriptor(array)
-        self._argv[i] = ctypes.addressof(self._descs[i])
 
     def __call__(self) -> None:
-        self._fn(self._argv)
+        self._bound()
 
 
 class CompiledLlama:

@@ -5,14 +5,14 @@ torch tensors (bfloat16 included) to the NumPy arrays the bindings take.
 """
 
 from buddy import _runtime
-from buddy._runtime import (Function, Library, LibraryError, TensorSpec, WeightFile,
+from buddy._runtime import (BoundCall, Function, Library, LibraryError, TensorSpec, WeightFile,
                             WeightFileError, WeightFileWriter, aligned_empty)
 
 from .tensors import call, to_numpy, to_torch
 from .weights import load_weights, save_weights
 
 __all__ = [
-    "_runtime", "Function", "Library", "LibraryError", "TensorSpec", "WeightFile",
+    "_runtime", "BoundCall", "Function", "Library", "LibraryError", "TensorSpec", "WeightFile",
     "WeightFileError", "WeightFileWriter", "aligned_empty", "call", "to_numpy", "to_torch",
     "load_weights", "save_weights",
 ]
