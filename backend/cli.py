@@ -55,12 +55,19 @@ def add_compile_parser(sub: Any) -> None:
 def add_run_parser(sub: Any) -> None:
     p = sub.add_parser(
         "run", help="run a compiled artifact (natively, or under qemu for cross targets)",
-        description="Run an artifact written by `buddy compile`. Inputs come from .npy files, "
-                    "or (without --inputs) from the deterministic pattern of the C driver.",
+        description="Run an artifact written by `buddy compile` on the model's weights (the "
+                    "artifact's weights.bwt) and the inputs given as .npy files, one per model "
+                    "input in signature order. Host artifacts are called in-process; cross "
+                    "artifacts are linked with a C driver that reads the weights and inputs "
+                    "from files, and run under qemu-user.",
         epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("artifact", help="artifact directory")
     p.add_argument("-i", "--inputs", nargs="*", default=None, help=".npy file per input")
     p.add_argument("--save", help="directory to write each output as <name>.npy")
+    p.add_argument("--pattern", action="store_true",
+                   help="fill whatever has no data (inputs without --inputs, params of an "
+                        "artifact without a weight file) with the C driver's deterministic "
+                        "test pattern instead of failing")
     p.set_defaults(func=cmd_run)
 
 
@@ -73,6 +80,24 @@ def _load_input(path: Path) -> Any:
     return path
 
 
+def _is_artifact(path: Path) -> bool:
+    from buddy.backend.cache import MANIFEST
+
+    return (path / MANIFEST).is_file()
+
+
+def _check_output_dir(out: Path) -> str | None:
+    """Why ``buddy compile -o out`` must not write there, or None (absent, empty or an artifact)."""
+    if not out.exists():
+        return None
+    if not out.is_dir():
+        return f"{out} exists and is not a directory"
+    if _is_artifact(out) or not any(out.iterdir()):
+        return None
+    return (f"{out} exists and is not a Buddy artifact (no manifest.json): refusing to replace "
+            "it and its files; choose a new or empty directory, or an old artifact directory")
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
     import buddy
 
@@ -80,52 +105,150 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if not src.is_file():
         print(f"buddy compile: {src} not found", file=sys.stderr)
         return 1
+    out = Path(args.output)
+    problem = _check_output_dir(out)
+    if problem:  # before the (long) compile
+        print(f"buddy compile: {problem}", file=sys.stderr)
+        return 1
     built = _load_input(src)
     model, example = (built if isinstance(built, tuple) else (built, None))
     module = buddy.compile(model, example, target=args.target, opt_level=args.opt_level,
                            openmp=args.openmp, kernels=args.kernels, num_params=args.num_params,
                            name=args.name,
                            use_cache=not args.no_cache)
-    out = Path(args.output)
     if out.resolve() != module.artifact_dir.resolve():
-        if out.exists():
-            shutil.rmtree(out)
-        shutil.copytree(module.artifact_dir, out)
+        problem = _check_output_dir(out)  # the script may have written there meanwhile
+        if problem:
+            print(f"buddy compile: {problem}", file=sys.stderr)
+            return 1
+        if out.exists():  # an old artifact (or an empty directory): replace its contents
+            for entry in out.iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+        shutil.copytree(module.artifact_dir, out, dirs_exist_ok=True)
     print(f"{out}  ({module.target}{', cached' if module.cache_hit else ''})")
     return 0
+
+
+class RunError(Exception):
+    """`buddy run` cannot run: the message says why (missing or mismatched data)."""
+
+
+def _run_arrays(module: Any, args: argparse.Namespace) -> list[Any]:
+    """Every param and input of ``module``, in signature order, checked against it."""
+    import numpy as np
+
+    from buddy.backend import cdriver
+    from buddy.backend.abi import NUMPY_DTYPES
+    from buddy.backend.compiler import load_weights
+
+    specs = [s for s in module.signature if s.role != "output"]
+    in_specs = [s for s in specs if s.role == "input"]
+    pattern = cdriver.driver_inputs(module.signature)
+    patterned: list[str] = []
+    weights: dict[str, Any] = {}
+    if any(s.role == "param" for s in specs):
+        if module.manifest.get("weights"):
+            weights = load_weights(module.artifact_dir / module.manifest["weights"])
+        elif not args.pattern:
+            raise RunError(
+                f"{module.artifact_dir} has params but no weight file (compiled from MLIR "
+                "with --num-params, or without weights): there is nothing to run it on; "
+                "--pattern fills them with the driver's test pattern")
+    if args.inputs is None:
+        if in_specs and not args.pattern:
+            raise RunError(
+                f"the model takes {len(in_specs)} input(s) "
+                f"({', '.join(f'{s.name}: {s.dtype}{list(s.shape)}' for s in in_specs)}): "
+                "give one .npy file each with --inputs (or --pattern for the driver's test "
+                "pattern)")
+        feeds = None
+    else:
+        if len(args.inputs) != len(in_specs):
+            raise RunError(f"the model takes {len(in_specs)} input(s) "
+                           f"({', '.join(s.name for s in in_specs)}), got {len(args.inputs)} "
+                           ".npy file(s)")
+        feeds = []
+        for s, path in zip(in_specs, args.inputs):
+            try:
+                arr = np.load(path, allow_pickle=False)
+            except (OSError, ValueError) as e:
+                raise RunError(f"input {s.name!r}: cannot read {path} as .npy: {e}") from e
+            want = NUMPY_DTYPES[s.dtype]
+            if arr.dtype != want or tuple(arr.shape) != tuple(s.shape):
+                raise RunError(f"input {s.name!r} ({path}): expected {s.dtype}{list(s.shape)} "
+                               f"({want.name}), got {arr.dtype.name}{list(arr.shape)}")
+            feeds.append(arr)
+    arrays, k = [], 0
+    for s, pat in zip(specs, pattern):
+        if s.role == "param" and module.manifest.get("weights"):
+            if s.name not in weights:
+                raise RunError(f"param {s.name!r} is missing from "
+                               f"{module.manifest['weights']}")
+            value = np.asarray(weights[s.name])
+            if value.dtype != NUMPY_DTYPES[s.dtype] or tuple(value.shape) != tuple(s.shape):
+                raise RunError(f"param {s.name!r} in the weight file is "
+                               f"{value.dtype.name}{list(value.shape)}, the signature says "
+                               f"{s.dtype}{list(s.shape)}")
+            arrays.append(value)
+        elif s.role == "input" and feeds is not None:
+            arrays.append(feeds[k])
+            k += 1
+        else:
+            arrays.append(pat)
+            patterned.append(s.name)
+    if patterned:
+        print(f"buddy run: --pattern: {', '.join(patterned)} filled with the C driver's "
+              "deterministic TEST PATTERN, not real data", file=sys.stderr)
+    return arrays
+
+
+def _uses_openmp(manifest: dict[str, Any]) -> bool:
+    """Whether the artifact's code calls the OpenMP runtime (__kmpc_*)."""
+    pipeline = manifest.get("pipeline") or {}
+    return bool(pipeline.get("openmp")) or any(
+        stage and stage[0] == "cpu-pipeline" for stage in pipeline.get("buddy-opt", []))
+
+
+def _run_cross(module: Any, arrays: list[Any]) -> list[Any]:
+    """Link the artifact with the file-based C driver, run it under qemu on ``arrays``."""
+    import tempfile
+
+    from buddy.backend import cdriver
+
+    symbol = module.manifest["symbol"]
+    with tempfile.TemporaryDirectory(prefix="buddy-run-") as tmp:
+        io_dir = Path(tmp)
+        exe = cdriver.build_file_executable([module.object_file], [(symbol, module.signature)],
+                                            io_dir / "driver", module.target,
+                                            openmp=_uses_openmp(module.manifest))
+        cdriver.write_inputs(io_dir, symbol, module.signature, arrays)
+        cdriver.run_executable(exe, module.target, args=[io_dir])
+        return cdriver.read_outputs(io_dir, symbol, module.signature)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     import numpy as np
 
     import buddy
-    from buddy.backend import cdriver
 
-    module = buddy.load(args.artifact)
-    non_outputs = [s for s in module.signature if s.role != "output"]
-    pattern = cdriver.driver_inputs(module.signature)
-    if module.manifest.get("weights") is None and any(s.role == "param" for s in non_outputs):
-        # No weight file (MLIR compiled with --num-params): the driver's pattern.
-        module = buddy.load(args.artifact, params={
-            s.name: a for s, a in zip(non_outputs, pattern) if s.role == "param"})
+    try:
+        module = buddy.load(args.artifact)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"buddy run: {e}", file=sys.stderr)
+        return 1
+    try:
+        arrays = _run_arrays(module, args)
+    except RunError as e:
+        print(f"buddy run: {e}", file=sys.stderr)
+        return 1
     names = [s.name for s in module.signature if s.role == "output"]
     if module.library is None:
-        if args.inputs:
-            print("buddy run: cross targets run with the driver's deterministic inputs; "
-                  "--inputs is only for host artifacts", file=sys.stderr)
-            return 1
-        exe = cdriver.build_executable(module.object_file, module.signature,
-                                       module.artifact_dir / "driver", module.target,
-                                       symbol=module.manifest["symbol"])
-        outputs = cdriver.parse_outputs(cdriver.run_executable(exe, module.target),
-                                        module.signature)
+        outputs = _run_cross(module, arrays)
     else:
-        if args.inputs is None:
-            feeds = [a for a, s in zip(pattern, non_outputs) if s.role == "input"]
-        else:
-            feeds = [np.load(p) for p in args.inputs]
-        result = module(*feeds)
-        outputs = list(result) if isinstance(result, tuple) else [result]
+        outputs = module.call_all(arrays)
     for name, arr in zip(names, outputs):
         flat = np.asarray(arr).ravel()
         preview = ", ".join(f"{v:.6g}" for v in flat[:6]) + (", ..." if flat.size > 6 else "")

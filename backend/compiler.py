@@ -7,6 +7,7 @@ An artifact directory holds the MLIR after each stage, ``model.o``,
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -193,7 +194,8 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     """Compile a torch model, an ImportedGraph, or tensor-level MLIR (text or file).
 
     ``target`` is a row of ``buddy.backend.targets`` (``host`` is detected);
-    ``openmp`` defaults to on for native targets when libomp is installed.
+    ``openmp`` defaults to on for native targets when libomp is installed
+    (``buddy.toolchain.find_openmp_runtime``: $BUDDY_LIBOMP, the pip package cmeel-libomp, the system).
     ``params`` maps param names to arrays (default: the graph's own values).
     ``name`` renames the entry function ``func`` in the compiled code, so the artifact
     exports ``_buddy_<name>`` (manifest "symbol"; default ``_buddy_<func>``) and no
@@ -229,11 +231,17 @@ def compile(  # noqa: A001 - the public name is buddy.compile
 
     # Cheap key first (no MLIR parsing, no subprocess): a hit returns at once.
     tool_names = [tgt.llc, tgt.opt, "buddy-opt", "mlir-translate"] + ([tgt.cc] if tgt.is_native else [])
+    tools = [find_tool(t) for t in tool_names]
+    links_omp = tgt.is_native and options.uses_openmp_runtime
+    if links_omp:  # the .so records libomp's directory (rpath): another runtime, another key
+        from buddy.toolchain import find_libomp
+
+        tools.append(find_libomp())
     pipeline = pipeline_description(options, tgt)
     root = Path(cache_dir) if cache_dir else None
     graph_sig = [s.as_dict() for s in signature_from_graph(graph)] if graph is not None else None
     key = cache_mod.cache_key(
-        text, tgt.as_dict(), pipeline, [find_tool(t) for t in tool_names],
+        text, tgt.as_dict(), pipeline, tools,
         {"func": func, "num_params": num_params, "signature": graph_sig,
          "manifest": MANIFEST_VERSION, **({} if write_weights else {"weights": False})})
 
@@ -298,4 +306,6 @@ def _libomp_available() -> bool:
         find_libomp()
         return True
     except ToolNotFound:
+        if os.environ.get("BUDDY_LIBOMP"):
+            raise  # a wrong $BUDDY_LIBOMP is an error, not a silent switch to serial code
         return False

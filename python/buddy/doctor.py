@@ -13,7 +13,7 @@ from buddy import __version__
 from buddy.toolchain import (
     MLIR_VERSION,
     ToolNotFound,
-    find_libomp,
+    find_openmp_runtime,
     find_tool,
     llc_targets,
     tool_version,
@@ -90,7 +90,7 @@ CHECKS: list[Check] = [
     Check("FileCheck", False, lambda: str(find_tool("FileCheck"))),
     Check("torch", False, _torch),
     Check("host C compiler", True, _versioned("cc", "")),
-    Check("libomp", False, lambda: str(find_libomp())),
+    Check("OpenMP runtime (libomp)", False, lambda: str(find_openmp_runtime())),
     Check("llc-22 (Debian, RISC-V)", False, _llc("llc-22")),
     Check("aarch64-linux-gnu-gcc", False, _versioned("aarch64-linux-gnu-gcc", "")),
     Check("riscv64-linux-gnu-gcc", False, _versioned("riscv64-linux-gnu-gcc", "")),

@@ -132,6 +132,14 @@ def llc_targets(llc: Path) -> list[str]:
     return targets
 
 
+# The OpenMP runtime behind the __kmpc_* calls of MLIR's OpenMP lowering: LLVM's libomp
+# from PyPI (a dependency in pyproject.toml, so `pip install` brings it), else the system's.
+LIBOMP_PYPI = "cmeel-libomp"
+LIBOMP_PYPI_VERSION = "21.1.8"
+LIBOMP_INSTALL = (f"pip install {LIBOMP_PYPI}=={LIBOMP_PYPI_VERSION}   "
+                  "# or set BUDDY_LIBOMP=/path/to/libomp.so")
+LIBOMP_SYMBOL = "__kmpc_fork_call"
+LIBOMP_NAMES = ("libomp.so", "libomp.so.5", "libomp.dylib")
 LIBOMP_DIRS = (
     "/usr/lib/llvm-22/lib",
     "/usr/lib/llvm-16/lib",
@@ -142,14 +150,135 @@ LIBOMP_DIRS = (
 )
 
 
-def find_libomp() -> Path:
-    """A host libomp.so (OpenMP runtime behind the __kmpc_* calls)."""
+@dataclass(frozen=True)
+class OpenMPRuntime:
+    """A libomp found by :func:`find_openmp_runtime` and where it came from."""
+
+    path: Path
+    origin: str  # "BUDDY_LIBOMP", "pip cmeel-libomp 21.1.8" or "system"
+
+    def __str__(self) -> str:
+        return f"{self.path}  ({self.origin})"
+
+
+def elf_dynamic_symbols(path: Path) -> set[str]:
+    """Names of the symbols an ELF shared object defines in its dynamic symbol table.
+
+    Raises ValueError naming ``path`` when it is not an ELF file or has no .dynsym."""
+    import struct
+
+    data = Path(path).read_bytes()
+    if data[:4] != b"\x7fELF" or len(data) < 64:
+        raise ValueError(f"{path} is not an ELF shared library")
+    is64, end = data[4] == 2, "<" if data[5] == 1 else ">"
+    try:
+        if is64:
+            shoff, = struct.unpack_from(end + "Q", data, 0x28)
+            shentsize, shnum = struct.unpack_from(end + "HH", data, 0x3A)
+        else:
+            shoff, = struct.unpack_from(end + "I", data, 0x20)
+            shentsize, shnum = struct.unpack_from(end + "HH", data, 0x2E)
+        sections = []
+        for i in range(shnum):
+            off = shoff + i * shentsize
+            if is64:
+                _, stype, _, _, soff, ssize, link, _, _, entsize = struct.unpack_from(
+                    end + "IIQQQQIIQQ", data, off)
+            else:
+                _, stype, _, _, soff, ssize, link, _, _, entsize = struct.unpack_from(
+                    end + "IIIIIIIIII", data, off)
+            sections.append((stype, soff, ssize, link, entsize))
+        names: set[str] = set()
+        for stype, soff, ssize, link, entsize in sections:
+            if stype != 11 or not entsize:  # SHT_DYNSYM
+                continue
+            _, stroff, strsize, _, _ = sections[link]
+            strtab = data[stroff:stroff + strsize]
+            for k in range(1, ssize // entsize):
+                base = soff + k * entsize
+                if is64:
+                    name, _, _, shndx = struct.unpack_from(end + "IBBH", data, base)
+                else:
+                    name, = struct.unpack_from(end + "I", data, base)
+                    shndx, = struct.unpack_from(end + "H", data, base + 14)
+                if shndx == 0:  # undefined: imported, not exported
+                    continue
+                names.add(strtab[name:strtab.index(b"\0", name)].decode(errors="replace"))
+    except (struct.error, IndexError, ValueError) as e:
+        raise ValueError(f"{path} is not a readable ELF shared library ({e})") from e
+    if not names:
+        raise ValueError(f"{path} exports no dynamic symbols")
+    return names
+
+
+@functools.lru_cache(maxsize=None)
+def _libomp_problem(path: Path, _stamp: tuple[int, int]) -> str | None:
+    """Why ``path`` is not an OpenMP runtime, or None when it exports __kmpc_fork_call."""
+    if path.suffix == ".dylib":
+        return None  # Mach-O: the linker will tell
+    try:
+        syms = elf_dynamic_symbols(path)
+    except (OSError, ValueError) as e:
+        return str(e)
+    if LIBOMP_SYMBOL not in syms:
+        return f"{path} does not export {LIBOMP_SYMBOL}: it is not an OpenMP (libomp) runtime"
+    return None
+
+
+def check_libomp(path: Path) -> str | None:
+    """None if ``path`` is a usable libomp, else the reason it is not."""
+    path = Path(path)
+    if not path.is_file():
+        return f"{path} does not exist" if not path.exists() else f"{path} is not a file"
+    st = path.stat()
+    return _libomp_problem(path.resolve(), (st.st_size, st.st_mtime_ns))
+
+
+def _pypi_libomp() -> tuple[Path, str] | None:
+    """(libomp path, "pip <dist> <version>") of the pip-installed runtime, if any."""
+    import importlib.metadata as md
+
+    try:
+        dist = md.distribution(LIBOMP_PYPI)
+    except md.PackageNotFoundError:
+        return None
+    for f in dist.files or ():
+        if f.name in LIBOMP_NAMES and f.parent.name == "lib":
+            return Path(dist.locate_file(f)), f"pip {LIBOMP_PYPI} {dist.version}"
+    return None
+
+
+def find_openmp_runtime() -> OpenMPRuntime:
+    """The host OpenMP runtime: $BUDDY_LIBOMP, else the pip package, else a system libomp.
+
+    $BUDDY_LIBOMP must name a file that exports __kmpc_fork_call: anything else is an
+    error naming the file (never a silent fallback to another runtime)."""
     env = os.environ.get("BUDDY_LIBOMP")
-    if env and Path(env).exists():
-        return Path(env)
+    if env:
+        problem = check_libomp(Path(env))
+        if problem:
+            raise ToolNotFound(f"BUDDY_LIBOMP={env} is not usable: {problem}. Point it at a "
+                               f"libomp.so, or unset it to use the pip package {LIBOMP_PYPI}")
+        return OpenMPRuntime(Path(env).absolute(), "BUDDY_LIBOMP")
+    rejected = []
+    pip = _pypi_libomp()
+    if pip is not None:
+        problem = check_libomp(pip[0])
+        if problem is None:
+            return OpenMPRuntime(pip[0], pip[1])
+        rejected.append(f"{pip[1]}: {problem}")
     for d in LIBOMP_DIRS:
-        for name in ("libomp.so", "libomp.so.5"):
+        for name in LIBOMP_NAMES:
             p = Path(d) / name
             if p.exists():
-                return p
-    raise ToolNotFound("libomp not found. Install it with: apt-get install libomp-22-dev")
+                problem = check_libomp(p)
+                if problem is None:
+                    return OpenMPRuntime(p, "system")
+                rejected.append(problem)
+    why = f" (rejected: {'; '.join(rejected)})" if rejected else ""
+    raise ToolNotFound(f"libomp (OpenMP runtime) not found{why}. Install it with: {LIBOMP_INSTALL}")
+
+
+def find_libomp() -> Path:
+    """Path of the host libomp (see :func:`find_openmp_runtime`)."""
+    return find_openmp_runtime().path

@@ -260,7 +260,10 @@ def test_cli_compile_and_run(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "cpu-pipeline" in r.stderr and "llc" in r.stderr  # one progress line per stage
     r = _buddy("run", str(art), "--save", str(tmp_path / "out"), env=env)
+    assert r.returncode == 1 and "no weight file" in r.stderr and "--pattern" in r.stderr
+    r = _buddy("run", str(art), "--pattern", "--save", str(tmp_path / "out"), env=env)
     assert r.returncode == 0, r.stderr
+    assert "TEST PATTERN" in r.stderr
     assert "out0: float32[4, 16]" in r.stdout
     w, x = cdriver.driver_inputs(buddy.load(art).signature)
     np.testing.assert_allclose(np.load(tmp_path / "out" / "out0.npy"), x @ w.T, rtol=1e-5,
