@@ -89,8 +89,9 @@ def test_progress_bar_counts_every_stage(tmp_path):
 
 def test_artifact_holds_every_stage_and_manifest(tmp_path):
     art = tmp_path / "art"
+    # openmp explicit: its default depends on whether this machine has a libomp.
     m = buddy.compile(LINEAR_TANH, target="x86-avx2", num_params=1, artifact_dir=art,
-                      progress=False)
+                      openmp=True, progress=False)
     assert m.artifact_dir == art
     for name in ("0-input.mlir", "2-llvm.mlir", "3-module.ll", "4-opt.ll",
                  "model.o", "libmodel.so", "manifest.json"):
