@@ -95,6 +95,11 @@ def emit_module(graph: Graph, table: Mapping[str, EmitFn], dialect: str, ctx: ir
         ftype = ir.FunctionType.get([spec_type(s) for s in arg_specs], [spec_type(s) for s in out_specs])
         with ir.InsertionPoint(module.body):
             f = func.FuncOp("forward", ftype)
+        # Params (possibly a read-only mapped weight file) and the caller's inputs are never
+        # bufferized in place: without this, one-shot-bufferize lets in-place ops such as
+        # index_put/scatter write into the caller's arrays (docs/interfaces.md).
+        f.attributes["arg_attrs"] = ir.ArrayAttr.get(
+            [ir.DictAttr.get({"bufferization.writable": ir.BoolAttr.get(False)})] * len(arg_specs))
         entry = f.add_entry_block()
         cx = EmitContext(graph, dialect)
         for s, a in zip(arg_specs, entry.arguments):

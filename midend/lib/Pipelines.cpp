@@ -234,6 +234,9 @@ LogicalResult buddy::buildCpuPipeline(OpPassManager &pm,
     f.addPass(tosa::createTosaToLinalg());
     f.addPass(createTosaToArithPass());
     f.addPass(createTosaToTensorPass());
+    // Fuse TOSA's elementwise chains so their boolean (i1) intermediates stay scalars: MLIR 22
+    // cannot lower i1 buffers (finalize-memref-to-llvm asserts).
+    f.addPass(createLinalgElementwiseOpFusionPass());
     pm.addPass(createCanonicalizerPass());
   }
   // Tensors -> buffers; results become caller-allocated trailing out-params.

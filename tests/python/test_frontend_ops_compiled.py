@@ -100,7 +100,13 @@ def _compile_and_check(batch: List[Case], cache: Any) -> None:
         _compile_and_check(batch[:half], cache)
         _compile_and_check(batch[half:], cache)
         return
-    result = compiled(*[t.numpy() for t in tensors])
+    before = [t.clone() for t in tensors]
+    result = compiled(*[t.numpy() for t in tensors])  # views: the compiled code must not write them
+    for c in batch:
+        for t in c.tensors:
+            b = before[next(i for i, x in enumerate(tensors) if x is t)]
+            assert torch.equal(t, b) or (t.is_floating_point() and torch.equal(t.isnan(), b.isnan())), \
+                f"{c}: compiled code wrote into its input"
     got = list(result) if isinstance(result, tuple) else [result]
     want = [w for c in batch for w in c.call(c.tensors)]
     assert len(got) == len(want)
