@@ -82,7 +82,9 @@ def test_params_are_function_arguments_and_stay_out_of_the_ir(tmp_path):
     g = bf.import_model(lin, (torch.randn(2, 5),))
     assert [(p.name, p.dtype, p.shape) for p in g.params] == [("weight", "f32", (3, 5)), ("bias", "f32", (3,))]
     text = g.module.mlir_text
-    assert "func.func @forward(%arg0: tensor<3x5xf32>, %arg1: tensor<3xf32>, %arg2: tensor<2x5xf32>)" in text
+    ro = "{bufferization.writable = false}"  # arguments are never written (docs/interfaces.md)
+    assert (f"func.func @forward(%arg0: tensor<3x5xf32> {ro}, %arg1: tensor<3xf32> {ro}, "
+            f"%arg2: tensor<2x5xf32> {ro})") in text
     assert "dense<" not in text  # no weights baked in
     assert g.module.mlir_bytecode.startswith(b"ML\xefR")
     written = {}
