@@ -7,7 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Union
 
 import torch
 from mlir import ir
@@ -23,7 +23,8 @@ log = logging.getLogger("buddy.frontend")
 DIALECTS = ("linalg", "tosa")
 
 
-def op_table(dialect: str) -> Dict[str, Callable]:
+def op_table(dialect: str) -> Mapping[str, Callable]:
+    """The op table of `dialect`: overload name -> emitter (a read-only `OpTable`)."""
     if dialect == "linalg":
         from .lowering.linalg import LINALG_OPS
         return LINALG_OPS

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math as pymath
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
+import torch
 from mlir import ir
 from mlir.dialects import arith, linalg, math, tensor
 
-from ..graph import FLOAT_DTYPES, TensorSpec
+from ..graph import FLOAT_DTYPES, TORCH_TO_NAME, Ref, TensorSpec
 
 Value = ir.Value
 Scalar = Union[int, float, bool]
@@ -360,3 +361,45 @@ def normalized_dims(shape: list[int], k: int) -> tuple[list[int], int]:
     for d in dims:
         n *= shape[d]
     return dims, n
+
+
+# ------------------------------------------------------------------ helpers shared by op families
+def promote(cx, *xs: Any) -> str:
+    """PyTorch type promotion over tensor operands and Python scalars (a dtype name)."""
+    vals = []
+    for x in xs:
+        if isinstance(x, Ref):
+            s = cx.spec(x)
+            vals.append(torch.empty((1,) if s.rank else (), dtype=s.torch_dtype))
+        elif x is not None:
+            vals.append(x)
+    r = vals[0]
+    dt = r.dtype if isinstance(r, torch.Tensor) else torch.tensor(r).dtype
+    acc = torch.empty((), dtype=dt) if not isinstance(r, torch.Tensor) else r
+    for v in vals[1:]:
+        dt = torch.result_type(acc, v)
+        acc = torch.empty((1,) if (isinstance(acc, torch.Tensor) and acc.dim()) or
+                          (isinstance(v, torch.Tensor) and v.dim()) else (), dtype=dt)
+    return TORCH_TO_NAME[acc.dtype if isinstance(acc, torch.Tensor) else dt]
+
+
+def index_const(c: int) -> Value:
+    """An `index` constant."""
+    return arith.constant(ir.IndexType.get(), c)
+
+
+def wrap_index(v: Value, dt: str, size: int) -> Value:
+    """An integer tensor element as an `index`, with negative values wrapped."""
+    i64 = cast(v, dt, "i64")
+    wrapped = arith.select(compare("lt", i64, const(0, "i64"), "i64"), arith.addi(i64, const(size, "i64")), i64)
+    return arith.index_cast(ir.IndexType.get(), wrapped)
+
+
+def copy_to_output(cx, x: Any) -> Value:
+    """Operand `x` as the current node's output (its dtype and shape): the value itself when they
+    already match, else an elementwise copy with the dtype conversion."""
+    src = cx.dtype(x)
+    dst = cx.out.dtype
+    if src == dst and list(cx.shape(x)) == list(cx.out.shape):
+        return cx.value(x)
+    return elementwise([cx.operand(x)], cx.out.shape, dst, lambda v: v, cdt=src)

@@ -60,3 +60,18 @@ def test_core_ops_are_covered_or_excluded():
     # every Core ATen op is either lowered or listed with a reason
     assert not unaccounted, f"Core ATen ops neither lowered nor excluded: {unaccounted}"
     assert all(v for v in list(EXCLUDED.values()) + list(NOT_YET.values()))
+
+
+def test_op_tables_merge_their_families_without_overlap():
+    from buddy.frontend.lowering import linalg, tosa
+    from buddy.frontend.lowering.registry import OpTable
+    for pkg, table in ((linalg, LINALG), (tosa, TOSA)):
+        assert isinstance(table, OpTable)
+        assert sum(len(m.OPS) for m in pkg.FAMILIES) == len(table)
+        assert all(table[k] is m.OPS[k] for m in pkg.FAMILIES for k in m.OPS)
+    t = OpTable("t")
+    t.op("aten.foo.default")(lambda cx, a: None)
+    with pytest.raises(ValueError, match="registered twice"):
+        t["aten.foo.default"] = lambda cx, a: None
+    with pytest.raises(ValueError, match="registered by both"):
+        OpTable.merge("m", t, t)
