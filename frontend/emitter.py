@@ -126,21 +126,34 @@ def as_value(v: Any) -> ir.Value:
     raise TypeError(f"expected one MLIR value, got {v!r}")
 
 
+def node_location(node: Node) -> ir.Location:
+    """`loc("<node name>"("file":line:col))`: the FX node's name around its user source line
+    (`loc("<node name>")` alone when the source is unknown). Needs an active context."""
+    if node.loc is None:
+        return ir.Location.name(node.name)
+    return ir.Location.name(node.name, childLoc=ir.Location.file(node.loc.file, node.loc.line, node.loc.col))
+
+
+def _where(node: Node) -> str:
+    return f" at {node.loc}" if node.loc is not None else ""
+
+
 def emit_node(cx: EmitContext, node: Node, table: Mapping[str, EmitFn]) -> None:
     fn = table.get(node.op)
     if fn is None:
-        raise UnsupportedOpError(node.op, node.name, node.stack_trace, cx.dialect)
+        raise UnsupportedOpError(node.op, node.name, node.stack_trace, cx.dialect, loc=node.loc)
     cx.node = node
     try:
-        result = fn(cx, bind_args(node))
+        with node_location(node):  # every op the emitter builds carries the node's source line
+            result = fn(cx, bind_args(node))
     except Unsupported as e:
-        raise UnsupportedOpError(node.op, node.name, node.stack_trace, cx.dialect, str(e)) from None
+        raise UnsupportedOpError(node.op, node.name, node.stack_trace, cx.dialect, str(e), loc=node.loc) from None
     except UnsupportedOpError:
         raise
     except Exception as e:
-        raise LoweringError(f"lowering `{node.op}` (node `{node.name}`, outputs "
+        raise LoweringError(f"lowering `{node.op}`{_where(node)} (node `{node.name}`, outputs "
                             f"{[(s.dtype, s.shape) if s else None for s in node.outputs]}) to {cx.dialect} "
-                            f"failed: {type(e).__name__}: {e}") from e
+                            f"failed: {type(e).__name__}: {e}", node.loc) from e
     results = result if isinstance(result, (list, tuple)) else [result]
     for i, v in enumerate(results):
         if v is None:
@@ -151,5 +164,6 @@ def emit_node(cx: EmitContext, node: Node, table: Mapping[str, EmitFn]) -> None:
             got = ir.RankedTensorType(v.type)
             want = spec_type(spec)
             if got != want:
-                raise LoweringError(f"lowering `{node.op}` (node `{node.name}`) produced {got}, expected {want}")
+                raise LoweringError(f"lowering `{node.op}`{_where(node)} (node `{node.name}`) produced {got}, "
+                                    f"expected {want}", node.loc)
         cx.values[Ref(node.name, i)] = v

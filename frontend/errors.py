@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Optional
 
+from .source import SourceLoc, source_loc
+
+UNKNOWN_SOURCE = "<unknown source line>"
+
 
 class FrontendError(RuntimeError):
     """Base class of all frontend errors."""
@@ -14,31 +18,37 @@ class CaptureError(FrontendError):
 
 
 def source_line(stack_trace: Optional[str]) -> str:
-    """The innermost `File "...", line N, in f` entry of an FX stack trace, plus its code line."""
-    if not stack_trace:
-        return "<unknown source line>"
-    lines = [ln.strip() for ln in stack_trace.strip().splitlines() if ln.strip()]
-    for i in range(len(lines) - 1, -1, -1):
-        if lines[i].startswith("File "):
-            code = lines[i + 1] if i + 1 < len(lines) and not lines[i + 1].startswith("File ") else ""
-            return f"{lines[i]}{': ' + code if code else ''}"
-    return lines[-1]
+    """`path:line (`code`)` of the innermost user frame of an FX stack trace."""
+    loc = source_loc(stack_trace)
+    return str(loc) if loc is not None else UNKNOWN_SOURCE
 
 
 class UnsupportedOpError(FrontendError):
-    """An ATen overload (or one of its argument combinations) has no lowering for the chosen dialect."""
+    """An ATen overload (or one of its argument combinations) has no lowering for the chosen dialect.
 
-    def __init__(self, op: str, node: str, stack_trace: Optional[str], dialect: str, reason: str = "") -> None:
+    `loc` is the user source line that produced the node (`SourceLoc`, None if unknown);
+    `source` is it as text, `path:line (`code`)`."""
+
+    def __init__(self, op: str, node: str, stack_trace: Optional[str], dialect: str, reason: str = "",
+                 loc: Optional[SourceLoc] = None) -> None:
         self.op, self.node, self.dialect, self.reason = op, node, dialect, reason
-        self.source = source_line(stack_trace)
+        self.loc = loc if loc is not None else source_loc(stack_trace)
+        self.source = str(self.loc) if self.loc is not None else UNKNOWN_SOURCE
         other = "tosa" if dialect == "linalg" else "linalg"
-        detail = f" ({reason})" if reason else ""
+        why = reason or "no emitter for this overload"
+        where = f"at {self.source}" if self.loc is not None else "(source line unknown)"
         super().__init__(
-            f"Buddy cannot lower `{op}`{detail} to {dialect}: node `{node}` from {self.source}. "
-            f"Try import_model(..., dialect=\"{other}\"). The ops each dialect supports are listed "
-            f"in Buddy's docs/ops.md; docs/frontend.md says how to add one."
+            f"`{op}` {where} is not supported by Buddy's {dialect} lowering: {why} "
+            f"(node `{node}`). Try import_model(..., dialect=\"{other}\"). The ops each dialect supports are "
+            f"listed in Buddy's docs/ops.md; docs/frontend.md says how to add one."
         )
 
 
 class LoweringError(FrontendError):
-    """An emitter failed on a node; wraps the underlying error with the node's identity."""
+    """An emitter failed on a node; wraps the underlying error with the node's identity and source line.
+
+    `loc` is the user source line of the node (None if unknown)."""
+
+    def __init__(self, message: str, loc: Optional[SourceLoc] = None) -> None:
+        self.loc = loc
+        super().__init__(message)

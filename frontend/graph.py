@@ -14,6 +14,8 @@ import torch
 
 from buddy.runtime.dtypes import DTYPES as _DTYPES
 
+from .source import SourceLoc, source_loc
+
 # From the one dtype table (buddy.runtime.dtypes); includes u8, which the frontend can
 # import but the runtime cannot call (check_signature says so at compile time).
 TORCH_TO_NAME: Dict[torch.dtype, str] = {r.torch: n for n, r in _DTYPES.items()}
@@ -71,6 +73,11 @@ class Node:
     kwargs: Dict[str, Any]
     outputs: List[Optional[TensorSpec]]  # one per result; None for non-tensor results
     stack_trace: Optional[str] = None
+    loc: Optional[SourceLoc] = None      # the user source line (from stack_trace unless given)
+
+    def __post_init__(self) -> None:
+        if self.loc is None and self.stack_trace:
+            self.loc = source_loc(self.stack_trace)
 
     def refs(self) -> Iterator[Ref]:
         yield from iter_refs((self.args, tuple(self.kwargs.values())))

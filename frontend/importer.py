@@ -46,6 +46,12 @@ class MlirModule:
         with self.context:
             return str(self.ir)
 
+    def text(self, debug_info: bool = False) -> str:
+        """The module as MLIR text; `debug_info=True` prints every op's location (the FX node name
+        around the user source line, `loc("relu"("model.py":11:13))`, as `#loc` aliases)."""
+        with self.context:
+            return self.ir.operation.get_asm(enable_debug_info=debug_info)
+
     @property
     def mlir_bytecode(self) -> bytes:
         buf = io.BytesIO()
