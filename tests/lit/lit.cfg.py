@@ -1,4 +1,6 @@
-# lit configuration for Buddy's .mlir pass tests (FileCheck on real pass output).
+# lit configuration for Buddy's FileCheck tests on real output: .mlir pass tests (buddy-opt), and
+# under frontend/ (its lit.local.cfg makes .py the suffix there) Python scripts that print the
+# MLIR the frontend emits for tiny torch modules.
 import os
 
 import lit.formats
@@ -16,3 +18,6 @@ config.environment["PATH"] = os.pathsep.join(
      config.environment.get("PATH", os.environ.get("PATH", ""))]
 )
 config.substitutions.append(("%PYTHON", config.python_executable))
+# The frontend scripts import `buddy` from the staged package of this build (<build>/python_packages).
+config.environment["PYTHONPATH"] = getattr(config, "buddy_python_path",
+                                          os.path.join(config.buddy_obj_root, "python_packages"))
