@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
+import weakref
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -23,7 +25,7 @@ from .pipeline import (PipelineOptions, Progress, lower_to_object, pipeline_desc
 from .signature import check_signature, signature_from_graph, signature_from_mlir
 from .targets import Target, check_tools, get_target
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: "files" lists each file's size and SHA-256 (cache.check_entry)
 LIBRARY = "libmodel.so"
 OBJECT = "model.o"
 WEIGHTS = "weights.bwt"
@@ -120,15 +122,13 @@ class CompiledModule:
 
 
 def load_weights(path: Path) -> dict[str, Any]:
-    """Tensors of a weight file, through the C++ runtime (``buddy._runtime``)."""
+    """Tensors of a weight file, through the C++ runtime; its data checksum is verified the
+    first time this file is seen (``buddy.runtime.open_weight_file``, remembered in the cache)."""
     try:
-        from buddy import _runtime
+        from buddy.runtime import open_weight_file
     except ImportError as e:
         raise RuntimeError(f"reading {path} needs the C++ runtime module buddy._runtime: {e}") from e
-    reader = getattr(_runtime, "WeightFile", None)
-    if reader is None:
-        raise RuntimeError(f"buddy._runtime has no WeightFile reader; cannot read {path}")
-    wf = reader(str(path))
+    wf = open_weight_file(path, memo_dir=cache_mod.cache_dir() / "verified")
     return {name: np.asarray(wf[name]) for name in wf.names()}
 
 
@@ -138,10 +138,20 @@ def load(artifact_dir: str | Path, params: Mapping[str, Any] | None = None) -> C
     manifest_path = d / cache_mod.MANIFEST
     if not manifest_path.is_file():
         raise FileNotFoundError(f"{d} is not a Buddy artifact: {manifest_path} is missing")
-    manifest = json.loads(manifest_path.read_text())
-    if manifest.get("version") != MANIFEST_VERSION:
-        raise ValueError(f"{manifest_path}: manifest version {manifest.get('version')} "
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except ValueError as e:
+        raise ValueError(f"{manifest_path} is not valid JSON ({e}): the artifact is damaged; "
+                         "compile it again") from None
+    if not isinstance(manifest, dict) or manifest.get("version") not in (1, MANIFEST_VERSION):
+        version = manifest.get("version") if isinstance(manifest, dict) else None
+        raise ValueError(f"{manifest_path}: manifest version {version} "
                          f"is not {MANIFEST_VERSION}")
+    if manifest["version"] >= 2:  # sizes and code digests (version 1 recorded none)
+        try:
+            cache_mod.check_entry(d)
+        except cache_mod.DamagedEntry as e:
+            raise ValueError(f"{d} is a damaged Buddy artifact: {e}; compile it again") from None
     return CompiledModule(d, manifest, params)
 
 
@@ -245,17 +255,25 @@ def compile(  # noqa: A001 - the public name is buddy.compile
         {"func": func, "num_params": num_params, "signature": graph_sig,
          "manifest": MANIFEST_VERSION, **({} if write_weights else {"weights": False})})
 
+    scratch = None
     if artifact_dir is None and use_cache:
-        hit = cache_mod.lookup(key, root)
-        if hit is not None:
-            report(f"cache hit      {hit}")
-            module = load(hit, params)
-            module.cache_hit = True
+        hit = cache_mod.lookup(key, root, report=report)
+        module = _load_hit(hit, params, report) if hit is not None else None
+        if module is not None:
             return module
-        work = cache_mod.staging_dir(root)
-    else:
-        work = Path(artifact_dir) if artifact_dir else cache_mod.staging_dir(root)
+        try:
+            work = cache_mod.staging_dir(root)
+        except OSError as e:  # a read-only or full cache: still compile, leave no trace
+            report(f"cache {root or cache_mod.cache_dir()} is not writable ({e.strerror}); "
+                   "compiling without it")
+            scratch = tempfile.mkdtemp(prefix="buddy-nocache-")
+            work = Path(scratch)
+    elif artifact_dir is not None:
+        work = Path(artifact_dir)
         work.mkdir(parents=True, exist_ok=True)
+    else:  # no cache: a private scratch directory, outside the cache, gone with the module
+        scratch = tempfile.mkdtemp(prefix="buddy-nocache-")
+        work = Path(scratch)
 
     t0 = time.perf_counter()
     try:
@@ -288,6 +306,7 @@ def compile(  # noqa: A001 - the public name is buddy.compile
             "library": library,
             "pipeline": pipeline,
             "cache_key": key,
+            "files": cache_mod.file_records(work),
         }
         (work / cache_mod.MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     except BaseException:
@@ -295,8 +314,34 @@ def compile(  # noqa: A001 - the public name is buddy.compile
             shutil.rmtree(work, ignore_errors=True)
         raise
     report(f"{'done':<14} {time.perf_counter() - t0:6.2f}s")
-    final = work if artifact_dir is not None or not use_cache else cache_mod.commit(work, key, root)
-    return CompiledModule(final, manifest, params)
+    final = work if artifact_dir is not None or scratch is not None else cache_mod.commit(work, key, root)
+    module = CompiledModule(final, manifest, params)
+    if scratch is not None:  # the library stays mapped once loaded; the files go with the module
+        weakref.finalize(module, shutil.rmtree, scratch, True)
+    return module
+
+
+def _load_hit(entry: Path, params: Mapping[str, Any] | None,
+              report: Progress) -> CompiledModule | None:
+    """The module of an intact cache entry, its weight data verified (first sight of the file);
+    None after discarding an entry whose weights fail their checksum."""
+    from buddy.runtime import WeightFileError
+
+    module = load(entry, params)
+    if module.manifest.get("weights"):  # checked even when the caller binds its own params:
+        try:                            # the entry must stay good for buddy.load / buddy run
+            if params is None:
+                module._param_arrays()
+            else:
+                load_weights(entry / module.manifest["weights"])
+        except WeightFileError as e:
+            report(f"cache entry {entry.name} is damaged ({e}); rebuilding it")
+            del module
+            cache_mod.discard(entry)
+            return None
+    report(f"cache hit      {entry}")
+    module.cache_hit = True
+    return module
 
 
 def _libomp_available() -> bool:
