@@ -240,7 +240,9 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     from buddy.toolchain import find_tool
 
     # Cheap key first (no MLIR parsing, no subprocess): a hit returns at once.
-    tool_names = [tgt.llc, tgt.opt, "buddy-opt", "mlir-translate"] + ([tgt.cc] if tgt.is_native else [])
+    # The code generators are in the key; the host C compiler is not: it only links the
+    # object into a .so (check_tools finds it on a miss), so a cached model runs without one.
+    tool_names = [tgt.llc, tgt.opt, "buddy-opt", "mlir-translate"]
     tools = [find_tool(t) for t in tool_names]
     links_omp = tgt.is_native and options.uses_openmp_runtime
     if links_omp:  # the .so records libomp's directory (rpath): another runtime, another key
