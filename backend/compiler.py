@@ -48,6 +48,11 @@ class CompiledModule:
         self._fn: Any = None
         self._param_list: list[np.ndarray] | None = None
         self._num_inputs = sum(1 for s in self.signature if s.role == "input")
+        # How a call of the user's model maps onto the entry point (pytree outputs, in-place
+        # updates, unused and constant arguments): frontend.graph.CallConvention, or None for
+        # MLIR input (flat inputs -> one array or a tuple).
+        self.call: dict[str, Any] | None = manifest.get("call")
+        self._tree: Any = None  # the output's TreeSpec, parsed on first call
 
     @property
     def target(self) -> str:
@@ -97,10 +102,16 @@ class CompiledModule:
             if s.name not in self._params:
                 raise KeyError(f"parameter {s.name!r} missing from the weights")
             out.append(as_array(self._params[s.name]))
+        mutated = {n for n, _ in (self.call or {}).get("param_mutations", [])}
+        for k, s in enumerate(specs):  # a buffer the model updates: the mmap is read-only
+            if s.name in mutated and not out[k].flags.writeable:
+                out[k] = np.array(out[k])
         self._param_list = out
         return out
 
     def __call__(self, *inputs: Any) -> Any:
+        if self.call is not None:
+            return self._call_model(inputs)
         if len(inputs) != self._num_inputs:
             in_specs = self._specs("input")
             raise TypeError(f"model takes {len(in_specs)} inputs "
@@ -109,6 +120,59 @@ class CompiledModule:
         params = self._param_list if self._param_list is not None else self._param_arrays()
         outs = fn(*params, *[as_array(x) for x in inputs])
         return outs[0] if len(outs) == 1 else tuple(outs)
+
+    def _call_model(self, args: Sequence[Any]) -> Any:
+        """`model(*args)` as eager runs it: the same arguments, in-place updates written back to
+        the caller's tensors and the model's buffers, the output in the model's own structure.
+        Tensors come back as torch tensors when any argument is one (zero-copy views of the
+        output buffers), else as NumPy arrays."""
+        call = self.call
+        assert call is not None
+        kinds = call["args"]
+        if len(args) != len(kinds):
+            raise TypeError(f"model takes {len(kinds)} arguments, got {len(args)}")
+        inputs: list[Any] = [None] * self._num_inputs
+        for pos, (kind, *rest) in enumerate(kinds):
+            if kind == "input":
+                inputs[rest[0]] = args[pos]
+            elif kind == "const" and args[pos] != rest[0]:
+                raise ValueError(f"argument {pos} was {rest[0]!r} when the model was compiled, and the "
+                                 f"compiled code is specialized to it; got {args[pos]!r}: compile again "
+                                 "with this value")
+        fn = self._fn or self._function()
+        params = self._param_list if self._param_list is not None else self._param_arrays()
+        outs = fn(*params, *[as_array(x) for x in inputs])
+        omap = call.get("output_map")
+        if omap is not None:
+            outs = [outs[k] for k in omap]
+        torch_out = any(type(a).__module__.startswith("torch") for a in args)
+        for pos, j in call["input_mutations"]:
+            _write_back(args[pos], outs[j])
+        if call["param_mutations"]:
+            names = [s.name for s in self._specs("param")]
+            for name, j in call["param_mutations"]:
+                np.copyto(params[names.index(name)], outs[j])
+        leaves: list[Any] = []
+        for kind, value in call["leaves"]:
+            if kind == "output":
+                spec = self._specs("output")[omap[value] if omap is not None else value]
+                leaves.append(_as_output(outs[value], spec.dtype, torch_out))
+            elif kind == "arg":
+                leaves.append(args[value])
+            elif kind == "param":  # the model's own tensor (live, or this module's copy)
+                names = [s.name for s in self._specs("param")]
+                live = self._params.get(value) if self._params is not None else None
+                leaves.append(live if live is not None and type(live).__module__.startswith("torch")
+                              else _as_output(params[names.index(value)], "", torch_out))
+            else:
+                leaves.append(value)
+        if self._tree is None:
+            from torch.utils._pytree import treespec_loads
+
+            self._tree = treespec_loads(call["tree"])
+        if self._tree.num_leaves == 1 and self._tree.is_leaf():
+            return leaves[0]
+        return self._tree.unflatten(leaves)
 
     def call_all(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Call with every param and input (signature order, no weight file); returns the outputs.
@@ -119,6 +183,30 @@ class CompiledModule:
             raise TypeError(f"{self.manifest['function']} takes {n} params + inputs, "
                             f"got {len(arrays)}")
         return (self._fn or self._function())(*[as_array(a) for a in arrays])
+
+
+def _write_back(target: Any, value: np.ndarray) -> None:
+    """An in-place update of the caller's argument (torch tensor or writable NumPy array)."""
+    if isinstance(target, np.ndarray):
+        np.copyto(target, value)
+        return
+    import torch
+
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(f"the model updates an argument in place; got a {type(target).__name__}, "
+                        "which cannot be updated: pass a torch tensor or a NumPy array")
+    src = torch.from_numpy(value)
+    target.copy_(src.view(torch.bfloat16) if target.dtype == torch.bfloat16 else src)
+
+
+def _as_output(value: np.ndarray, dtype: str, torch_out: bool) -> Any:
+    """An output buffer as NumPy (bf16 as its uint16 bits, the ABI's form) or as a torch view."""
+    if not torch_out:
+        return value
+    import torch
+
+    t = torch.from_numpy(value)
+    return t.view(torch.bfloat16) if dtype == "bf16" else t
 
 
 def load_weights(path: Path) -> dict[str, Any]:
@@ -174,6 +262,24 @@ def _as_graph(model: Any, example_inputs: Sequence[Any] | None) -> tuple[str, An
         graph = import_model(model, example_inputs)
     text = graph.mlir_text if hasattr(graph, "mlir_text") else str(graph.module)
     return text, graph
+
+
+def _link_sources_digest() -> str:
+    """The C sources the linker may add (builtins, serial OpenMP): a fix there is a new key."""
+    import hashlib
+
+    from . import builtins, omp_serial
+
+    return hashlib.sha256((builtins.SOURCE + omp_serial.SOURCE).encode()).hexdigest()[:16]
+
+
+def _call_convention(graph: Any) -> dict[str, Any] | None:
+    """The user-call mapping of an imported model (frontend.graph.CallConvention) for the manifest."""
+    g = getattr(graph, "graph", None)
+    conv = getattr(g, "call", None)
+    if conv is None:
+        return None
+    return {**conv.as_dict(), "output_map": g.output_map}
 
 
 def _graph_params(graph: Any) -> dict[str, Any] | None:
@@ -252,9 +358,11 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     pipeline = pipeline_description(options, tgt)
     root = Path(cache_dir) if cache_dir else None
     graph_sig = [s.as_dict() for s in signature_from_graph(graph)] if graph is not None else None
+    call = _call_convention(graph)
     key = cache_mod.cache_key(
         text, tgt.as_dict(), pipeline, tools,
-        {"func": func, "num_params": num_params, "signature": graph_sig,
+        {"func": func, "num_params": num_params, "signature": graph_sig, "call": call,
+         "link_sources": _link_sources_digest(),
          "manifest": MANIFEST_VERSION, **({} if write_weights else {"weights": False})})
 
     scratch = None
@@ -308,6 +416,7 @@ def compile(  # noqa: A001 - the public name is buddy.compile
             "library": library,
             "pipeline": pipeline,
             "cache_key": key,
+            **({"call": call} if call is not None else {}),
             "files": cache_mod.file_records(work),
         }
         (work / cache_mod.MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")

@@ -45,10 +45,13 @@ def _peak_rss_mib() -> float:
 
 def run_llama(a: argparse.Namespace) -> int:
     from .gguf_loader import GGUFError, UnsupportedModelError
+    from .generate import NonFiniteLogitsError
     from .model import KVCacheOverflowError
 
     try:
         return _run(a)
+    except NonFiniteLogitsError as e:
+        print(f"\nbuddy llama: error: {e}", file=sys.stderr)
     except KVCacheOverflowError as e:
         print(f"buddy llama: error: {e} (raise --max-len)", file=sys.stderr)
     except UnsupportedModelError as e:

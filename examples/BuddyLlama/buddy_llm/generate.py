@@ -87,6 +87,10 @@ def prefill_buckets(max_len: int) -> list[int]:
     return out + [max_len]
 
 
+class NonFiniteLogitsError(RuntimeError):
+    """The model produced NaN or Inf logits (broken weights or code): generation stops."""
+
+
 def chat_prompt(tok: Tokenizer, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
     """`messages` rendered with the model's chat template."""
     if not tok.chat_template:
@@ -197,8 +201,15 @@ class Generator:
         res = GenerationResult(prompt_tokens=list(prompt), tokens=[])
         pos = n
         while True:
-            res.logits.append(logits.reshape(-1).clone())
-            nxt = self._pick(logits.reshape(-1), cfg, gen)
+            flat = logits.reshape(-1)
+            if not bool(torch.isfinite(flat).all()):  # ~10 us per token; garbage is never sampled
+                bad = int((~torch.isfinite(flat)).sum())
+                raise NonFiniteLogitsError(
+                    f"the model's logits for position {pos - 1} hold {bad} NaN/Inf values of "
+                    f"{flat.numel()}: its weights (or the compiled code) are broken; nothing "
+                    "past this point was generated")
+            res.logits.append(flat.clone())
+            nxt = self._pick(flat, cfg, gen)
             res.tokens.append(nxt)
             if on_token is not None:
                 on_token(nxt)
