@@ -27,6 +27,8 @@ def _epilog() -> str:
 
 
 def add_compile_parser(sub: Any) -> None:
+    from buddy.cli_args import int_in, target_name
+
     p = sub.add_parser(
         "compile", help="compile MLIR or a model import script to a native artifact",
         description="Compile tensor-level MLIR (func.func @forward) or a Python import "
@@ -36,12 +38,12 @@ def add_compile_parser(sub: Any) -> None:
                                  "returns (torch.nn.Module, example_inputs), an ImportedGraph "
                                  "or MLIR text")
     p.add_argument("-o", "--output", required=True, help="artifact directory to write")
-    p.add_argument("-t", "--target", default="host", help="target name (see below)")
-    p.add_argument("-O", "--opt-level", type=int, default=3, choices=range(4))
+    p.add_argument("-t", "--target", default="host", type=target_name, help="target name (see below)")
+    p.add_argument("-O", "--opt-level", type=int_in(0, 3), default=3, help="LLVM optimization level, 0-3")
     p.add_argument("--name", default=None,
                    help="entry point name: the artifact exports _buddy_<NAME> (default: forward); "
                         "give each graph linked into one executable its own name")
-    p.add_argument("--num-params", type=int, default=0,
+    p.add_argument("--num-params", type=int_in(0), default=0,
                    help="for .mlir input: how many leading @forward arguments are params")
     p.add_argument("--openmp", action=argparse.BooleanOptionalAction, default=None,
                    help="parallel loops with OpenMP (default: on for host targets with libomp)")

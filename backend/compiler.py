@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
+import weakref
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -23,7 +25,7 @@ from .pipeline import (PipelineOptions, Progress, lower_to_object, pipeline_desc
 from .signature import check_signature, signature_from_graph, signature_from_mlir
 from .targets import Target, check_tools, get_target
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: "files" lists each file's size and SHA-256 (cache.check_entry)
 LIBRARY = "libmodel.so"
 OBJECT = "model.o"
 WEIGHTS = "weights.bwt"
@@ -46,6 +48,11 @@ class CompiledModule:
         self._fn: Any = None
         self._param_list: list[np.ndarray] | None = None
         self._num_inputs = sum(1 for s in self.signature if s.role == "input")
+        # How a call of the user's model maps onto the entry point (pytree outputs, in-place
+        # updates, unused and constant arguments): frontend.graph.CallConvention, or None for
+        # MLIR input (flat inputs -> one array or a tuple).
+        self.call: dict[str, Any] | None = manifest.get("call")
+        self._tree: Any = None  # the output's TreeSpec, parsed on first call
 
     @property
     def target(self) -> str:
@@ -95,10 +102,16 @@ class CompiledModule:
             if s.name not in self._params:
                 raise KeyError(f"parameter {s.name!r} missing from the weights")
             out.append(as_array(self._params[s.name]))
+        mutated = {n for n, _ in (self.call or {}).get("param_mutations", [])}
+        for k, s in enumerate(specs):  # a buffer the model updates: the mmap is read-only
+            if s.name in mutated and not out[k].flags.writeable:
+                out[k] = np.array(out[k])
         self._param_list = out
         return out
 
     def __call__(self, *inputs: Any) -> Any:
+        if self.call is not None:
+            return self._call_model(inputs)
         if len(inputs) != self._num_inputs:
             in_specs = self._specs("input")
             raise TypeError(f"model takes {len(in_specs)} inputs "
@@ -107,6 +120,59 @@ class CompiledModule:
         params = self._param_list if self._param_list is not None else self._param_arrays()
         outs = fn(*params, *[as_array(x) for x in inputs])
         return outs[0] if len(outs) == 1 else tuple(outs)
+
+    def _call_model(self, args: Sequence[Any]) -> Any:
+        """`model(*args)` as eager runs it: the same arguments, in-place updates written back to
+        the caller's tensors and the model's buffers, the output in the model's own structure.
+        Tensors come back as torch tensors when any argument is one (zero-copy views of the
+        output buffers), else as NumPy arrays."""
+        call = self.call
+        assert call is not None
+        kinds = call["args"]
+        if len(args) != len(kinds):
+            raise TypeError(f"model takes {len(kinds)} arguments, got {len(args)}")
+        inputs: list[Any] = [None] * self._num_inputs
+        for pos, (kind, *rest) in enumerate(kinds):
+            if kind == "input":
+                inputs[rest[0]] = args[pos]
+            elif kind == "const" and args[pos] != rest[0]:
+                raise ValueError(f"argument {pos} was {rest[0]!r} when the model was compiled, and the "
+                                 f"compiled code is specialized to it; got {args[pos]!r}: compile again "
+                                 "with this value")
+        fn = self._fn or self._function()
+        params = self._param_list if self._param_list is not None else self._param_arrays()
+        outs = fn(*params, *[as_array(x) for x in inputs])
+        omap = call.get("output_map")
+        if omap is not None:
+            outs = [outs[k] for k in omap]
+        torch_out = any(type(a).__module__.startswith("torch") for a in args)
+        for pos, j in call["input_mutations"]:
+            _write_back(args[pos], outs[j])
+        if call["param_mutations"]:
+            names = [s.name for s in self._specs("param")]
+            for name, j in call["param_mutations"]:
+                np.copyto(params[names.index(name)], outs[j])
+        leaves: list[Any] = []
+        for kind, value in call["leaves"]:
+            if kind == "output":
+                spec = self._specs("output")[omap[value] if omap is not None else value]
+                leaves.append(_as_output(outs[value], spec.dtype, torch_out))
+            elif kind == "arg":
+                leaves.append(args[value])
+            elif kind == "param":  # the model's own tensor (live, or this module's copy)
+                names = [s.name for s in self._specs("param")]
+                live = self._params.get(value) if self._params is not None else None
+                leaves.append(live if live is not None and type(live).__module__.startswith("torch")
+                              else _as_output(params[names.index(value)], "", torch_out))
+            else:
+                leaves.append(value)
+        if self._tree is None:
+            from torch.utils._pytree import treespec_loads
+
+            self._tree = treespec_loads(call["tree"])
+        if self._tree.num_leaves == 1 and self._tree.is_leaf():
+            return leaves[0]
+        return self._tree.unflatten(leaves)
 
     def call_all(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Call with every param and input (signature order, no weight file); returns the outputs.
@@ -119,16 +185,38 @@ class CompiledModule:
         return (self._fn or self._function())(*[as_array(a) for a in arrays])
 
 
+def _write_back(target: Any, value: np.ndarray) -> None:
+    """An in-place update of the caller's argument (torch tensor or writable NumPy array)."""
+    if isinstance(target, np.ndarray):
+        np.copyto(target, value)
+        return
+    import torch
+
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(f"the model updates an argument in place; got a {type(target).__name__}, "
+                        "which cannot be updated: pass a torch tensor or a NumPy array")
+    src = torch.from_numpy(value)
+    target.copy_(src.view(torch.bfloat16) if target.dtype == torch.bfloat16 else src)
+
+
+def _as_output(value: np.ndarray, dtype: str, torch_out: bool) -> Any:
+    """An output buffer as NumPy (bf16 as its uint16 bits, the ABI's form) or as a torch view."""
+    if not torch_out:
+        return value
+    import torch
+
+    t = torch.from_numpy(value)
+    return t.view(torch.bfloat16) if dtype == "bf16" else t
+
+
 def load_weights(path: Path) -> dict[str, Any]:
-    """Tensors of a weight file, through the C++ runtime (``buddy._runtime``)."""
+    """Tensors of a weight file, through the C++ runtime; its data checksum is verified the
+    first time this file is seen (``buddy.runtime.open_weight_file``, remembered in the cache)."""
     try:
-        from buddy import _runtime
+        from buddy.runtime import open_weight_file
     except ImportError as e:
         raise RuntimeError(f"reading {path} needs the C++ runtime module buddy._runtime: {e}") from e
-    reader = getattr(_runtime, "WeightFile", None)
-    if reader is None:
-        raise RuntimeError(f"buddy._runtime has no WeightFile reader; cannot read {path}")
-    wf = reader(str(path))
+    wf = open_weight_file(path, memo_dir=cache_mod.cache_dir() / "verified")
     return {name: np.asarray(wf[name]) for name in wf.names()}
 
 
@@ -138,10 +226,20 @@ def load(artifact_dir: str | Path, params: Mapping[str, Any] | None = None) -> C
     manifest_path = d / cache_mod.MANIFEST
     if not manifest_path.is_file():
         raise FileNotFoundError(f"{d} is not a Buddy artifact: {manifest_path} is missing")
-    manifest = json.loads(manifest_path.read_text())
-    if manifest.get("version") != MANIFEST_VERSION:
-        raise ValueError(f"{manifest_path}: manifest version {manifest.get('version')} "
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except ValueError as e:
+        raise ValueError(f"{manifest_path} is not valid JSON ({e}): the artifact is damaged; "
+                         "compile it again") from None
+    if not isinstance(manifest, dict) or manifest.get("version") not in (1, MANIFEST_VERSION):
+        version = manifest.get("version") if isinstance(manifest, dict) else None
+        raise ValueError(f"{manifest_path}: manifest version {version} "
                          f"is not {MANIFEST_VERSION}")
+    if manifest["version"] >= 2:  # sizes and code digests (version 1 recorded none)
+        try:
+            cache_mod.check_entry(d)
+        except cache_mod.DamagedEntry as e:
+            raise ValueError(f"{d} is a damaged Buddy artifact: {e}; compile it again") from None
     return CompiledModule(d, manifest, params)
 
 
@@ -164,6 +262,24 @@ def _as_graph(model: Any, example_inputs: Sequence[Any] | None) -> tuple[str, An
         graph = import_model(model, example_inputs)
     text = graph.mlir_text if hasattr(graph, "mlir_text") else str(graph.module)
     return text, graph
+
+
+def _link_sources_digest() -> str:
+    """The C sources the linker may add (builtins, serial OpenMP): a fix there is a new key."""
+    import hashlib
+
+    from . import builtins, omp_serial
+
+    return hashlib.sha256((builtins.SOURCE + omp_serial.SOURCE).encode()).hexdigest()[:16]
+
+
+def _call_convention(graph: Any) -> dict[str, Any] | None:
+    """The user-call mapping of an imported model (frontend.graph.CallConvention) for the manifest."""
+    g = getattr(graph, "graph", None)
+    conv = getattr(g, "call", None)
+    if conv is None:
+        return None
+    return {**conv.as_dict(), "output_map": g.output_map}
 
 
 def _graph_params(graph: Any) -> dict[str, Any] | None:
@@ -230,7 +346,9 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     from buddy.toolchain import find_tool
 
     # Cheap key first (no MLIR parsing, no subprocess): a hit returns at once.
-    tool_names = [tgt.llc, tgt.opt, "buddy-opt", "mlir-translate"] + ([tgt.cc] if tgt.is_native else [])
+    # The code generators are in the key; the host C compiler is not: it only links the
+    # object into a .so (check_tools finds it on a miss), so a cached model runs without one.
+    tool_names = [tgt.llc, tgt.opt, "buddy-opt", "mlir-translate"]
     tools = [find_tool(t) for t in tool_names]
     links_omp = tgt.is_native and options.uses_openmp_runtime
     if links_omp:  # the .so records libomp's directory (rpath): another runtime, another key
@@ -240,22 +358,32 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     pipeline = pipeline_description(options, tgt)
     root = Path(cache_dir) if cache_dir else None
     graph_sig = [s.as_dict() for s in signature_from_graph(graph)] if graph is not None else None
+    call = _call_convention(graph)
     key = cache_mod.cache_key(
         text, tgt.as_dict(), pipeline, tools,
-        {"func": func, "num_params": num_params, "signature": graph_sig,
+        {"func": func, "num_params": num_params, "signature": graph_sig, "call": call,
+         "link_sources": _link_sources_digest(),
          "manifest": MANIFEST_VERSION, **({} if write_weights else {"weights": False})})
 
+    scratch = None
     if artifact_dir is None and use_cache:
-        hit = cache_mod.lookup(key, root)
-        if hit is not None:
-            report(f"cache hit      {hit}")
-            module = load(hit, params)
-            module.cache_hit = True
+        hit = cache_mod.lookup(key, root, report=report)
+        module = _load_hit(hit, params, report) if hit is not None else None
+        if module is not None:
             return module
-        work = cache_mod.staging_dir(root)
-    else:
-        work = Path(artifact_dir) if artifact_dir else cache_mod.staging_dir(root)
+        try:
+            work = cache_mod.staging_dir(root)
+        except OSError as e:  # a read-only or full cache: still compile, leave no trace
+            report(f"cache {root or cache_mod.cache_dir()} is not writable ({e.strerror}); "
+                   "compiling without it")
+            scratch = tempfile.mkdtemp(prefix="buddy-nocache-")
+            work = Path(scratch)
+    elif artifact_dir is not None:
+        work = Path(artifact_dir)
         work.mkdir(parents=True, exist_ok=True)
+    else:  # no cache: a private scratch directory, outside the cache, gone with the module
+        scratch = tempfile.mkdtemp(prefix="buddy-nocache-")
+        work = Path(scratch)
 
     t0 = time.perf_counter()
     try:
@@ -288,6 +416,8 @@ def compile(  # noqa: A001 - the public name is buddy.compile
             "library": library,
             "pipeline": pipeline,
             "cache_key": key,
+            **({"call": call} if call is not None else {}),
+            "files": cache_mod.file_records(work),
         }
         (work / cache_mod.MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     except BaseException:
@@ -295,8 +425,34 @@ def compile(  # noqa: A001 - the public name is buddy.compile
             shutil.rmtree(work, ignore_errors=True)
         raise
     report(f"{'done':<14} {time.perf_counter() - t0:6.2f}s")
-    final = work if artifact_dir is not None or not use_cache else cache_mod.commit(work, key, root)
-    return CompiledModule(final, manifest, params)
+    final = work if artifact_dir is not None or scratch is not None else cache_mod.commit(work, key, root)
+    module = CompiledModule(final, manifest, params)
+    if scratch is not None:  # the library stays mapped once loaded; the files go with the module
+        weakref.finalize(module, shutil.rmtree, scratch, True)
+    return module
+
+
+def _load_hit(entry: Path, params: Mapping[str, Any] | None,
+              report: Progress) -> CompiledModule | None:
+    """The module of an intact cache entry, its weight data verified (first sight of the file);
+    None after discarding an entry whose weights fail their checksum."""
+    from buddy.runtime import WeightFileError
+
+    module = load(entry, params)
+    if module.manifest.get("weights"):  # checked even when the caller binds its own params:
+        try:                            # the entry must stay good for buddy.load / buddy run
+            if params is None:
+                module._param_arrays()
+            else:
+                load_weights(entry / module.manifest["weights"])
+        except WeightFileError as e:
+            report(f"cache entry {entry.name} is damaged ({e}); rebuilding it")
+            del module
+            cache_mod.discard(entry)
+            return None
+    report(f"cache hit      {entry}")
+    module.cache_hit = True
+    return module
 
 
 def _libomp_available() -> bool:

@@ -10,7 +10,7 @@ from typing import Sequence
 
 from buddy.toolchain import ToolNotFound, find_libomp, find_tool
 
-from . import omp_serial
+from . import builtins, omp_serial
 from .pipeline import run_tool
 from .targets import Target
 
@@ -44,7 +44,8 @@ def link_shared(obj: Path, out: Path, target: Target, *, openmp: bool) -> Path:
                               "run on one thread)", RuntimeWarning, stacklevel=2)
                 serial = ["-fvisibility=hidden", omp_serial.write_source(Path(tmp))]
                 openmp = False
-        run_tool("link", [cc, "-shared", "-fPIC", obj, *serial, "-o", out,
+        extra = [builtins.write_source(Path(tmp))] if builtins.needed([obj], target) else []
+        run_tool("link", [cc, "-shared", "-fPIC", obj, *serial, *extra, "-o", out,
                           *_runtime_libs(target, openmp)], input_file=obj)
     return out
 
@@ -68,7 +69,8 @@ def link_executable(objs: Sequence[Path], out: Path, target: Target, *,
     static = ["-static"] if target.link_static else []
     # Cross toolchains ship no libomp: serial __kmpc_* entry points instead (omp_serial.py).
     serial = [omp_serial.write_source(Path(out).parent)] if openmp and not target.is_native else []
-    run_tool("link", [cc, "-O2", *static, *cflags, *objs, *serial, "-o", out,
+    extra = [builtins.write_source(Path(out).parent)] if builtins.needed(objs, target) else []
+    run_tool("link", [cc, "-O2", *static, *cflags, *objs, *serial, *extra, "-o", out,
                       *_runtime_libs(target, openmp and target.is_native)],
              input_file=Path(objs[0]))
     return out

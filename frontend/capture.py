@@ -12,7 +12,7 @@ from torch._decomp import core_aten_decompositions
 from torch._functorch.aot_autograd import aot_export_module
 
 from .errors import CaptureError
-from .graph import Graph, from_fx
+from .graph import CallConvention, Graph, from_fx
 
 log = logging.getLogger("buddy.frontend")
 
@@ -67,22 +67,95 @@ def aot_graph(gm: torch.fx.GraphModule, example_inputs: Sequence[Any],
                 values[name] = x.detach()
             flat_examples.append(x)
     g = from_fx(fx, names, values, flat_examples)
-    if sig.buffers_to_mutate or getattr(sig, "parameters_to_mutate", None):
-        raise CaptureError("the model mutates its buffers/parameters in place; Buddy compiles inference graphs "
-                           f"without state mutation ({sorted(sig.buffers_to_mutate.values())})")
-    if sig.user_inputs_to_mutate:
-        input_pos = {ph.name: i for i, ph in enumerate(p for p in placeholders)}
-        user_ins = [i for i, nm in enumerate(names) if nm is None]
-        for out_name, in_name in sig.user_inputs_to_mutate.items():
-            out_idx = [n.name for n in fx.graph.find_nodes(op="output")[0].args[0]].index(out_name)
-            g.input_mutations.append((user_ins.index(input_pos[in_name]), out_idx))
+    if getattr(sig, "parameters_to_mutate", None):
+        raise CaptureError("the model updates its parameters in place "
+                           f"({sorted(sig.parameters_to_mutate.values())}); Buddy compiles inference "
+                           "graphs (buffer updates, such as a counter or running statistics, are supported)")
+    out_names = [n.name if isinstance(n, torch.fx.Node) else None
+                 for n in fx.graph.find_nodes(op="output")[0].args[0]]
+    input_pos = {ph.name: i for i, ph in enumerate(placeholders)}
+    user_ins = [i for i, nm in enumerate(names) if nm is None]
+    for out_name, buffer in sig.buffers_to_mutate.items():  # lifted state of `gm` itself
+        g.param_mutations.append((buffer, out_names.index(out_name)))
+    for out_name, in_name in sig.user_inputs_to_mutate.items():
+        k, out_idx = input_pos[in_name], out_names.index(out_name)
+        if names[k] is None:
+            g.input_mutations.append((user_ins.index(k), out_idx))
+        else:  # a buffer that Dynamo passed in as an input (inlined nn.Module)
+            g.param_mutations.append((str(names[k]), out_idx))
+    _dedupe_outputs(g)
     if user_order is not None:
         pos = {ph.name: user_order[id(x)] for ph, x, nm in zip(placeholders, flat_examples, names)
                if nm is None and isinstance(x, torch.Tensor)}
         perm = sorted(range(len(g.inputs)), key=lambda i: pos[g.inputs[i].name])
         g.inputs = [g.inputs[i] for i in perm]
         g.input_mutations = [(perm.index(i), o) for i, o in g.input_mutations]
+        g.input_positions = [pos[i.name] for i in g.inputs]  # type: ignore[attr-defined]
     return g
+
+
+def _dedupe_outputs(g: Graph) -> None:
+    """Each value once in `g.outputs`; `g.output_map` keeps the captured order (a model that
+    returns a tensor twice, or returns a buffer it updates, would otherwise give @forward two
+    results that are one buffer, which the bufferization cannot lower)."""
+    if len(set(g.outputs)) == len(g.outputs):
+        return
+    uniq: List[Any] = []
+    mapping: List[int] = []
+    for r in g.outputs:
+        if r not in uniq:
+            uniq.append(r)
+        mapping.append(uniq.index(r))
+    g.outputs, g.output_map = uniq, mapping
+
+
+def _json_value(v: Any, what: str) -> Any:
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    raise CaptureError(f"{what} is a {type(v).__name__} ({v!r}); Buddy passes tensors and "
+                       "Python scalars (bool, int, float, str, None)")
+
+
+def call_convention(g: Graph, example_inputs: Sequence[Any], result: Any,
+                    graph_outputs: Sequence[Any], param_ids: Dict[int, str] | None = None) -> CallConvention:
+    """How `model(*example_inputs)`, which returned `result`, maps onto @forward. The tensors
+    of `result` are found by identity among `graph_outputs` (what the Dynamo graph returned)
+    and among the caller's arguments."""
+    from torch.utils._pytree import tree_flatten, treespec_dumps
+
+    positions = list(getattr(g, "input_positions", range(len(g.inputs))))
+    args: List[List[Any]] = []
+    for pos, x in enumerate(example_inputs):
+        if pos in positions:
+            args.append(["input", positions.index(pos)])
+        elif isinstance(x, torch.Tensor):
+            args.append(["unused"])
+        else:
+            args.append(["const", _json_value(x, f"argument {pos}")])
+    mutated_outputs = {o for _, o in g.input_mutations} | {o for _, o in g.param_mutations}
+    n_captured = len(g.output_map) if g.output_map is not None else len(g.outputs)
+    user_outputs = [j for j in range(n_captured) if j not in mutated_outputs]
+    leaves_in, tree = tree_flatten(result)
+    leaves: List[List[Any]] = []
+    for i, leaf in enumerate(leaves_in):
+        if isinstance(leaf, torch.Tensor):
+            j = next((k for k, o in enumerate(graph_outputs) if o is leaf), None)
+            a = next((k for k, x in enumerate(example_inputs) if x is leaf), None)
+            if j is not None:
+                leaves.append(["output", user_outputs[j]])
+            elif a is not None:
+                leaves.append(["arg", a])
+            elif param_ids and id(leaf) in param_ids:  # a parameter or buffer of the model itself
+                leaves.append(["param", param_ids[id(leaf)]])
+            else:
+                raise CaptureError(f"output leaf {i} (a tensor of shape {tuple(leaf.shape)}) is neither "
+                                   "computed by the captured graph nor an argument")
+        else:
+            leaves.append(["const", _json_value(leaf, f"output leaf {i}")])
+    user_of_input = [positions[k] for k in range(len(g.inputs))]
+    return CallConvention(args, treespec_dumps(tree), leaves,
+                          [[user_of_input[k], o] for k, o in g.input_mutations],
+                          [[n, o] for n, o in g.param_mutations])
 
 
 def capture(model: torch.nn.Module, example_inputs: Sequence[Any]) -> Graph:
@@ -92,18 +165,30 @@ def capture(model: torch.nn.Module, example_inputs: Sequence[Any]) -> Graph:
         for name, t in list(model.named_parameters()) + list(model.named_buffers()):
             param_ids.setdefault(id(t), name)
     captured: List[Graph] = []
+    # The capture runs the model: on copies of the inputs, so that importing never changes them.
+    example_inputs = [x.clone() if isinstance(x, torch.Tensor) and id(x) not in param_ids else x
+                      for x in example_inputs]
     user_order = {id(x): i for i, x in enumerate(example_inputs) if isinstance(x, torch.Tensor)}
+
+    graph_outputs: List[Any] = []
 
     def backend(gm: torch.fx.GraphModule, inputs: List[Any]):
         log.info("buddy: Dynamo captured %d FX nodes; running aot_autograd", len(gm.graph.nodes))
         captured.append(aot_graph(gm, inputs, param_ids, user_order))
-        return gm.forward
+
+        def run(*args: Any) -> Any:  # eager, recording the graph's outputs to map the result
+            outs = gm.forward(*args)
+            graph_outputs[:] = list(outs) if isinstance(outs, (list, tuple)) else [outs]
+            return outs
+        return run
 
     torch._dynamo.reset()
+    # Buffers the model updates are restored after the capture run: importing never changes the model.
+    state = {n: t.detach().clone() for n, t in model.named_buffers()} if isinstance(model, torch.nn.Module) else {}
     try:
         with torch.no_grad():
             compiled = torch.compile(model, backend=backend, fullgraph=True, dynamic=False)
-            compiled(*example_inputs)
+            result = compiled(*example_inputs)
     except Exception as e:  # Dynamo wraps backend errors; surface ours unchanged
         inner = e
         while inner is not None and not isinstance(inner, (CaptureError,)) and inner.__cause__ is not None:
@@ -114,6 +199,13 @@ def capture(model: torch.nn.Module, example_inputs: Sequence[Any]) -> Graph:
         raise CaptureError(f"TorchDynamo could not capture the model as a single graph: {e}") from e
     finally:
         torch._dynamo.reset()
+        if state:
+            with torch.no_grad():
+                for n, t in model.named_buffers():
+                    if n in state:
+                        t.copy_(state[n])
     if len(captured) != 1:
         raise CaptureError(f"expected one captured graph, got {len(captured)}")
-    return captured[0]
+    g = captured[0]
+    g.call = call_convention(g, example_inputs, result, graph_outputs, param_ids)
+    return g

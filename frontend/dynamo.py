@@ -114,10 +114,13 @@ class BuddyCompiled:
         imported, run, sources, users = entry
         full = [args[i] if i is not None else c for i, c in sources]
         user_args = [args[i] for i in users]
-        outs = run(*full, *user_args)
-        for in_idx, out_idx in imported.graph.input_mutations:
+        g = imported.graph
+        outs = g.expand_outputs(list(run(*full, *user_args)))
+        for in_idx, out_idx in g.input_mutations:
             user_args[in_idx].copy_(outs[out_idx])
-        n_mut = len(imported.graph.input_mutations)
+        for name, out_idx in g.param_mutations:  # a Dynamo argument (argN) updated in place
+            args[int(name[3:])].copy_(outs[out_idx])
+        n_mut = len(g.input_mutations) + len(g.param_mutations)
         return outs[n_mut:] if n_mut else outs
 
 

@@ -102,6 +102,37 @@ def map_refs(value: Any, fn) -> Any:
 
 
 @dataclass
+class CallConvention:
+    """A call of the user's model, `model(*args)`, in terms of @forward (JSON, in the manifest).
+
+    - `args`: per positional argument, ``["input", k]`` (@forward input k), ``["unused"]``
+      (a tensor the model ignores), or ``["const", v]`` (a Python value the graph is
+      specialized to: a call with another value is refused);
+    - `tree`: the output's pytree structure (torch.utils._pytree.treespec_dumps);
+    - `leaves`: per leaf, ``["output", j]`` (the captured function's output j, see
+      Graph.output_map), ``["arg", i]`` (the caller's own argument i, e.g. an input the model
+      mutated and returned), ``["param", name]`` (a parameter or buffer of the model, as it
+      is after the call) or ``["const", v]`` (a Python value);
+    - `input_mutations` ``[[arg i, output j]]`` and `param_mutations` ``[[name, output j]]``:
+      what the model updates in place, written back after every call."""
+
+    args: List[List[Any]]
+    tree: str
+    leaves: List[List[Any]]
+    input_mutations: List[List[Any]] = field(default_factory=list)
+    param_mutations: List[List[Any]] = field(default_factory=list)
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"args": self.args, "tree": self.tree, "leaves": self.leaves,
+                "input_mutations": self.input_mutations, "param_mutations": self.param_mutations}
+
+    @staticmethod
+    def from_dict(d: Dict[str, Any]) -> "CallConvention":
+        return CallConvention(list(d["args"]), str(d["tree"]), list(d["leaves"]),
+                              list(d.get("input_mutations", [])), list(d.get("param_mutations", [])))
+
+
+@dataclass
 class Graph:
     params: List[ParamSpec]
     inputs: List[TensorSpec]
@@ -110,6 +141,18 @@ class Graph:
     param_values: Dict[str, torch.Tensor] = field(default_factory=dict)
     # Inputs mutated in place by the model: (input index, output index holding the new value).
     input_mutations: List[Tuple[int, int]] = field(default_factory=list)
+    # Buffers (params) updated in place: (param name, output index holding the new value).
+    param_mutations: List[Tuple[str, int]] = field(default_factory=list)
+    # The outputs of the captured function in order (mutations first, then the model's own
+    # outputs), as indices into `outputs`, which holds each value once: a model that returns
+    # one tensor twice (or returns a buffer it updated) gets one result, used twice.
+    output_map: Optional[List[int]] = None
+    # How a call of the user's model maps onto @forward (set by capture for import_model).
+    call: Optional["CallConvention"] = None
+
+    def expand_outputs(self, outs: List[Any]) -> List[Any]:
+        """The captured function's outputs (output_map order) from @forward's results."""
+        return outs if self.output_map is None else [outs[k] for k in self.output_map]
 
     def spec(self, ref: Ref) -> TensorSpec:
         return self.specs()[ref]

@@ -52,7 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    from buddy.toolchain import ToolNotFound
+
+    try:
+        return int(args.func(args) or 0)
+    except ToolNotFound as e:  # a missing or broken tool: say which, no traceback
+        print(f"buddy {args.command}: error: {e}", file=sys.stderr)
+        return 1
 
 
 def buddy_opt_main() -> None:

@@ -109,8 +109,10 @@ def run(strict: bool = False, out=None) -> int:
         try:
             detail = check.probe()
             print(f"  [ok]      {check.name}: {detail}", file=out)
-        except ToolNotFound as e:
+        except Exception as e:  # noqa: BLE001 - doctor reports every failure, never crashes
             tag = "MISSING" if check.required else "missing"
+            if not isinstance(e, ToolNotFound):
+                e = f"{type(e).__name__}: {e}"  # type: ignore[assignment]
             print(f"  [{tag}] {check.name}: {e}", file=out)
             if check.required:
                 failed_required += 1

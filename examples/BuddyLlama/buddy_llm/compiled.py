@@ -215,7 +215,13 @@ class CompiledLlama:
                              else self.root / "llm" / f"weights-{wdigest[:32]}.bwt")
         self._index: Dict[str, Any] = {"decode": None, "prefill": {}}
         if use_cache and self.index_path.is_file():
-            self._index = json.loads(self.index_path.read_text())
+            try:
+                index = json.loads(self.index_path.read_text())
+                if not isinstance(index, dict) or not isinstance(index.get("prefill"), dict):
+                    raise ValueError("not an index of compiled graphs")
+                self._index = index
+            except (OSError, ValueError) as e:  # damaged: rebuild what it pointed to
+                self.report(f"cache index {self.index_path} is damaged ({e}); rebuilding it")
         self._ensure_weights()
         self.report(f"model key {self.key[:12]}, weights {self.weights_path} ({time.perf_counter() - t0:.1f}s)")
         shape = (model.n_layers, model.n_kv, self.max_len, model.head_dim)
@@ -234,35 +240,65 @@ class CompiledLlama:
 
     # -- weights -------------------------------------------------------------------
     def _ensure_weights(self) -> None:
-        from buddy import _runtime
+        from buddy.runtime import WeightFileError, open_weight_file
 
-        if self._state is None:  # an external weight file (checked in __init__)
-            pass
-        elif not self.weights_path.is_file():
-            from buddy.runtime import save_weights
-            self.weights_path.parent.mkdir(parents=True, exist_ok=True)
-            t0 = time.perf_counter()
-            tmp = self.weights_path.with_suffix(".partial.bwt")
+        if self._state is not None and not self.weights_path.is_file():
+            self._write_weights()
+        try:
+            # the data checksum is verified the first time this file is seen (then remembered)
+            self._wf = open_weight_file(self.weights_path, memo_dir=self.root / "verified")
+        except WeightFileError as e:
+            if self._state is None:  # the caller's own file: never replaced
+                raise
+            self.report(f"cached weight file is damaged ({e}); writing it again")
+            self.weights_path.unlink(missing_ok=True)
+            self._write_weights()
+            self._wf = open_weight_file(self.weights_path, memo_dir=self.root / "verified")
+        self._weights = {n: np.asarray(self._wf[n]) for n in self._wf.names()}
+
+    def _write_weights(self) -> None:
+        from buddy.runtime import save_weights
+
+        assert self._state is not None
+        self.weights_path.parent.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        # a name of this process's own: two processes writing the same file never collide
+        tmp = self.weights_path.with_name(
+            f".{self.weights_path.stem}.{os.getpid()}-{os.urandom(4).hex()}.partial.bwt")
+        try:
             save_weights(tmp, {n: t.detach().contiguous() for n, t in self._state.items()})
             os.replace(tmp, self.weights_path)
-            self.report(f"wrote weights in {time.perf_counter() - t0:.1f}s")
-        self._wf = _runtime.WeightFile(str(self.weights_path))
-        self._weights = {n: np.asarray(self._wf[n]) for n in self._wf.names()}
+        finally:
+            tmp.unlink(missing_ok=True)
+        self.report(f"wrote weights in {time.perf_counter() - t0:.1f}s")
 
     # -- compilation ------------------------------------------------------------------
     def _save_index(self) -> None:
         if not self.use_cache:
             return
         self.index_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.index_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self._index, indent=1))
-        os.replace(tmp, self.index_path)
+        tmp = self.index_path.with_name(f".{self.index_path.stem}.{os.getpid()}-{os.urandom(4).hex()}.tmp")
+        try:
+            tmp.write_text(json.dumps(self._index, indent=1))
+            os.replace(tmp, self.index_path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def _cached(self, rel: Optional[str]) -> Optional[Path]:
         if not rel:
             return None
+        from buddy.backend import cache
+
         p = Path(rel)
-        return p if (p / "manifest.json").is_file() else None
+        if not p.exists():
+            return None
+        try:
+            cache.check_entry(p)  # sizes and code digests: a damaged entry is rebuilt
+        except cache.DamagedEntry as e:
+            self.report(f"cached graph {p.name} is damaged ({e}); rebuilding it")
+            cache.discard(p)
+            return None
+        return p
 
     def _compile(self, what: str, graph: Any, entry: str) -> Path:
         """Compile `graph` with the entry point `_buddy_<entry>` (DECODE_ENTRY, prefill_entry())."""

