@@ -53,6 +53,8 @@ class CompiledModule:
         # MLIR input (flat inputs -> one array or a tuple).
         self.call: dict[str, Any] | None = manifest.get("call")
         self._tree: Any = None  # the output's TreeSpec, parsed on first call
+        # Index checks of the compiled code (buddy.runtime.index_errors): the last output.
+        self.index_sites: list[dict[str, Any]] = list(manifest.get("index_checks") or [])
 
     @property
     def target(self) -> str:
@@ -118,7 +120,7 @@ class CompiledModule:
                             f"({', '.join(s.name for s in in_specs)}), got {len(inputs)}")
         fn = self._fn or self._function()
         params = self._param_list if self._param_list is not None else self._param_arrays()
-        outs = fn(*params, *[as_array(x) for x in inputs])
+        outs = _index_checked(fn(*params, *[as_array(x) for x in inputs]), self.index_sites)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
     def _call_model(self, args: Sequence[Any]) -> Any:
@@ -141,7 +143,7 @@ class CompiledModule:
                                  "with this value")
         fn = self._fn or self._function()
         params = self._param_list if self._param_list is not None else self._param_arrays()
-        outs = fn(*params, *[as_array(x) for x in inputs])
+        outs = _index_checked(fn(*params, *[as_array(x) for x in inputs]), self.index_sites)
         omap = call.get("output_map")
         if omap is not None:
             outs = [outs[k] for k in omap]
@@ -182,7 +184,17 @@ class CompiledModule:
         if len(arrays) != n:
             raise TypeError(f"{self.manifest['function']} takes {n} params + inputs, "
                             f"got {len(arrays)}")
-        return (self._fn or self._function())(*[as_array(a) for a in arrays])
+        return _index_checked((self._fn or self._function())(*[as_array(a) for a in arrays]),
+                                  self.index_sites)
+
+
+def _index_checked(outs: list[np.ndarray], sites: list[dict[str, Any]]) -> list[np.ndarray]:
+    """The outputs without the index-check result; IndexError if the code saw a bad index."""
+    if not sites:
+        return outs
+    from buddy.runtime.index_errors import check
+
+    return check(outs, sites)
 
 
 def _write_back(target: Any, value: np.ndarray) -> None:
@@ -359,9 +371,10 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     root = Path(cache_dir) if cache_dir else None
     graph_sig = [s.as_dict() for s in signature_from_graph(graph)] if graph is not None else None
     call = _call_convention(graph)
+    sites = list(getattr(graph, "index_sites", None) or [])
     key = cache_mod.cache_key(
         text, tgt.as_dict(), pipeline, tools,
-        {"func": func, "num_params": num_params, "signature": graph_sig, "call": call,
+        {"func": func, "num_params": num_params, "signature": graph_sig, "call": call, "index_checks": sites,
          "link_sources": _link_sources_digest(),
          "manifest": MANIFEST_VERSION, **({} if write_weights else {"weights": False})})
 
@@ -417,6 +430,7 @@ def compile(  # noqa: A001 - the public name is buddy.compile
             "pipeline": pipeline,
             "cache_key": key,
             **({"call": call} if call is not None else {}),
+            **({"index_checks": sites} if sites else {}),
             "files": cache_mod.file_records(work),
         }
         (work / cache_mod.MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")

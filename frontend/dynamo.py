@@ -53,6 +53,7 @@ class _GraphSignature:
     def __init__(self, imported: Any) -> None:
         self.mlir_text = imported.module.mlir_text
         self.params, self.inputs, self.outputs = imported.params, imported.inputs, imported.outputs
+        self.index_sites = imported.index_sites
 
 
 class _AotRunner:

@@ -40,12 +40,49 @@ def bind_args(node: Node) -> Dict[str, Any]:
 class EmitContext:
     """What an op emitter sees: operand values and specs of the node being lowered."""
 
-    def __init__(self, graph: Graph, dialect: str) -> None:
+    def __init__(self, graph: Graph, dialect: str, index_checks: bool = False) -> None:
         self.graph = graph
         self.dialect = dialect
         self.specs = graph.specs()
         self.values: Dict[Ref, ir.Value] = {}
         self.node: Optional[Node] = None
+        self.index_checks = index_checks
+        # One entry per check (buddy.runtime.index_errors): what is reported, and the two
+        # 0-d i64 tensors (count of bad indices, largest bad index) the check computes.
+        self.index_sites: List[Dict[str, Any]] = []
+        self.index_results: List[Tuple[ir.Value, ir.Value]] = []
+        self._checked: Dict[Tuple[Ref, int, bool], int] = {}
+
+    def check_indices(self, ref: Any, size: int, negative_ok: bool = False) -> None:
+        """Report, through @forward's `index_errors` result, any element of the integer tensor
+        `ref` outside [0, size), or [-size, size) with `negative_ok` (advanced indexing and
+        index_put wrap negatives, as PyTorch does; embedding, gather, scatter do not). The op
+        reads a clamped index itself (lowering.common.wrap_index); this only counts. Costs one
+        pass over the indices, never over the data."""
+        if not self.index_checks or not isinstance(ref, Ref) or (ref, size, negative_ok) in self._checked:
+            return
+        from mlir.dialects import arith
+
+        from .lowering.common import cast, compare, const, filled, generic
+
+        node = self.node
+        assert node is not None
+        dt = self.dtype(ref)
+        rank = len(self.shape(ref))
+        lo, hi = const(-size if negative_ok else 0, "i64"), const(size, "i64")
+
+        def body(v: ir.Value, cnt: ir.Value, worst: ir.Value) -> List[ir.Value]:
+            x = cast(v, dt, "i64")
+            bad = arith.ori(compare("lt", x, lo, "i64"), compare("ge", x, hi, "i64"))
+            return [arith.addi(cnt, arith.extui(ir.IntegerType.get_signless(64), bad)),
+                    arith.select(bad, arith.maxsi(worst, x), worst)]
+        cnt, worst = generic([(self.value(ref), list(range(rank)))],
+                             [(filled([], "i64", 0), []), (filled([], "i64", -(2 ** 63)), [])],
+                             ["reduction"] * rank, body)
+        self._checked[(ref, size, negative_ok)] = len(self.index_sites)
+        self.index_sites.append({"op": node.op, "node": node.name, "size": int(size),
+                                 "loc": str(node.loc) if node.loc is not None else None})
+        self.index_results.append((cnt, worst))
 
     def value(self, ref: Ref) -> ir.Value:
         v = self.values.get(ref)
@@ -86,8 +123,12 @@ class EmitContext:
 
 
 def emit_module(graph: Graph, table: Mapping[str, EmitFn], dialect: str, ctx: ir.Context,
-                progress: Optional[Callable[[int], None]] = None) -> ir.Module:
-    """Emit `graph` with the op `table` into a new module (inside `ctx`)."""
+                progress: Optional[Callable[[int], None]] = None,
+                index_sites: Optional[List[Dict[str, Any]]] = None) -> ir.Module:
+    """Emit `graph` with the op `table` into a new module (inside `ctx`).
+
+    With `index_sites` (a list, filled here), index operands of gathers/scatters are checked
+    and @forward gets one more, last result, `index_errors` (buddy.runtime.index_errors)."""
     with ctx, ir.Location.unknown():
         module = ir.Module.create()
         arg_specs: List[TensorSpec] = list(graph.params) + list(graph.inputs)
@@ -101,7 +142,7 @@ def emit_module(graph: Graph, table: Mapping[str, EmitFn], dialect: str, ctx: ir
         f.attributes["arg_attrs"] = ir.ArrayAttr.get(
             [ir.DictAttr.get({"bufferization.writable": ir.BoolAttr.get(False)})] * len(arg_specs))
         entry = f.add_entry_block()
-        cx = EmitContext(graph, dialect)
+        cx = EmitContext(graph, dialect, index_checks=index_sites is not None)
         for s, a in zip(arg_specs, entry.arguments):
             cx.values[Ref(s.name)] = a
         with ir.InsertionPoint(entry):
@@ -109,7 +150,19 @@ def emit_module(graph: Graph, table: Mapping[str, EmitFn], dialect: str, ctx: ir
                 emit_node(cx, node, table)
                 if progress is not None:
                     progress(k)
-            func.ReturnOp([cx.value(r) for r in graph.outputs])
+            results = [cx.value(r) for r in graph.outputs]
+            if cx.index_results:
+                from mlir.dialects import tensor
+
+                i64 = ir.IntegerType.get_signless(64)
+                elems = [tensor.extract(t, []) for pair in cx.index_results for t in pair]
+                results.append(tensor.from_elements(
+                    ir.RankedTensorType.get([len(cx.index_results), 2], i64), elems))
+                f.attributes["function_type"] = ir.TypeAttr.get(
+                    ir.FunctionType.get(list(ftype.inputs), [r.type for r in results]))
+            func.ReturnOp(results)
+        if index_sites is not None:
+            index_sites.extend(cx.index_sites)
         return module
 
 

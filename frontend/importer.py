@@ -7,7 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import torch
 from mlir import ir
@@ -73,6 +73,9 @@ class ImportedGraph:
     graph: Graph
     param_data: Params
     _jit: Any = field(default=None, repr=False)
+    # The index checks of @forward (buddy.runtime.index_errors): when non-empty, the last of
+    # `outputs` is `index_errors`, which callers pass through index_errors.check.
+    index_sites: List[Dict[str, Any]] = field(default_factory=list)
 
     def write_params(self, path: Union[str, Path], writer: Optional[ParamWriter] = None,
                      materialize: Optional[Materialize] = None) -> Path:
@@ -86,7 +89,7 @@ class ImportedGraph:
             from .jit import JitModule
             t0 = time.perf_counter()
             self._jit = JitModule(self.module.mlir_text, self.dialect, list(self.params) + list(self.inputs),
-                                  self.outputs)
+                                  self.outputs, index_sites=self.index_sites)
             log.info("buddy: JIT-compiled @forward in %.2fs", time.perf_counter() - t0)
         return self._jit
 
@@ -95,8 +98,13 @@ class ImportedGraph:
         return self.jit()(*self.param_data.tensors(), *inputs)
 
 
-def lower_graph(graph: Graph, dialect: str = "linalg", run_passes: bool = True) -> ImportedGraph:
-    """Graph IR -> MLIR module (the part of import_model after capture)."""
+def lower_graph(graph: Graph, dialect: str = "linalg", run_passes: bool = True,
+                check_indices: bool = True) -> ImportedGraph:
+    """Graph IR -> MLIR module (the part of import_model after capture).
+
+    `check_indices` (linalg): gathers, scatters and embeddings report an index out of range
+    as IndexError through an extra result (buddy.runtime.index_errors) instead of reading
+    clamped data silently; off, an out-of-range index reads a clamped (wrong) row."""
     table = op_table(dialect)
     if run_passes:
         t0 = time.perf_counter()
@@ -106,7 +114,9 @@ def lower_graph(graph: Graph, dialect: str = "linalg", run_passes: bool = True) 
     t0 = time.perf_counter()
     bar = _progress(len(graph.nodes), f"buddy: emitting {dialect}")
     try:
-        module = emit_module(graph, table, dialect, ctx, progress=(lambda k: bar.update(1)) if bar else None)
+        sites: Optional[List[Dict[str, Any]]] = [] if check_indices and dialect == "linalg" else None
+        module = emit_module(graph, table, dialect, ctx, progress=(lambda k: bar.update(1)) if bar else None,
+                             index_sites=sites)
     finally:
         if bar is not None:
             bar.close()
@@ -115,8 +125,12 @@ def lower_graph(graph: Graph, dialect: str = "linalg", run_passes: bool = True) 
             raise RuntimeError("emitted MLIR module does not verify")
     log.info("buddy: emitted %d ops to %s in %.2fs", len(graph.nodes), dialect, time.perf_counter() - t0)
     params = Params(graph.params, graph.param_values)
-    return ImportedGraph(MlirModule(module, ctx), list(graph.params), list(graph.inputs), graph.output_specs(),
-                         dialect, graph, params)
+    outputs = graph.output_specs()
+    if sites:
+        from buddy.runtime.index_errors import RESULT_NAME
+        outputs.append(TensorSpec(RESULT_NAME, "i64", (len(sites), 2)))
+    return ImportedGraph(MlirModule(module, ctx), list(graph.params), list(graph.inputs), outputs,
+                         dialect, graph, params, index_sites=list(sites or []))
 
 
 def _progress(total: int, desc: str):
@@ -129,7 +143,8 @@ def _progress(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="op", leave=False, disable=None)
 
 
-def import_model(model: torch.nn.Module, example_inputs: Sequence[Any], dialect: str = "linalg") -> ImportedGraph:
+def import_model(model: torch.nn.Module, example_inputs: Sequence[Any], dialect: str = "linalg",
+                 check_indices: bool = True) -> ImportedGraph:
     """Capture `model(*example_inputs)` and lower it to an MLIR module in `dialect`.
 
     The module holds `func.func @forward(params..., inputs...) -> outputs` on static tensors;
@@ -145,7 +160,7 @@ def import_model(model: torch.nn.Module, example_inputs: Sequence[Any], dialect:
     graph = capture(model, tuple(example_inputs))
     log.info("buddy: captured %d Core ATen nodes, %d params in %.2fs", len(graph.nodes), len(graph.params),
              time.perf_counter() - t0)
-    return lower_graph(graph, dialect)
+    return lower_graph(graph, dialect, check_indices=check_indices)
 
 
 def import_fx(gm: torch.fx.GraphModule, example_inputs: Sequence[Any], dialect: str = "linalg",

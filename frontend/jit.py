@@ -15,7 +15,7 @@ import logging
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import List, Sequence
+from typing import Any, List, Sequence
 
 import torch
 from mlir import ir
@@ -97,9 +97,11 @@ class JitModule:
     """Lower an imported module to LLVM and call `forward` on torch tensors."""
 
     def __init__(self, mlir_text: str, dialect: str, arg_specs: Sequence[TensorSpec],
-                 out_specs: Sequence[TensorSpec], opt_level: int = 2) -> None:
+                 out_specs: Sequence[TensorSpec], opt_level: int = 2,
+                 index_sites: Sequence[Any] = ()) -> None:
         self.arg_specs = list(arg_specs)
         self.out_specs = list(out_specs)
+        self.index_sites = list(index_sites)  # the last output is index_errors when non-empty
         self.ctx = ir.Context()
         with self.ctx:
             module = ir.Module.parse(mlir_text)
@@ -129,4 +131,6 @@ class JitModule:
         descs = [_descriptor(t) for t in keep + outs]
         ptrs = [ctypes.pointer(ctypes.pointer(d)) for d in descs]
         self.engine.invoke("forward", *ptrs)
-        return outs
+        from buddy.runtime.index_errors import check
+
+        return check(outs, self.index_sites)

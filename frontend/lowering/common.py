@@ -389,10 +389,13 @@ def index_const(c: int) -> Value:
 
 
 def wrap_index(v: Value, dt: str, size: int) -> Value:
-    """An integer tensor element as an `index`, with negative values wrapped."""
+    """An integer tensor element as an `index`, with negative values wrapped, and clamped into
+    [0, size): an index out of range never reads or writes outside the tensor (the emitter's
+    index checks report it, see EmitContext.check_indices)."""
     i64 = cast(v, dt, "i64")
     wrapped = arith.select(compare("lt", i64, const(0, "i64"), "i64"), arith.addi(i64, const(size, "i64")), i64)
-    return arith.index_cast(ir.IndexType.get(), wrapped)
+    clamped = arith.minsi(arith.maxsi(wrapped, const(0, "i64")), const(max(size - 1, 0), "i64"))
+    return arith.index_cast(ir.IndexType.get(), clamped)
 
 
 def copy_to_output(cx, x: Any) -> Value:

@@ -190,6 +190,11 @@ class Generator:
     def generate(self, prompt: Sequence[int], cfg: SamplingConfig,
                  on_token: Callable[[int], None] | None = None) -> GenerationResult:
         n = len(prompt)
+        vocab = getattr(self.runner, "vocab_size", None)
+        if vocab is not None:  # the compiled graphs do not check their token ids themselves
+            bad = [t for t in prompt if not 0 <= int(t) < int(vocab)]
+            if bad:
+                raise ValueError(f"prompt token id {bad[0]} is outside the vocabulary [0, {vocab})")
         max_len = int(self.runner.max_len)
         s = select_bucket(n, self.buckets, max_len)
         tokens = torch.full((1, s), self.pad_token_id, dtype=torch.int64)

@@ -30,6 +30,7 @@ def _embedding(cx, a):
     r = len(out.shape)
     n = cx.shape(a["weight"])[0]
     idt = cx.dtype(ids)
+    cx.check_indices(ids, n)
 
     def body(i, o):
         return [tensor.extract(w, [wrap_index(i, idt, n), C.index(r - 1)])]
@@ -48,6 +49,7 @@ def _index_select(cx, a):
     iv = cx.value(a["index"])
     if rank == 0:
         return src
+    cx.check_indices(a["index"], shape[dim])
 
     def body(i, o):
         idx = [C.index(d) for d in range(rank)]
@@ -87,6 +89,8 @@ def _index(cx, a):
         exprs = [None if ish[j] == 1 and bshape[off + j] != 1 else start + off + j for j in range(len(ish))]
         ins.append((cx.value(indices[i]), exprs))
     rank = len(out)
+    for i in pos:
+        cx.check_indices(indices[i], shape[i], negative_ok=True)
 
     def body(*args):
         vals = list(args[:-1])
@@ -108,6 +112,7 @@ def _gather(cx, a):
     dim = a["dim"] % max(rank, 1)
     out = cx.out
     idt = cx.dtype(a["index"])
+    cx.check_indices(a["index"], shape[dim])
 
     def body(i, o):
         idx = [C.index(d) for d in range(rank)]
@@ -135,6 +140,7 @@ def _scatter_like(cx, a, mode: str, reduce_kind: Optional[str] = None, include_s
     scalar = a.get("value") if srcv is None else None
     if rank == 0:
         raise Unsupported("0-d scatter")
+    cx.check_indices(a["index"], shape[dim])
     init_val = {"sum": 0, "mean": 0, "prod": 1, "amax": lowest(acc), "amin": highest(acc)}.get(reduce_kind or "", 0)
     base = elementwise([cx.operand(x)], shape, acc, lambda v: v, cdt=acc)
     start = base if include_self else filled(shape, acc, init_val)
@@ -208,6 +214,8 @@ def _index_put_rows(cx, a) -> Optional[ir.Value]:
     n = ishapes[0][0] if len(ishapes[0]) == 1 else 0
     if any(s != [n] for s in ishapes) or not 0 < n <= _ROW_PUT_MAX:
         return None
+    for d in dims:
+        cx.check_indices(idx[d], shape[d], negative_ok=True)
     free = [d for d in range(len(shape)) if idx[d] is None]
     # torch puts the index dim where the (adjacent) indices are, else first.
     adjacent = dims == list(range(dims[0], dims[-1] + 1))
@@ -265,6 +273,8 @@ def _index_put(cx, a):
         return fast
     indices = list(a["indices"]) + [None] * (rank - len(a["indices"]))
     pos = [i for i, t in enumerate(indices) if t is not None]
+    for i in pos:
+        cx.check_indices(indices[i], shape[i], negative_ok=True)
     bshape = list(torch.broadcast_shapes(*[cx.shape(indices[i]) for i in pos]))
     nb = len(bshape)
     adjacent = pos == list(range(pos[0], pos[-1] + 1))
@@ -354,6 +364,7 @@ def _embedding_bag(cx, a):
         raise Unsupported("2-D indices reach _embedding_bag flattened; got rank " + str(len(ishape)))
     nt = ishape[0]
     nrows, dim = cx.shape(w)
+    cx.check_indices(ind, nrows)
     nb = cx.shape(offs)[0] - (1 if include_last else 0)
     dt = cx.outs(0).dtype
     acc = compute_dtype(dt)
