@@ -101,3 +101,29 @@ def test_cached_model_runs_without_a_c_compiler(tmp_path: Path) -> None:
     r = _buddy(["compile", "m2.py", "-o", "out3"], tmp_path, PATH=no_cc)
     assert r.returncode == 1 and "cc not found. Install it with" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("kind", ["empty", "libm"])
+def test_wrong_libomp_is_refused_and_nothing_is_cached(tmp_path: Path, kind: str) -> None:
+    import ctypes.util
+
+    if kind == "empty":
+        lib = tmp_path / "libomp.so"
+        lib.write_bytes(b"")
+        why = "is not an ELF shared library"
+    else:
+        name = ctypes.util.find_library("m")
+        found = [p for p in ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",
+                             "/usr/lib64", "/lib64") if name and (Path(p) / name).exists()]
+        if not found:
+            pytest.skip("no libm.so.6 found to pass as a wrong libomp")
+        lib = Path(found[0]) / str(name)
+        why = "does not export __kmpc_fork_call"
+    (tmp_path / "m.py").write_text(MODEL)
+    r = _buddy(["compile", "m.py", "-o", "out"], tmp_path, BUDDY_LIBOMP=str(lib))
+    assert r.returncode == 1 and f"BUDDY_LIBOMP={lib} is not usable" in r.stderr and why in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    cache = tmp_path / "cache"
+    assert not cache.exists() or not [p for p in cache.iterdir() if (p / "manifest.json").exists()]
+    d = _buddy(["doctor"], tmp_path, BUDDY_LIBOMP=str(lib))
+    assert "[missing] OpenMP runtime (libomp): BUDDY_LIBOMP=" in d.stdout and "Traceback" not in d.stderr, d.stdout
