@@ -93,6 +93,19 @@ static void testReadsEverything() {
   std::remove(path.c_str());
 }
 
+// The in-memory constructor parses the same image without a file.
+static void testParsesABuffer() {
+  std::vector<uint8_t> b = sampleFile();
+  GGUFReader r(b.data(), b.size(), "<sample>");
+  CHECK_EQ(r.keys().size(), 16u);
+  CHECK_EQ(r.fileSize(), b.size());
+  CHECK(r.getString("general.architecture") == "llama");
+  CHECK(static_cast<const uint8_t *>(r.tensorData("w.q8").data) == b.data() + r.dataOffset() + 64);
+  b[0] = 'X';
+  CHECK_THROWS((GGUFReader{b.data(), b.size(), "<sample>"}), std::runtime_error,
+               "'<sample>' at offset 0: bad magic");
+}
+
 // Every proper prefix of a valid file must be rejected with an error naming
 // the file, an offset and "truncated" - never a crash or an out-of-bounds read.
 static void testEveryTruncationIsANamedError() {
@@ -265,6 +278,7 @@ static void testRandomCorruptionNeverCrashes() {
 
 int main() {
   testReadsEverything();
+  testParsesABuffer();
   testEveryTruncationIsANamedError();
   testCorruptFiles();
   testRandomCorruptionNeverCrashes();

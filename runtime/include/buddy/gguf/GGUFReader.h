@@ -1,6 +1,7 @@
 // A small, bounds-checked reader of GGUF files (versions 2 and 3).
 //
-// The file is memory-mapped read-only. Opening parses the header, every
+// The file is memory-mapped read-only (or a caller's buffer is parsed in
+// place). Opening parses the header, every
 // metadata key/value pair (scalars, strings and arrays of any element type)
 // and every tensor info; string values are views into the mapping. Every read
 // is checked against the end of the file: a truncated or corrupt file throws
@@ -160,6 +161,14 @@ public:
       throw;
     }
   }
+  /// Parse a GGUF image held in memory. Nothing is copied: `data` must stay
+  /// valid (and unchanged) for the reader's lifetime. `label` stands in for
+  /// the path in error messages.
+  GGUFReader(const void *data, size_t size, std::string label = "<memory>")
+      : path_(std::move(label)), base_(static_cast<const uint8_t *>(data)), size_(size),
+        owned_(false) {
+    parse();
+  }
   ~GGUFReader() { unmap(); }
   GGUFReader(const GGUFReader &) = delete;
   GGUFReader &operator=(const GGUFReader &) = delete;
@@ -273,6 +282,7 @@ private:
   std::string path_;
   const uint8_t *base_ = nullptr;
   size_t size_ = 0;
+  bool owned_ = true; // base_ is our mmap (false: a caller's buffer)
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
   uint64_t dataOffset_ = 0;
@@ -282,7 +292,7 @@ private:
   std::unordered_map<std::string_view, size_t> tensorIndex_;
 
   void unmap() {
-    if (base_)
+    if (base_ && owned_)
       ::munmap(const_cast<uint8_t *>(base_), size_);
     base_ = nullptr;
   }
