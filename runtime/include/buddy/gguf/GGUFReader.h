@@ -544,7 +544,7 @@ private:
       uint64_t avail = size_ - dataOffset_;
       if (t.offset > avail || t.numBytes > avail - t.offset)
         fail(dataOffset_ + t.offset,
-             "truncated file: data of tensor '" + std::string(t.name) + "' (" +
+             "truncated file: data of tensor " + quote(t.name) + " (" +
                  std::to_string(t.numBytes) + " bytes) runs past the end of the file");
     }
   }
