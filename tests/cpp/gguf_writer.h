@@ -38,6 +38,14 @@ public:
     for (const auto &s : v)
       putStr(s);
   }
+  /// An array of `count` elements of type `et` whose encoded elements are
+  /// `elems` as is (any element type, including nested arrays: et = 9).
+  void rawArray(const std::string &k, uint32_t et, uint64_t count, const std::vector<uint8_t> &elems) {
+    key(k, 9);
+    put(et);
+    put(count);
+    kv_.insert(kv_.end(), elems.begin(), elems.end());
+  }
   void f32s(const std::string &k, const std::vector<float> &v) { array(k, 6, v); }
   void i32s(const std::string &k, const std::vector<int32_t> &v) { array(k, 5, v); }
 

@@ -4,11 +4,14 @@
 #include "check.h"
 #include "gguf_writer.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 using buddy::gguf::GGUFReader;
 using buddy_test::GGUFWriter;
@@ -91,6 +94,19 @@ static void testReadsEverything() {
   CHECK_EQ(static_cast<const uint8_t *>(q.data)[67], 7);
   CHECK_THROWS(r.tensorData("nope"), std::runtime_error, "no tensor 'nope'");
   std::remove(path.c_str());
+}
+
+// The in-memory constructor parses the same image without a file.
+static void testParsesABuffer() {
+  std::vector<uint8_t> b = sampleFile();
+  GGUFReader r(b.data(), b.size(), "<sample>");
+  CHECK_EQ(r.keys().size(), 16u);
+  CHECK_EQ(r.fileSize(), b.size());
+  CHECK(r.getString("general.architecture") == "llama");
+  CHECK(static_cast<const uint8_t *>(r.tensorData("w.q8").data) == b.data() + r.dataOffset() + 64);
+  b[0] = 'X';
+  CHECK_THROWS((GGUFReader{b.data(), b.size(), "<sample>"}), std::runtime_error,
+               "'<sample>' at offset 0: bad magic");
 }
 
 // Every proper prefix of a valid file must be rejected with an error naming
@@ -234,6 +250,104 @@ static void testCorruptFiles() {
   }
 }
 
+// Regressions found by tests/fuzz/gguf_fuzzer.cpp (see docs/fuzzing.md).
+
+// A quantized tensor of rank 0 is one element, not a whole block: it used to
+// be accepted with numElements 1 and numBytes 0.
+static void testRankZeroQuantizedTensor() {
+  GGUFWriter w;
+  w.tensor("s", {}, 2, std::vector<uint8_t>(18)); // Q4_0
+  expectError(w.bytes(), "tensor 's' of 1 element(s) is not a whole number of Q4_0 blocks");
+  GGUFWriter ok;
+  ok.tensor("s", {}, 0, std::vector<uint8_t>(4)); // an F32 scalar is fine
+  std::vector<uint8_t> b = ok.bytes();
+  GGUFReader r(b.data(), b.size());
+  CHECK_EQ(r.tensorData("s").numBytes, 4u);
+}
+
+// A corrupt count or length in a big file. Counts were bounded by the file
+// size only, so a 1 TiB file could claim billions of keys / tensors / strings,
+// and the reader reserved memory for all of them up front; every key and
+// tensor name was also copied into a std::string before it was checked. All
+// of these threw std::bad_alloc instead of a named error (or ran out of
+// memory). The file is sparse: a header, then a hole of zeros.
+static void testCorruptCountsInABigFile() {
+  const uint64_t big = 1ull << 40;
+  std::string path = buddy_test::tempPath("big.gguf");
+  auto sparse = [&](const std::vector<uint8_t> &head) {
+    std::remove(path.c_str());
+    GGUFWriter::writeFile(path, head);
+    return ::truncate(path.c_str(), static_cast<off_t>(big)) == 0;
+  };
+  auto header = [](uint64_t nTensors, uint64_t nKV) {
+    std::vector<uint8_t> b = {'G', 'G', 'U', 'F', 3, 0, 0, 0};
+    for (uint64_t v : {nTensors, nKV})
+      for (int i = 0; i < 8; ++i)
+        b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+    return b;
+  };
+  auto appendU64 = [](std::vector<uint8_t> &b, uint64_t v) {
+    for (int i = 0; i < 8; ++i)
+      b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  if (!sparse(header(0, 0))) {
+    std::fprintf(stderr, "skipped: cannot make a sparse 1 TiB file in $TMPDIR\n");
+    std::remove(path.c_str());
+    return;
+  }
+  // 2^36 keys claimed; the zeros parse as key "" (u8), then "" again.
+  sparse(header(0, 1ull << 36));
+  CHECK_THROWS(GGUFReader{path}, std::runtime_error, "duplicate metadata key ''");
+  // 2^35 tensors claimed; the zeros parse as tensor "" (F32 scalar), then "" again.
+  sparse(header(1ull << 35, 0));
+  CHECK_THROWS(GGUFReader{path}, std::runtime_error, "duplicate tensor ''");
+  {
+    // An array claiming 2^36 strings whose first element is corrupt.
+    std::vector<uint8_t> b = header(0, 1);
+    appendU64(b, 1);
+    b.push_back('a');
+    for (uint8_t x : {9, 0, 0, 0, 8, 0, 0, 0}) // array of strings
+      b.push_back(x);
+    appendU64(b, 1ull << 36);
+    appendU64(b, ~0ull);
+    sparse(b);
+    CHECK_THROWS(GGUFReader{path}, std::runtime_error, "of element of array 'a' runs past the end");
+  }
+  {
+    // A key of 2^39 bytes (zeros) followed by a bad value type: the error must
+    // not need a copy of the key.
+    std::vector<uint8_t> b = header(0, 1);
+    appendU64(b, 1ull << 39);
+    sparse(b);
+    if (FILE *f = std::fopen(path.c_str(), "r+b")) {
+      const uint32_t badType = 99;
+      std::fseek(f, static_cast<long>(32 + (1ull << 39)), SEEK_SET);
+      std::fwrite(&badType, 4, 1, f);
+      std::fclose(f);
+    }
+    CHECK_THROWS(GGUFReader{path}, std::runtime_error, "key '\\x00\\x00");
+    CHECK_THROWS(GGUFReader{path}, std::runtime_error, "\\x00\\x00...' has unknown value type 99");
+  }
+  std::remove(path.c_str());
+}
+
+// A long key in front of a string array: the error context of every element
+// used to be built as a std::string holding the key, so parsing took
+// O(array length x key length) time (here 600 GB of copying: minutes).
+static void testLongKeyBeforeAStringArray() {
+  GGUFWriter w;
+  w.strings(std::string(2 << 20, 'k'), std::vector<std::string>(300000));
+  std::vector<uint8_t> b = w.bytes();
+  auto t0 = std::chrono::steady_clock::now();
+  GGUFReader r(b.data(), b.size());
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK_EQ(r.getStringArray(r.keys()[0]).size(), 300000u);
+  CHECK(s < 2.0);
+  b.resize(b.size() - 40); // truncated: the error quotes the key, clipped
+  CHECK_THROWS((GGUFReader{b.data(), b.size()}), std::runtime_error,
+               "array 'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk...'");
+}
+
 // Random corruption of the header region: the reader may accept the file or
 // throw std::runtime_error, but nothing else (no crash, no other exception).
 static void testRandomCorruptionNeverCrashes() {
@@ -265,9 +379,13 @@ static void testRandomCorruptionNeverCrashes() {
 
 int main() {
   testReadsEverything();
+  testParsesABuffer();
   testEveryTruncationIsANamedError();
   testCorruptFiles();
   testRandomCorruptionNeverCrashes();
+  testRankZeroQuantizedTensor();
+  testCorruptCountsInABigFile();
+  testLongKeyBeforeAStringArray();
   CHECK_THROWS(GGUFReader{"/nonexistent/x.gguf"}, std::runtime_error,
                "cannot open '/nonexistent/x.gguf'");
   return buddy_test::report();

@@ -1,6 +1,6 @@
 // Fuzz target for the weight-file parser (buddy/WeightFile.h).
 //
-// Built two ways by scripts/fuzz_weightfile.sh:
+// Built two ways by scripts/fuzz.sh weightfile (and by ctest as fuzz.weightfile):
 //  - with clang's libFuzzer (-fsanitize=fuzzer): LLVMFuzzerTestOneInput below;
 //  - otherwise with -DBUDDY_STANDALONE_FUZZ: a structure-aware mutation loop
 //    over valid seed files (main() at the end), under ASan + UBSan.
@@ -151,8 +151,11 @@ static std::vector<std::vector<unsigned char>> makeSeeds(const std::string &dir)
 }
 
 int main(int argc, char **argv) {
+  // fuzz_weightfile [seconds=60] [seed=1] [max_execs=0]: stops at whichever
+  // limit comes first; seconds <= 0 or max_execs = 0 means no such limit.
   double seconds = argc > 1 ? std::atof(argv[1]) : 60;
   unsigned seed = argc > 2 ? static_cast<unsigned>(std::atoi(argv[2])) : 1;
+  uint64_t maxExecs = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 0;
   const char *tmp = std::getenv("TMPDIR");
   auto seeds = makeSeeds(tmp ? tmp : "/tmp");
   std::vector<std::vector<EntryFields>> fields;
@@ -167,7 +170,9 @@ int main(int argc, char **argv) {
   uint64_t execs = 0;
   auto start = std::chrono::steady_clock::now();
   for (;; ++execs) {
-    if ((execs & 1023) == 0) {
+    if (maxExecs && execs >= maxExecs)
+      break;
+    if (seconds > 0 && (execs & 1023) == 0) {
       double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (t >= seconds)
         break;

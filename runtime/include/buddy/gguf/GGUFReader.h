@@ -1,6 +1,7 @@
 // A small, bounds-checked reader of GGUF files (versions 2 and 3).
 //
-// The file is memory-mapped read-only. Opening parses the header, every
+// The file is memory-mapped read-only (or a caller's buffer is parsed in
+// place). Opening parses the header, every
 // metadata key/value pair (scalars, strings and arrays of any element type)
 // and every tensor info; string values are views into the mapping. Every read
 // is checked against the end of the file: a truncated or corrupt file throws
@@ -160,6 +161,14 @@ public:
       throw;
     }
   }
+  /// Parse a GGUF image held in memory. Nothing is copied: `data` must stay
+  /// valid (and unchanged) for the reader's lifetime. `label` stands in for
+  /// the path in error messages.
+  GGUFReader(const void *data, size_t size, std::string label = "<memory>")
+      : path_(std::move(label)), base_(static_cast<const uint8_t *>(data)), size_(size),
+        owned_(false) {
+    parse();
+  }
   ~GGUFReader() { unmap(); }
   GGUFReader(const GGUFReader &) = delete;
   GGUFReader &operator=(const GGUFReader &) = delete;
@@ -273,6 +282,7 @@ private:
   std::string path_;
   const uint8_t *base_ = nullptr;
   size_t size_ = 0;
+  bool owned_ = true; // base_ is our mmap (false: a caller's buffer)
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
   uint64_t dataOffset_ = 0;
@@ -282,7 +292,7 @@ private:
   std::unordered_map<std::string_view, size_t> tensorIndex_;
 
   void unmap() {
-    if (base_)
+    if (base_ && owned_)
       ::munmap(const_cast<uint8_t *>(base_), size_);
     base_ = nullptr;
   }
@@ -290,6 +300,23 @@ private:
   [[noreturn]] void fail(uint64_t offset, const std::string &what) const {
     throw std::runtime_error("GGUF: '" + path_ + "' at offset " + std::to_string(offset) +
                              ": " + what);
+  }
+  /// A key or tensor name for an error message: quoted, control bytes as
+  /// \xNN (a NUL would end what()), clipped to 80 bytes (a corrupt length can
+  /// make a "name" as long as the file; it must not be copied whole).
+  static std::string quote(std::string_view s) {
+    static const char hex[] = "0123456789abcdef";
+    std::string out = "'";
+    for (unsigned char ch : s.substr(0, 80)) {
+      if (ch < 0x20 || ch == 0x7f) {
+        out += "\\x";
+        out += hex[ch >> 4];
+        out += hex[ch & 15];
+      } else {
+        out += static_cast<char>(ch);
+      }
+    }
+    return out + (s.size() > 80 ? "...'" : "'");
   }
   std::runtime_error typeError(std::string_view key, const char *want, const Value &v) const {
     std::string got = valueTypeName(v.type);
@@ -373,34 +400,44 @@ private:
 
   static bool validType(uint32_t t) { return t <= 12; }
 
-  void parseValue(Cursor &c, ValueType type, Value &v, const std::string &key) {
+  /// Reserve for a count read from the file, but at most 4096 elements: the
+  /// checks above bound a count by the file size only, and in a multi-GB
+  /// model file that is still far more memory than a corrupt count deserves.
+  /// Past 4096 the vector grows as entries are actually parsed.
+  template <typename V> static void reserveClaimed(V &v, uint64_t count) {
+    v.reserve(static_cast<size_t>(count < 4096 ? count : 4096));
+  }
+
+  void parseValue(Cursor &c, ValueType type, Value &v, std::string_view key) {
+    const std::string q = quote(key);
     v.type = type;
     if (type == ValueType::String) {
-      v.str = c.str(("value of '" + key + "'").c_str());
+      v.str = c.str(("value of " + q).c_str());
       return;
     }
     if (type == ValueType::Array) {
       uint64_t at = c.pos;
       uint32_t et = c.u32("array element type");
       if (!validType(et))
-        fail(at, "array '" + key + "' has unknown element type " + std::to_string(et));
+        fail(at, "array " + q + " has unknown element type " + std::to_string(et));
       v.elemType = static_cast<ValueType>(et);
       if (v.elemType == ValueType::Array)
-        fail(at, "array '" + key + "' of arrays is not supported");
+        fail(at, "array " + q + " of arrays is not supported");
       uint64_t countAt = c.pos;
       v.count = c.u64("array length");
       if (v.elemType == ValueType::String) {
         // Every string takes at least 8 bytes: reject absurd counts up front.
         if (v.count > (size_ - c.pos) / 8)
-          fail(countAt, "truncated or corrupt file: array '" + key + "' claims " + std::to_string(v.count) +
+          fail(countAt, "truncated or corrupt file: array " + q + " claims " + std::to_string(v.count) +
                             " strings, more than the file can hold");
-        v.strings.reserve(v.count);
+        reserveClaimed(v.strings, v.count);
+        const std::string what = "element of array " + q; // once, not once per element
         for (uint64_t i = 0; i < v.count; ++i)
-          v.strings.push_back(c.str(("element of array '" + key + "'").c_str()));
+          v.strings.push_back(c.str(what.c_str()));
       } else {
         size_t es = scalarSize(v.elemType);
         if (v.count > (size_ - c.pos) / es)
-          fail(countAt, "array '" + key + "' of " + std::to_string(v.count) + " " +
+          fail(countAt, "array " + q + " of " + std::to_string(v.count) + " " +
                             valueTypeName(v.elemType) + " runs past the end of the file");
         v.data = c.take(v.count * es, "array elements");
       }
@@ -409,7 +446,7 @@ private:
     size_t n = scalarSize(type);
     v.data = c.take(n, "scalar value");
     if (type == ValueType::Bool && v.data[0] > 1)
-      fail(c.pos - 1, "bool '" + key + "' has value " + std::to_string(v.data[0]));
+      fail(c.pos - 1, "bool " + q + " has value " + std::to_string(v.data[0]));
   }
 
   void parse() {
@@ -432,19 +469,18 @@ private:
     if (nTensors > size_ / 24)
       fail(8, "truncated or corrupt file: tensor count " + std::to_string(nTensors) +
                " is larger than the file can hold");
-    keyOrder_.reserve(nKV);
+    reserveClaimed(keyOrder_, nKV);
     for (uint64_t i = 0; i < nKV; ++i) {
       uint64_t at = c.pos;
       std::string_view key = c.str("metadata key");
       uint64_t typeAt = c.pos;
       uint32_t t = c.u32("metadata value type");
-      std::string keyS(key);
       if (!validType(t))
-        fail(typeAt, "key '" + keyS + "' has unknown value type " + std::to_string(t));
+        fail(typeAt, "key " + quote(key) + " has unknown value type " + std::to_string(t));
       if (kv_.count(key))
-        fail(at, "duplicate metadata key '" + keyS + "'");
+        fail(at, "duplicate metadata key " + quote(key));
       Value v;
-      parseValue(c, static_cast<ValueType>(t), v, keyS);
+      parseValue(c, static_cast<ValueType>(t), v, key);
       keyOrder_.push_back(key);
       kv_.emplace(key, std::move(v));
     }
@@ -457,21 +493,20 @@ private:
         fail(0, "general.alignment " + std::to_string(al) + " is not a power of two");
       alignment_ = al;
     }
-    tensors_.reserve(nTensors);
+    reserveClaimed(tensors_, nTensors);
     for (uint64_t i = 0; i < nTensors; ++i) {
       TensorInfo t;
       uint64_t at = c.pos;
       t.name = c.str("tensor name");
-      std::string nameS(t.name);
       uint64_t dimsAt = c.pos;
       uint32_t nd = c.u32("tensor rank");
       if (nd > 8)
-        fail(dimsAt, "tensor '" + nameS + "' has rank " + std::to_string(nd) + " (max 8)");
+        fail(dimsAt, "tensor " + quote(t.name) + " has rank " + std::to_string(nd) + " (max 8)");
       t.numElements = 1;
       for (uint32_t d = 0; d < nd; ++d) {
         uint64_t dim = c.u64("tensor dimension");
         if (dim != 0 && t.numElements > UINT64_MAX / dim)
-          fail(dimsAt, "tensor '" + nameS + "' element count overflows");
+          fail(dimsAt, "tensor " + quote(t.name) + " element count overflows");
         t.shape.push_back(dim);
         t.numElements *= dim;
       }
@@ -479,22 +514,25 @@ private:
       t.type = c.u32("tensor type");
       const GGMLTypeInfo *ti = ggmlTypeInfo(t.type);
       if (!ti)
-        fail(typeAt, "tensor '" + nameS + "' has unknown ggml type " + std::to_string(t.type));
+        fail(typeAt, "tensor " + quote(t.name) + " has unknown ggml type " + std::to_string(t.type));
       if (!t.shape.empty() && t.shape[0] % ti->blockSize != 0)
-        fail(dimsAt, "tensor '" + nameS + "' row of " + std::to_string(t.shape[0]) +
+        fail(dimsAt, "tensor " + quote(t.name) + " row of " + std::to_string(t.shape[0]) +
                          " elements is not a multiple of the " + ti->name + " block size " +
                          std::to_string(ti->blockSize));
+      if (t.numElements % ti->blockSize != 0) // a rank-0 tensor: one element, no row
+        fail(dimsAt, "tensor " + quote(t.name) + " of " + std::to_string(t.numElements) +
+                         " element(s) is not a whole number of " + ti->name + " blocks");
       uint64_t blocks = t.numElements / ti->blockSize;
       if (blocks > UINT64_MAX / ti->typeSize)
-        fail(dimsAt, "tensor '" + nameS + "' byte size overflows");
+        fail(dimsAt, "tensor " + quote(t.name) + " byte size overflows");
       t.numBytes = blocks * ti->typeSize;
       uint64_t offAt = c.pos;
       t.offset = c.u64("tensor offset");
       if (t.offset % alignment_ != 0)
-        fail(offAt, "tensor '" + nameS + "' offset " + std::to_string(t.offset) +
+        fail(offAt, "tensor " + quote(t.name) + " offset " + std::to_string(t.offset) +
                         " is not aligned to " + std::to_string(alignment_));
       if (tensorIndex_.count(t.name))
-        fail(at, "duplicate tensor '" + nameS + "'");
+        fail(at, "duplicate tensor " + quote(t.name));
       tensorIndex_.emplace(t.name, tensors_.size());
       tensors_.push_back(std::move(t));
     }
@@ -506,7 +544,7 @@ private:
       uint64_t avail = size_ - dataOffset_;
       if (t.offset > avail || t.numBytes > avail - t.offset)
         fail(dataOffset_ + t.offset,
-             "truncated file: data of tensor '" + std::string(t.name) + "' (" +
+             "truncated file: data of tensor " + quote(t.name) + " (" +
                  std::to_string(t.numBytes) + " bytes) runs past the end of the file");
     }
   }
