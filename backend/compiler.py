@@ -276,6 +276,35 @@ def _as_graph(model: Any, example_inputs: Sequence[Any] | None) -> tuple[str, An
     return text, graph
 
 
+def _is_tosa(text: str, graph: Any) -> bool:
+    """Whether the input is TOSA: an imported graph says so; MLIR text is parsed and walked
+    (a "tosa." in a comment, a name or a location does not count)."""
+    dialect = getattr(graph, "dialect", None)
+    if dialect is not None:
+        return dialect == "tosa"
+    if "tosa." not in text:
+        return False
+    from mlir import ir
+
+    found = False
+
+    def visit(op: Any) -> Any:
+        nonlocal found
+        if op.name.startswith("tosa."):
+            found = True
+            return ir.WalkResult.INTERRUPT
+        return ir.WalkResult.ADVANCE
+
+    with ir.Context() as ctx:
+        ctx.allow_unregistered_dialects = True
+        try:
+            module = ir.Module.parse(text)
+        except Exception:  # noqa: BLE001 - buddy-opt reports the parse error with its location
+            return True
+        module.operation.walk(visit)
+    return found
+
+
 def _link_sources_digest() -> str:
     """The C sources the linker may add (builtins, serial OpenMP): a fix there is a new key."""
     import hashlib
@@ -350,7 +379,7 @@ def compile(  # noqa: A001 - the public name is buddy.compile
         openmp = tgt.is_native and _libomp_available()
     text, graph = _as_graph(model, example_inputs)
     entry = name or func
-    options = PipelineOptions(opt_level=opt_level, openmp=openmp, tosa="tosa." in text, kernels=kernels,
+    options = PipelineOptions(opt_level=opt_level, openmp=openmp, tosa=_is_tosa(text, graph), kernels=kernels,
                               rename_entry=(func, entry) if entry != func else None)
     if params is None and graph is not None:
         params = _graph_params(graph)

@@ -97,6 +97,7 @@ def measure(name: str, make: Callable[[], nn.Module], inputs: Tuple[torch.Tensor
         reps = _reps(t_eager, budget)
         timings = {
             "buddy.compile": best_times(lambda: compiled(*arrays), reps)[0],
+            "buddy.compile (torch in/out)": best_times(lambda: compiled(*inputs), reps)[0],
             "torch.compile(buddy)": best_times(lambda: dyn(*inputs), reps)[0],
             "eager": best_times(lambda: model(*inputs), reps)[0],
             "inductor": best_times(lambda: ind(*inputs), reps)[0],

@@ -410,3 +410,19 @@ def test_kernels_without_libomp_link_the_serial_runtime(tmp_path, monkeypatch):
     y, t = buddy.load(m.artifact_dir, params={"arg0": w})(x)
     np.testing.assert_allclose(y, x @ w.T, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(t, np.tanh(x), rtol=1e-5, atol=1e-6)
+
+
+def test_tosa_is_detected_from_ops_not_text(tmp_path):
+    """A "tosa." in a comment does not make linalg input TOSA; a tosa op does."""
+    plain = ("// this model has no tosa.abs\n"
+             "func.func @forward(%a: tensor<4xf32>) -> tensor<4xf32> {\n"
+             "  return %a : tensor<4xf32>\n}\n")
+    tosa_text = ("func.func @forward(%a: tensor<4xf32>) -> tensor<4xf32> {\n"
+                 "  %0 = tosa.abs %a : (tensor<4xf32>) -> tensor<4xf32>\n"
+                 "  return %0 : tensor<4xf32>\n}\n")
+    for text, want in ((plain, "from-tosa=0"), (tosa_text, "from-tosa=1")):
+        m = buddy.compile(text, cache_dir=tmp_path, progress=False)
+        flags = " ".join(" ".join(stage) for stage in m.manifest["pipeline"]["buddy-opt"])
+        assert want in flags, flags
+        x = np.array([-1.0, 2.0, -3.0, 4.0], np.float32)
+        np.testing.assert_array_equal(m(x), np.abs(x) if want.endswith("1") else x)
