@@ -228,7 +228,9 @@ def _run_cross(module: Any, arrays: list[Any]) -> list[Any]:
                                             openmp=_uses_openmp(module.manifest))
         cdriver.write_inputs(io_dir, symbol, module.signature, arrays)
         cdriver.run_executable(exe, module.target, args=[io_dir])
-        return cdriver.read_outputs(io_dir, symbol, module.signature)
+        from buddy.runtime.index_errors import check
+
+        return check(cdriver.read_outputs(io_dir, symbol, module.signature), module.index_sites)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -13,9 +13,11 @@ def _spec(role: str, s: Any) -> ArgSpec:
 
 def signature_from_graph(graph: Any) -> list[ArgSpec]:
     """From an ``ImportedGraph`` (``params``, ``inputs``, ``outputs`` TensorSpecs)."""
+    sites = getattr(graph, "index_sites", None)
+    checks = [ArgSpec("output", "index_errors", "i64", (len(sites), 2))] if sites else []
     return ([_spec("param", p) for p in graph.params]
             + [_spec("input", i) for i in graph.inputs]
-            + [_spec("output", o) for o in graph.outputs])
+            + [_spec("output", o) for o in graph.outputs] + checks)
 
 
 def signature_from_mlir(text: str, func: str = "forward", num_params: int = 0) -> list[ArgSpec]:

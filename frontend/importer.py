@@ -73,9 +73,17 @@ class ImportedGraph:
     graph: Graph
     param_data: Params
     _jit: Any = field(default=None, repr=False)
-    # The index checks of @forward (buddy.runtime.index_errors): when non-empty, the last of
-    # `outputs` is `index_errors`, which callers pass through index_errors.check.
+    # The index checks of @forward (buddy.runtime.index_errors): when non-empty, @forward has
+    # one more result after `outputs`, `index_errors` (see `result_specs`), which callers pass
+    # through index_errors.check.
     index_sites: List[Dict[str, Any]] = field(default_factory=list)
+
+    def result_specs(self) -> List[TensorSpec]:
+        """Every result of @forward: the model's outputs, then `index_errors` if checked."""
+        if not self.index_sites:
+            return list(self.outputs)
+        from buddy.runtime.index_errors import RESULT_NAME
+        return list(self.outputs) + [TensorSpec(RESULT_NAME, "i64", (len(self.index_sites), 2))]
 
     def write_params(self, path: Union[str, Path], writer: Optional[ParamWriter] = None,
                      materialize: Optional[Materialize] = None) -> Path:
@@ -89,7 +97,7 @@ class ImportedGraph:
             from .jit import JitModule
             t0 = time.perf_counter()
             self._jit = JitModule(self.module.mlir_text, self.dialect, list(self.params) + list(self.inputs),
-                                  self.outputs, index_sites=self.index_sites)
+                                  self.result_specs(), index_sites=self.index_sites)
             log.info("buddy: JIT-compiled @forward in %.2fs", time.perf_counter() - t0)
         return self._jit
 
@@ -125,11 +133,7 @@ def lower_graph(graph: Graph, dialect: str = "linalg", run_passes: bool = True,
             raise RuntimeError("emitted MLIR module does not verify")
     log.info("buddy: emitted %d ops to %s in %.2fs", len(graph.nodes), dialect, time.perf_counter() - t0)
     params = Params(graph.params, graph.param_values)
-    outputs = graph.output_specs()
-    if sites:
-        from buddy.runtime.index_errors import RESULT_NAME
-        outputs.append(TensorSpec(RESULT_NAME, "i64", (len(sites), 2)))
-    return ImportedGraph(MlirModule(module, ctx), list(graph.params), list(graph.inputs), outputs,
+    return ImportedGraph(MlirModule(module, ctx), list(graph.params), list(graph.inputs), graph.output_specs(),
                          dialect, graph, params, index_sites=list(sites or []))
 
 

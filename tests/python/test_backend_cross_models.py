@@ -133,6 +133,9 @@ def op_cases():
 
 
 def _check_case(c: OpCase, outs: List[np.ndarray]) -> str | None:
+    from buddy.runtime.index_errors import check
+
+    outs = check(outs, c.graph.index_sites)  # the index-check result, as every caller does
     if len(outs) != len(c.want):
         return f"{len(outs)} outputs, eager has {len(c.want)}"
     for o, w in zip(outs, c.want):
@@ -213,7 +216,9 @@ def test_tiny_llama_under_qemu_matches_eager(target, pipeline, llama_graph, tmp_
     cdriver.write_inputs(io, "_buddy_forward", m.signature,
                          [_np(t) for t in graph.param_data.tensors()] + [_np(ids)])
     cdriver.run_executable(exe, target, args=[io])
-    (logits,) = cdriver.read_outputs(io, "_buddy_forward", m.signature)
+    from buddy.runtime.index_errors import check
+
+    (logits,) = check(cdriver.read_outputs(io, "_buddy_forward", m.signature), m.index_sites)
     zoo.close([logits], [want])
 
     objdump = Path("/usr/lib/llvm-22/bin/llvm-objdump")
