@@ -48,6 +48,7 @@ class CompiledModule:
         self._fn: Any = None
         self._param_list: list[np.ndarray] | None = None
         self._num_inputs = sum(1 for s in self.signature if s.role == "input")
+        self._param_index = {s.name: k for k, s in enumerate(self._specs("param"))}
         # How a call of the user's model maps onto the entry point (pytree outputs, in-place
         # updates, unused and constant arguments): frontend.graph.CallConvention, or None for
         # MLIR input (flat inputs -> one array or a tuple).
@@ -151,9 +152,8 @@ class CompiledModule:
         for pos, j in call["input_mutations"]:
             _write_back(args[pos], outs[j])
         if call["param_mutations"]:
-            names = [s.name for s in self._specs("param")]
             for name, j in call["param_mutations"]:
-                np.copyto(params[names.index(name)], outs[j])
+                np.copyto(params[self._param_index[name]], outs[j])
         leaves: list[Any] = []
         for kind, value in call["leaves"]:
             if kind == "output":
@@ -162,10 +162,9 @@ class CompiledModule:
             elif kind == "arg":
                 leaves.append(args[value])
             elif kind == "param":  # the model's own tensor (live, or this module's copy)
-                names = [s.name for s in self._specs("param")]
                 live = self._params.get(value) if self._params is not None else None
                 leaves.append(live if live is not None and type(live).__module__.startswith("torch")
-                              else _as_output(params[names.index(value)], "", torch_out))
+                              else _as_output(params[self._param_index[value]], "", torch_out))
             else:
                 leaves.append(value)
         if self._tree is None:
