@@ -71,26 +71,30 @@ def main(argv=None) -> int:
     tokenizer = "-"
     if a.model == "tiny":
         model = tiny_model(a.max_len)
-        buckets = a.prefill or [8]
+        buckets = sorted(set(a.prefill or [8]))
     else:
         path = Path(a.model)
         if not path.exists():
             print(f"import_llama: model not found: {path}", file=sys.stderr)
             return 1
-        model = (LlamaStatic.from_hf_dir(str(path), a.max_len) if path.is_dir()
-                 else LlamaStatic.from_gguf(str(path), a.max_len))
         if path.is_file():
             tokenizer = str(path.resolve())
-        buckets = a.prefill or [32, 128]
-    buckets = sorted(set(buckets))
+        buckets = sorted(set(a.prefill or [32, 128]))
     entries = [DECODE_ENTRY] + [prefill_entry(s) for s in buckets]
     if a.graphs is not None and sorted(a.graphs.split(",")) != sorted(entries):
         print(f"import_llama: --graphs {a.graphs} does not match the graphs this import compiles "
               f"({','.join(entries)}; --prefill decides the llama_prefill_<S> buckets)", file=sys.stderr)
         return 1
-    runner = CompiledLlama(model, prefill_lengths=buckets, cache_dir=a.cache_dir)
+    if a.model != "tiny" and Path(a.model).is_file():
+        # the same cache entry as `buddy llama --model <file>`: one weight file, same graphs
+        runner = CompiledLlama.from_gguf(a.model, a.max_len, buckets, cache_dir=a.cache_dir)
+    else:
+        if a.model != "tiny":
+            model = LlamaStatic.from_hf_dir(a.model, a.max_len)
+        runner = CompiledLlama(model, prefill_lengths=buckets, cache_dir=a.cache_dir)
+    sp = runner.spec
     lines = [f"weights {runner.weights_path}", f"tokenizer {tokenizer}",
-             f"model {model.n_layers} {model.n_kv} {model.max_len} {model.head_dim} {model.vocab_size}"]
+             f"model {sp.n_layers} {sp.n_kv} {sp.max_len} {sp.head_dim} {sp.vocab_size}"]
 
     def graph(kind: str, entry: str, cg) -> None:
         manifest = json.loads((cg.dir / "manifest.json").read_text())
@@ -101,9 +105,9 @@ def main(argv=None) -> int:
         for s in cg.signature:
             lines.append(f"arg {s.role} {s.name} {s.dtype} {len(s.shape)} {' '.join(map(str, s.shape))}".rstrip())
 
-    graph("decode", DECODE_ENTRY, runner._decode)
+    graph("decode", DECODE_ENTRY, runner.decode_graph)
     for s in buckets:
-        graph("prefill", prefill_entry(s), runner._get_prefill(s))
+        graph("prefill", prefill_entry(s), runner.prefill_graph(s))
     (out / "llama.spec").write_text("\n".join(lines) + "\n")
     if a.model == "tiny":
         prompt = [1, 17, 5, 42, 9]

@@ -156,14 +156,39 @@ void bindText(py::module_ &m) {
           td["name"] = std::string(t.name);
           td["shape"] = t.shape;
           td["type"] = t.type;
+          const buddy::gguf::GGMLTypeInfo *ti = buddy::gguf::ggmlTypeInfo(t.type);
+          td["type_name"] = ti ? std::string(ti->name) : "type " + std::to_string(t.type);
           td["offset"] = t.offset;
           td["nbytes"] = t.numBytes;
           tensors.append(td);
         }
         d["tensors"] = tensors;
+        // Scalar values as Python objects; arrays only by length (the vocabulary's
+        // 49k strings are the tokenizer's business, not the caller's).
+        py::dict values, arrayLengths;
+        for (std::string_view key : r.keys()) {
+          const buddy::gguf::Value &v = r.get(key);
+          py::str k = bytesToStr(std::string(key));
+          using VT = buddy::gguf::ValueType;
+          switch (v.type) {
+          case VT::String: values[k] = bytesToStr(std::string(v.str)); break;
+          case VT::Bool: values[k] = py::bool_(r.getBool(key)); break;
+          case VT::F32: case VT::F64: values[k] = py::float_(r.getFloat(key)); break;
+          case VT::I8: case VT::I16: case VT::I32: case VT::I64:
+            values[k] = py::int_(r.getInt(key)); break;
+          case VT::U8: case VT::U16: case VT::U32: case VT::U64:
+            values[k] = py::int_(r.getUInt(key)); break;
+          case VT::Array: arrayLengths[k] = py::int_(v.count); break;
+          }
+        }
+        d["values"] = values;
+        d["array_lengths"] = arrayLengths;
+        d["file_size"] = r.fileSize();
         return d;
       },
       py::arg("path"),
-      "Summary of a GGUF file: version, alignment, data offset, metadata keys, and per "
-      "tensor its name, shape (GGUF order), ggml type, offset in the data section and size.");
+      "Summary of a GGUF file: version, alignment, data offset (= the header's size), "
+      "metadata keys, scalar metadata `values` (str/int/float/bool), `array_lengths` of the "
+      "array-valued keys, and per tensor its name, shape (GGUF order), ggml type, offset in "
+      "the data section and size. Reads the header only (the file is memory-mapped).");
 }

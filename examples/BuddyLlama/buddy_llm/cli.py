@@ -82,7 +82,7 @@ def _run(a: argparse.Namespace) -> int:
         raise ValueError(f"--max-len {a.max_len} leaves no room for new tokens: the prompt is "
                          f"{len(ids)} tokens; give --max-len > {len(ids)}")
     gen = Generator.from_model(path, max_len=a.max_len, engine=a.engine, target=a.target,
-                               progress=not a.quiet, tokenizer=tok)
+                               progress=not a.quiet, tokenizer=tok, prompt_tokens=len(ids))
     gen.prepare(len(ids))   # the prompt's prefill graph; KVCacheOverflowError before any output
     log(f"{a.engine} engine ready ({path}, {type(tok).__name__}) in {time.perf_counter() - t0:.1f}s")
     cfg = SamplingConfig(max_new_tokens=a.max_new_tokens, temperature=a.temperature, top_k=a.top_k,

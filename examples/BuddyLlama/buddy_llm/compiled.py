@@ -23,6 +23,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -31,7 +32,7 @@ import torch
 from .inplace import inplace_graph
 from .model import KVCacheOverflowError, LlamaStatic, DecodeGraph, PrefillGraph
 
-__all__ = ["CompiledLlama", "CompiledGraph", "DECODE_ENTRY", "prefill_entry"]
+__all__ = ["CompiledLlama", "CompiledGraph", "ModelSpec", "DECODE_ENTRY", "prefill_entry"]
 
 # Entry names of the compiled graphs (`_buddy_<entry>`): distinct, so buddy-llama-run links
 # them all into one executable.
@@ -60,14 +61,28 @@ def _cache_root(cache_dir: Optional[Path]) -> Path:
     return Path(env) if env else Path.home() / ".cache" / "buddy"
 
 
-def _sources_digest() -> str:
-    """Digest of the Buddy Python sources that shape the compiled code (frontend, backend, llm)."""
-    import buddy.backend
-    import buddy.frontend
+def _private_tmp(path: Path, tag: str) -> Path:
+    """A temporary name next to `path` of this process's own (renamed over `path` when
+    complete): two processes writing the same cache file never collide."""
+    return path.with_name(f".{path.stem}.{os.getpid()}-{os.urandom(4).hex()}{tag}")
 
+
+def _package_dir(name: str) -> Path:
+    """The folder of package `name`, found without importing it (importing the frontend
+    loads the MLIR bindings and torch.fx: seconds a warm start does not need)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"package {name} is not installed")
+    return Path(list(spec.submodule_search_locations)[0]).resolve()
+
+
+def _sources_digest() -> str:
+    """Digest of the Buddy Python sources that shape the compiled code (frontend, backend, llm)
+    and of the buddy-opt binary (path, size, mtime)."""
     h = hashlib.sha256()
-    for pkg in (buddy.frontend, buddy.backend):
-        root = Path(pkg.__file__).resolve().parent
+    for root in (_package_dir("buddy.frontend"), _package_dir("buddy.backend")):
         for f in sorted(root.rglob("*.py")):
             h.update(str(f.relative_to(root)).encode())
             h.update(f.read_bytes())
@@ -151,8 +166,33 @@ class CompiledGraph:
         self._bound()
 
 
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the compiled graphs and their buffers need to know of a model (kept in the
+    cache index, so that a warm start builds no model at all)."""
+    n_layers: int
+    n_kv: int
+    head_dim: int
+    max_len: int
+    vocab_size: int
+    dtype: str  # "float32" | "bfloat16"
+
+    @classmethod
+    def of(cls, model: LlamaStatic) -> "ModelSpec":
+        return cls(int(model.n_layers), int(model.n_kv), int(model.head_dim), int(model.max_len),
+                   int(model.vocab_size), str(model.lm_head.weight.dtype).removeprefix("torch."))
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return getattr(torch, self.dtype)
+
+
 class CompiledLlama:
-    """A `LlamaRunner` running compiled prefill/decode graphs of `model` (a `LlamaStatic`)."""
+    """A `LlamaRunner` running compiled prefill/decode graphs of `model` (a `LlamaStatic`).
+
+    `CompiledLlama.from_gguf(path, max_len)` is the warm-start path of `buddy llama`: keyed
+    by the file's identity and a digest of its header, a cache hit builds no eager model and
+    dequantizes nothing (it maps the one weight file and the compiled graphs)."""
 
     def __init__(self, model: LlamaStatic, prefill_lengths: Sequence[int] = (), *,
                  target: str = "host", cache_dir: Optional[Path] = None,
@@ -166,9 +206,71 @@ class CompiledLlama:
         identity of its contents, e.g. seed + config of random weights), nothing is hashed or
         written and `model` may live on the meta device: graphs are captured from meta
         tensors and the weights are only ever read through the file's mmap."""
-        self.model = model
-        self.max_len = int(model.max_len)
-        self.vocab_size = int(model.vocab_size)
+        self._options(target, cache_dir, progress, use_cache, opt_level, parallel_loops)
+        t0 = time.perf_counter()
+        state = {n: t for n, t in list(model.named_parameters()) + list(model.named_buffers())}
+        cfg = model.config.to_dict() if hasattr(model.config, "to_dict") else dict(vars(model.config))
+        if weight_file is not None:
+            if not weights_key:
+                raise ValueError("CompiledLlama: weight_file= needs weights_key= (an identity of the "
+                                 "file's contents for the compile cache)")
+            if not Path(weight_file).is_file():
+                raise FileNotFoundError(f"CompiledLlama: weight file {weight_file} does not exist")
+            own_state: Optional[Dict[str, torch.Tensor]] = None
+            wdigest = hashlib.sha256(f"external:{weights_key}".encode()).hexdigest()
+        else:
+            meta = [n for n, t in state.items() if t.is_meta]
+            if meta:
+                raise ValueError(f"CompiledLlama: {len(meta)} weights are on the meta device (e.g. "
+                                 f"{meta[0]!r}): pass weight_file= and weights_key=")
+            own_state = state
+            wdigest = _weights_digest(state)
+        key = self._model_key({"config": cfg, "max_len": int(model.max_len), "weights": wdigest})
+        # Keyed by the weights alone: any number of compiled variants share one file.
+        weights_path = (Path(weight_file) if weight_file is not None
+                        else self.root / "llm" / f"weights-{wdigest[:32]}.bwt")
+        self._open(ModelSpec.of(model), key, weights_path, model=model, state=own_state, t0=t0,
+                   prefill_lengths=prefill_lengths)
+
+    @classmethod
+    def from_gguf(cls, path: str | os.PathLike[str], max_len: int, prefill_lengths: Sequence[int] = (), *,
+                  dtype: torch.dtype = torch.float32, target: str = "host",
+                  cache_dir: Optional[Path] = None, progress: bool = True, use_cache: bool = True,
+                  opt_level: int = 3, parallel_loops: bool = False) -> "CompiledLlama":
+        """The compiled model of a GGUF file. The cache key is the file's identity (path, size,
+        mtime, inode) plus a SHA-256 of its header, read by the C++ reader; on a hit nothing
+        else of the file is read until the weight file's pages are touched. On a miss (or a
+        damaged entry) the eager model is loaded, its weights written once, and the graphs
+        compiled; later misses of one prefill bucket load the model then."""
+        from .gguf_header import read_header
+        from .model import LlamaStatic
+
+        if dtype not in _CACHE_DTYPES:
+            raise NotImplementedError(f"compiled LLaMA supports float32 and bfloat16 weights, got {dtype}")
+        self = cls.__new__(cls)
+        self._options(target, cache_dir, progress, use_cache, opt_level, parallel_loops)
+        t0 = time.perf_counter()
+        header = read_header(path)
+        ident = hashlib.sha256(json.dumps({"file": header.identity(), "header": header.header_digest(),
+                                           "dtype": str(dtype)}, sort_keys=True).encode()).hexdigest()
+        key = self._model_key({"gguf": ident, "max_len": int(max_len)})
+        weights_path = self.root / "llm" / f"weights-gguf-{ident[:32]}.bwt"
+        loader = lambda: LlamaStatic.from_gguf(str(path), int(max_len), dtype)  # noqa: E731
+        spec = self._cached_spec(key) if use_cache and weights_path.is_file() else None
+        if spec is not None and spec.max_len == int(max_len) and spec.dtype == str(dtype).removeprefix("torch."):
+            self.report(f"warm start: {Path(path).name} is in the cache (no model is loaded)")
+            self._open(spec, key, weights_path, model=None, state=None, t0=t0, loader=loader,
+                       prefill_lengths=prefill_lengths)
+        else:
+            model = loader()
+            state = {n: t for n, t in list(model.named_parameters()) + list(model.named_buffers())}
+            self._open(ModelSpec.of(model), key, weights_path, model=model, state=state, t0=t0,
+                       loader=loader, prefill_lengths=prefill_lengths)
+        return self
+
+    # -- setup -------------------------------------------------------------------------
+    def _options(self, target: str, cache_dir: Optional[Path], progress: bool, use_cache: bool,
+                 opt_level: int, parallel_loops: bool) -> None:
         self.target = target
         self.use_cache = use_cache
         # The named pipeline outlines each distinct loop nest into its own small function
@@ -182,61 +284,87 @@ class CompiledLlama:
         self.report: Progress = _stderr if progress else _quiet
         self._progress = progress
         self.root = _cache_root(cache_dir)
-        dtype = model.lm_head.weight.dtype
-        if dtype not in _CACHE_DTYPES:
-            raise NotImplementedError(f"compiled LLaMA supports float32 and bfloat16 weights, got {dtype}")
-        self.dtype = dtype
-        t0 = time.perf_counter()
-        state = {n: t for n, t in list(model.named_parameters()) + list(model.named_buffers())}
-        cfg = model.config.to_dict() if hasattr(model.config, "to_dict") else dict(vars(model.config))
-        if weight_file is not None:
-            if not weights_key:
-                raise ValueError("CompiledLlama: weight_file= needs weights_key= (an identity of the "
-                                 "file's contents for the compile cache)")
-            if not Path(weight_file).is_file():
-                raise FileNotFoundError(f"CompiledLlama: weight file {weight_file} does not exist")
-            self._state: Optional[Dict[str, torch.Tensor]] = None
-            wdigest = hashlib.sha256(f"external:{weights_key}".encode()).hexdigest()
-        else:
-            meta = [n for n, t in state.items() if t.is_meta]
-            if meta:
-                raise ValueError(f"CompiledLlama: {len(meta)} weights are on the meta device (e.g. "
-                                 f"{meta[0]!r}): pass weight_file= and weights_key=")
-            self._state = state
-            wdigest = _weights_digest(state)
-        key_src = json.dumps({"config": cfg, "max_len": self.max_len, "target": target, "opt": opt_level,
-                              "parallel_loops": parallel_loops,
-                              "weights": wdigest, "sources": _sources_digest()},
+
+    def _model_key(self, identity: Dict[str, Any]) -> str:
+        key_src = json.dumps({**identity, "target": self.target, "opt": self.opt_level,
+                              "parallel_loops": self.parallel_loops, "sources": _sources_digest()},
                              sort_keys=True, default=str)
-        self.key = hashlib.sha256(key_src.encode()).hexdigest()[:32]
-        self.index_path = self.root / "llm" / f"{self.key}.json"
-        # Keyed by the weights alone: any number of compiled variants share one file.
-        self.weights_path = (Path(weight_file) if weight_file is not None
-                             else self.root / "llm" / f"weights-{wdigest[:32]}.bwt")
+        return hashlib.sha256(key_src.encode()).hexdigest()[:32]
+
+    def _read_index(self, path: Path) -> Optional[Dict[str, Any]]:
+        try:
+            index = json.loads(path.read_text())
+            if not isinstance(index, dict) or not isinstance(index.get("prefill"), dict):
+                raise ValueError("not an index of compiled graphs")
+            return index
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:  # damaged: rebuild what it pointed to
+            self.report(f"cache index {path} is damaged ({e}); rebuilding it")
+            return None
+
+    def _cached_spec(self, key: str) -> Optional[ModelSpec]:
+        index = self._read_index(self.root / "llm" / f"{key}.json")
+        if index is None or not isinstance(index.get("spec"), dict):
+            return None
+        try:
+            return ModelSpec(**index["spec"])
+        except TypeError:
+            return None
+
+    def _open(self, spec: ModelSpec, key: str, weights_path: Path, *, model: Optional[LlamaStatic],
+              state: Optional[Dict[str, torch.Tensor]], t0: float,
+              loader: Optional[Callable[[], LlamaStatic]] = None, prefill_lengths: Sequence[int] = ()) -> None:
+        """Map the weight file, allocate the KV cache, load (or compile, concurrently) the
+        decode graph and the prefill graphs of `prefill_lengths`."""
+        if spec.torch_dtype not in _CACHE_DTYPES:
+            raise NotImplementedError(f"compiled LLaMA supports float32 and bfloat16 weights, got {spec.dtype}")
+        self.spec = spec
+        self.max_len = spec.max_len
+        self.vocab_size = spec.vocab_size
+        self.dtype = spec.torch_dtype
+        self._model = model
+        self._loader = loader
+        self._state = state
+        self.key = key
+        self.index_path = self.root / "llm" / f"{key}.json"
+        self.weights_path = weights_path
         self._index: Dict[str, Any] = {"decode": None, "prefill": {}}
-        if use_cache and self.index_path.is_file():
-            try:
-                index = json.loads(self.index_path.read_text())
-                if not isinstance(index, dict) or not isinstance(index.get("prefill"), dict):
-                    raise ValueError("not an index of compiled graphs")
-                self._index = index
-            except (OSError, ValueError) as e:  # damaged: rebuild what it pointed to
-                self.report(f"cache index {self.index_path} is damaged ({e}); rebuilding it")
+        if self.use_cache:
+            self._index = self._read_index(self.index_path) or self._index
+        self._index["spec"] = asdict(spec)
         self._ensure_weights()
         self.report(f"model key {self.key[:12]}, weights {self.weights_path} ({time.perf_counter() - t0:.1f}s)")
-        shape = (model.n_layers, model.n_kv, self.max_len, model.head_dim)
+        shape = (spec.n_layers, spec.n_kv, spec.max_len, spec.head_dim)
         from buddy.backend.abi import aligned_empty
-        np_dtype = _CACHE_DTYPES[dtype]
+        np_dtype = _CACHE_DTYPES[self.dtype]
         self._k = aligned_empty(shape, np_dtype)
         self._v = aligned_empty(shape, np_dtype)
         self._k[...] = 0
         self._v[...] = 0
-        self.k_cache = _as_tensor(self._k, dtype)
-        self.v_cache = _as_tensor(self._v, dtype)
+        self.k_cache = _as_tensor(self._k, self.dtype)
+        self.v_cache = _as_tensor(self._v, self.dtype)
         self._prefill: Dict[int, CompiledGraph] = {}
+        self._ensure_compiled(True, prefill_lengths)
         self._decode = self._load_decode()
-        for s in prefill_lengths:
-            self._get_prefill(int(s))
+        for n in prefill_lengths:
+            self._get_prefill(int(n))
+
+    @property
+    def model(self) -> LlamaStatic:
+        """The eager model: the one given, or (warm start) loaded on the first need of it,
+        i.e. when a graph that is not in the cache has to be imported."""
+        if self._model is None:
+            if self._loader is None:
+                raise RuntimeError("CompiledLlama has no model to import a graph from")
+            self.report("loading the model (a graph is not in the cache)")
+            model = self._loader()
+            if ModelSpec.of(model) != self.spec:
+                raise RuntimeError(f"the model no longer matches its cache entry: {ModelSpec.of(model)} "
+                                   f"!= {self.spec}")
+            self._model = model
+            self._state = {n: t for n, t in list(model.named_parameters()) + list(model.named_buffers())}
+        return self._model
 
     # -- weights -------------------------------------------------------------------
     def _ensure_weights(self) -> None:
@@ -248,6 +376,8 @@ class CompiledLlama:
             # the data checksum is verified the first time this file is seen (then remembered)
             self._wf = open_weight_file(self.weights_path, memo_dir=self.root / "verified")
         except WeightFileError as e:
+            if self._state is None and self._loader is not None:
+                _ = self.model  # warm start: the eager model is needed to write the file again
             if self._state is None:  # the caller's own file: never replaced
                 raise
             self.report(f"cached weight file is damaged ({e}); writing it again")
@@ -262,9 +392,7 @@ class CompiledLlama:
         assert self._state is not None
         self.weights_path.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        # a name of this process's own: two processes writing the same file never collide
-        tmp = self.weights_path.with_name(
-            f".{self.weights_path.stem}.{os.getpid()}-{os.urandom(4).hex()}.partial.bwt")
+        tmp = _private_tmp(self.weights_path, ".partial")
         try:
             save_weights(tmp, {n: t.detach().contiguous() for n, t in self._state.items()})
             os.replace(tmp, self.weights_path)
@@ -277,7 +405,7 @@ class CompiledLlama:
         if not self.use_cache:
             return
         self.index_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.index_path.with_name(f".{self.index_path.stem}.{os.getpid()}-{os.urandom(4).hex()}.tmp")
+        tmp = _private_tmp(self.index_path, ".tmp")
         try:
             tmp.write_text(json.dumps(self._index, indent=1))
             os.replace(tmp, self.index_path)
@@ -311,8 +439,8 @@ class CompiledLlama:
                          progress=self._progress, openmp=self.parallel_loops,
                          kernels=True,
                          opt_level=self.opt_level, name=entry,
-                         # the graphs read the shared weight file; an external one is never copied
-                         write_weights=self._state is not None)
+                         # every graph reads the ONE shared weight file: no copy in the artifact
+                         write_weights=False)
         self.report(f"compiled {what} in {time.perf_counter() - t0:.1f}s")
         return mod.artifact_dir
 
@@ -323,7 +451,9 @@ class CompiledLlama:
         self.report(f"importing {what}")
         # No index checks: token ids are checked against the vocabulary before every call
         # (Generator), and the graphs keep the signature buddy-llama-run links against.
-        g = import_model(module, example, check_indices=False)
+        # tracer="aot": the prefill/decode views are plain tensor programs, so aot_autograd
+        # traces them without Dynamo's bytecode walk over every layer (about half the time).
+        g = import_model(module, example, check_indices=False, tracer="aot")
         for p in g.params:
             if p.name not in self._weights:
                 raise KeyError(f"{what}: parameter {p.name!r} is not a model parameter or buffer")
@@ -334,19 +464,62 @@ class CompiledLlama:
         """An int64 example input on the model's device (meta for a meta-built model)."""
         return torch.zeros(shape, dtype=torch.int64, device=self.model.lm_head.weight.device)
 
+    def _import_decode(self) -> Any:
+        k, v = self.model.new_cache()
+        g = self._import("decode graph", DecodeGraph(self.model),
+                         (self._example((1, 1)), self._example((1,)), k, v))
+        ig = inplace_graph(g)
+        if ig.mutated_inputs != [2, 3]:
+            raise RuntimeError(f"decode graph: expected the caches (inputs 2, 3) to be mutated, "
+                               f"got {ig.mutated_inputs}")
+        return ig
+
+    def _import_prefill(self, s: int) -> Any:
+        g = self._import(f"prefill graph (S={s})", PrefillGraph(self.model),
+                         (self._example((1, s)), self._example((1,))))
+        if g.graph.input_mutations:
+            raise RuntimeError("prefill graph unexpectedly mutates its inputs")
+        return g
+
+    def _ensure_compiled(self, decode: bool, lengths: Sequence[int]) -> None:
+        """Compile whichever of the decode graph and the prefill graphs of `lengths` the cache
+        lacks. Imports run one after the other in this thread (they hold the GIL); each
+        compile (buddy-opt, llc, link: subprocesses) runs in a worker thread as soon as its
+        graph is imported, so one graph compiles while the next is imported."""
+        missing: List[Tuple[str, int]] = []
+        if decode and self._cached(self._index.get("decode")) is None:
+            missing.append(("decode", 0))
+        for s in dict.fromkeys(int(x) for x in lengths):
+            if not 1 <= s <= self.max_len:
+                raise KVCacheOverflowError(f"prefill of {s} tokens does not fit the KV cache of {self.max_len}")
+            if s not in self._prefill and self._cached(self._index["prefill"].get(str(s))) is None:
+                missing.append(("prefill", s))
+        if not missing:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        workers = max(1, min(len(missing), os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="buddy-compile") as pool:
+            jobs = []
+            for kind, s in missing:
+                if kind == "decode":
+                    jobs.append((kind, s, pool.submit(self._compile, "decode", self._import_decode(),
+                                                      DECODE_ENTRY)))
+                else:
+                    jobs.append((kind, s, pool.submit(self._compile, f"prefill S={s}", self._import_prefill(s),
+                                                      prefill_entry(s))))
+            for kind, s, job in jobs:
+                art = job.result()
+                if kind == "decode":
+                    self._index["decode"] = str(art)
+                else:
+                    self._index["prefill"][str(s)] = str(art)
+        self._save_index()
+
     def _load_decode(self) -> CompiledGraph:
+        self._ensure_compiled(True, ())
         art = self._cached(self._index.get("decode"))
-        if art is None:
-            k, v = self.model.new_cache()
-            g = self._import("decode graph", DecodeGraph(self.model),
-                             (self._example((1, 1)), self._example((1,)), k, v))
-            ig = inplace_graph(g)
-            if ig.mutated_inputs != [2, 3]:
-                raise RuntimeError(f"decode graph: expected the caches (inputs 2, 3) to be mutated, "
-                                   f"got {ig.mutated_inputs}")
-            art = self._compile("decode", ig, DECODE_ENTRY)
-            self._index["decode"] = str(art)
-            self._save_index()
+        assert art is not None
         cg = CompiledGraph(art, self._weights)
         cg.bind(cg.index("input", 2), self._k)
         cg.bind(cg.index("input", 3), self._v)
@@ -358,22 +531,23 @@ class CompiledLlama:
     def _get_prefill(self, s: int) -> CompiledGraph:
         if s in self._prefill:
             return self._prefill[s]
-        if not 1 <= s <= self.max_len:
-            raise KVCacheOverflowError(f"prefill of {s} tokens does not fit the KV cache of {self.max_len}")
+        self._ensure_compiled(False, (s,))
         art = self._cached(self._index["prefill"].get(str(s)))
-        if art is None:
-            g = self._import(f"prefill graph (S={s})", PrefillGraph(self.model),
-                             (self._example((1, s)), self._example((1,))))
-            if g.graph.input_mutations:
-                raise RuntimeError("prefill graph unexpectedly mutates its inputs")
-            art = self._compile(f"prefill S={s}", g, prefill_entry(s))
-            self._index["prefill"][str(s)] = str(art)
-            self._save_index()
+        assert art is not None
         cg = CompiledGraph(art, self._weights)
         cg.bind(cg.index("output", 1), self._k)
         cg.bind(cg.index("output", 2), self._v)
         self._prefill[s] = cg
         return cg
+
+    @property
+    def decode_graph(self) -> CompiledGraph:
+        """The compiled decode graph (entry `_buddy_llama_decode`)."""
+        return self._decode
+
+    def prefill_graph(self, length: int) -> CompiledGraph:
+        """The compiled prefill graph for prompts padded to `length` (compiled if missing)."""
+        return self._get_prefill(int(length))
 
     def prepare(self, length: int) -> None:
         """Compile (or load from the cache) the prefill graph for prompts padded to `length`."""

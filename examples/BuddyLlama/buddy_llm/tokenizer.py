@@ -60,11 +60,11 @@ class RuntimeTokenizer:
 
 
 def _gguf_chat_template(path: Path) -> str | None:
-    """`tokenizer.chat_template` of a GGUF (the runtime's GGUF binding lists keys, not values)."""
-    from .gguf_loader import _open_reader
+    """`tokenizer.chat_template` of a GGUF, from the C++ reader's header parse."""
+    from .gguf_header import read_header
 
-    field = _open_reader(path).fields.get("tokenizer.chat_template")
-    return str(field.contents()) if field is not None else None
+    value = read_header(path).values.get("tokenizer.chat_template")
+    return str(value) if value is not None else None
 
 
 def load_tokenizer(path: str | os.PathLike[str]) -> RuntimeTokenizer | HFTokenizer:
