@@ -50,13 +50,24 @@ def aot_graph(gm: torch.fx.GraphModule, example_inputs: Sequence[Any],
     n_state = len(sig.parameters) + len(sig.buffers)
     names: List[Optional[str]] = []
     values: Dict[str, torch.Tensor] = {}
-    state = dict(gm.named_parameters()); state.update(dict(gm.named_buffers()))
+    state = dict(gm.named_parameters(remove_duplicate=False))
+    state.update(dict(gm.named_buffers(remove_duplicate=False)))
     flat_examples: List[Any] = []
+    # A tensor lifted under two names (tied weights: embedding and LM head) is one parameter,
+    # named as `named_parameters()` names it: the second placeholder is folded into the first.
+    first_of: Dict[int, torch.fx.Node] = {}
+    kept: List[torch.fx.Node] = []
     for k, ph in enumerate(placeholders):
         if k < n_state:
             target = sig.inputs_to_parameters.get(ph.name) or sig.inputs_to_buffers.get(ph.name)
             t = state[target]
-            names.append(target); values[target] = t.detach(); flat_examples.append(t)
+            if id(t) in first_of:
+                ph.replace_all_uses_with(first_of[id(t)])
+                fx.graph.erase_node(ph)
+                continue
+            first_of[id(t)] = ph
+            name = param_ids.get(id(t), target)
+            names.append(name); values[name] = t.detach(); flat_examples.append(t)
         else:
             x = example_inputs[k - n_state]
             name = param_ids.get(id(x)) if isinstance(x, torch.Tensor) else None
@@ -66,6 +77,11 @@ def aot_graph(gm: torch.fx.GraphModule, example_inputs: Sequence[Any],
             if name is not None:
                 values[name] = x.detach()
             flat_examples.append(x)
+        kept.append(ph)
+    placeholders = kept
+    if len(placeholders) != len([n for n in fx.graph.nodes if n.op == "placeholder"]):
+        raise CaptureError("internal: placeholders out of step after folding tied parameters")
+    fx.recompile()
     g = from_fx(fx, names, values, flat_examples)
     if getattr(sig, "parameters_to_mutate", None):
         raise CaptureError("the model updates its parameters in place "
@@ -158,8 +174,22 @@ def call_convention(g: Graph, example_inputs: Sequence[Any], result: Any,
                           [[n, o] for n, o in g.param_mutations])
 
 
-def capture(model: torch.nn.Module, example_inputs: Sequence[Any]) -> Graph:
-    """Capture `model(*example_inputs)` as one graph of Core ATen ops with static shapes."""
+TRACERS = ("dynamo", "aot")
+
+
+def capture(model: torch.nn.Module, example_inputs: Sequence[Any], tracer: str = "dynamo") -> Graph:
+    """Capture `model(*example_inputs)` as one graph of Core ATen ops with static shapes.
+
+    `tracer="dynamo"` (the default, and what torch.compile uses): TorchDynamo captures the
+    whole graph from the bytecode, then aot_autograd functionalizes and decomposes it.
+    `tracer="aot"`: aot_autograd traces `model` itself, without Dynamo. For modules written
+    as plain tensor programs (no data-dependent Python control flow, tensors in and out),
+    such as buddy.llm's prefill/decode graphs, it gives the same Core ATen graph in about
+    half the time: Dynamo's symbolic bytecode walk over every layer is skipped."""
+    if tracer not in TRACERS:
+        raise ValueError(f"tracer must be one of {TRACERS}, got {tracer!r}")
+    if tracer == "aot":
+        return _capture_aot(model, example_inputs)
     param_ids: Dict[int, str] = {}
     if isinstance(model, torch.nn.Module):
         for name, t in list(model.named_parameters()) + list(model.named_buffers()):
@@ -208,4 +238,50 @@ def capture(model: torch.nn.Module, example_inputs: Sequence[Any]) -> Graph:
         raise CaptureError(f"expected one captured graph, got {len(captured)}")
     g = captured[0]
     g.call = call_convention(g, example_inputs, result, graph_outputs, param_ids)
+    return g
+
+
+def _capture_aot(model: torch.nn.Module, example_inputs: Sequence[Any]) -> Graph:
+    """`capture(tracer="aot")`: aot_export_module on the module itself."""
+    from torch.utils._pytree import tree_flatten
+
+    if not isinstance(model, torch.nn.Module):
+        raise CaptureError(f"tracer='aot' captures an nn.Module, got {type(model).__name__}")
+    if not all(isinstance(x, torch.Tensor) for x in example_inputs):
+        raise CaptureError("tracer='aot' takes tensor arguments only; use tracer='dynamo'")
+    param_ids: Dict[int, str] = {}
+    for name, t in list(model.named_parameters()) + list(model.named_buffers()):
+        param_ids.setdefault(id(t), name)
+    example_inputs = [x.clone() for x in example_inputs]
+    user_order = {id(x): i for i, x in enumerate(example_inputs)}
+    state = {n: t.detach().clone() for n, t in model.named_buffers()}
+    # aot_export_module wants a flat tuple of outputs: the module's forward, flattened, for
+    # the trace (an instance attribute, removed again below; the names of the parameters stay).
+    forward = model.forward
+    model.forward = lambda *a: tuple(tree_flatten(forward(*a))[0])  # type: ignore[method-assign]
+    try:
+        try:
+            g = aot_graph(model, example_inputs, param_ids, user_order)
+        except CaptureError:
+            raise
+        except Exception as e:
+            raise CaptureError(f"aot_autograd could not trace {type(model).__name__} without Dynamo "
+                               f"({type(e).__name__}: {e}); import it with tracer='dynamo'") from e
+        del model.forward
+        # One eager run on fresh copies gives the result's structure (the call convention).
+        with torch.no_grad():
+            result = model(*[x.clone() for x in example_inputs])
+    finally:
+        if "forward" in vars(model):
+            del model.forward
+        with torch.no_grad():
+            for n, t in model.named_buffers():
+                if n in state:
+                    t.copy_(state[n])
+    leaves, _ = tree_flatten(result)
+    if not all(isinstance(x, torch.Tensor) for x in leaves):
+        raise CaptureError("tracer='aot' needs a model that returns tensors; use tracer='dynamo'")
+    if any(id(x) in param_ids for x in leaves):
+        raise CaptureError("tracer='aot': the model returns one of its parameters; use tracer='dynamo'")
+    g.call = call_convention(g, example_inputs, result, leaves, param_ids)
     return g

@@ -148,20 +148,21 @@ def _progress(total: int, desc: str):
 
 
 def import_model(model: torch.nn.Module, example_inputs: Sequence[Any], dialect: str = "linalg",
-                 check_indices: bool = True) -> ImportedGraph:
+                 check_indices: bool = True, tracer: str = "dynamo") -> ImportedGraph:
     """Capture `model(*example_inputs)` and lower it to an MLIR module in `dialect`.
 
     The module holds `func.func @forward(params..., inputs...) -> outputs` on static tensors;
     weights stay out of the IR (see `ImportedGraph.params` / `write_params`). A model built on the
     meta device (with meta example inputs) imports without weight memory; its weights are made
-    one at a time by `write_params(path, materialize=...)`.
+    one at a time by `write_params(path, materialize=...)`. `tracer` ("dynamo" or "aot"): see
+    `buddy.frontend.capture.capture`.
     """
     op_table(dialect)  # validate early
     if isinstance(example_inputs, torch.Tensor):
         example_inputs = (example_inputs,)
     t0 = time.perf_counter()
     log.info("buddy: capturing %s with TorchDynamo + aot_autograd", type(model).__name__)
-    graph = capture(model, tuple(example_inputs))
+    graph = capture(model, tuple(example_inputs), tracer=tracer)
     log.info("buddy: captured %d Core ATen nodes, %d params in %.2fs", len(graph.nodes), len(graph.params),
              time.perf_counter() - t0)
     return lower_graph(graph, dialect, check_indices=check_indices)
