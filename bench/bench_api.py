@@ -49,8 +49,7 @@ def mlp() -> nn.Module:
 
 def cases() -> List[Tuple[str, Callable[[], nn.Module], Tuple[torch.Tensor, ...], Dict[str, float]]]:
     """(name, model factory, inputs, goals as minimum speedups over the named peer)."""
-    import model_zoo
-
+    from support import model_zoo
     torch.manual_seed(0)
     out: List[Tuple[str, Callable[[], nn.Module], Tuple[torch.Tensor, ...], Dict[str, float]]] = [
         ("matmul 1024^3", MatMul, (torch.randn(1024, 1024), torch.randn(1024, 1024)), {"eager": 0.95}),

@@ -30,8 +30,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "python"))
-from conv_harness import ConvSpec, PoolSpec, build_conv, build_pool, conv_reference, pool_reference  # noqa: E402
-from midend_harness import aligned_empty  # noqa: E402
+from support.conv_harness import ConvSpec, PoolSpec, build_conv, build_pool, conv_reference, pool_reference  # noqa: E402
+from support.midend_harness import aligned_empty  # noqa: E402
 
 import bench_common as common  # noqa: E402
 

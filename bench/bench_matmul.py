@@ -27,7 +27,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "python"))
-from midend_harness import MatmulSpec, aligned_empty, build_matmul  # noqa: E402
+from support.midend_harness import MatmulSpec, aligned_empty, build_matmul  # noqa: E402
 
 import bench_common as common  # noqa: E402
 

@@ -30,7 +30,7 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "python"))
 
-import tokenizer_refs as refs  # noqa: E402
+from support import tokenizer_refs as refs  # noqa: E402
 from buddy import _runtime as rt  # noqa: E402
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
-from midend_harness import MatmulSpec, aligned_empty, build_matmul  # noqa: E402
+from support.midend_harness import MatmulSpec, aligned_empty, build_matmul  # noqa: E402
 
 
 def main() -> None:

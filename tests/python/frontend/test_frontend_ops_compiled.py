@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, os.path.dirname(__file__))
-from frontend_op_samples import SAMPLES, TOL, cases  # noqa: E402
+from support.frontend_op_samples import SAMPLES, TOL, cases  # noqa: E402
 
 import buddy  # noqa: E402
 from buddy.frontend import import_fx, op_table  # noqa: E402

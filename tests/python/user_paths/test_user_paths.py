@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-SOURCE_TREE = Path(__file__).resolve().parents[2]
+SOURCE_TREE = Path(__file__).resolve().parents[3]
 
 
 def _run_python(code: str, cwd: Path, cache: Path, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -80,7 +80,7 @@ def _reference(script: str, x: np.ndarray) -> np.ndarray:
 def work(tmp_path: Path) -> Path:
     d = tmp_path / "user"
     d.mkdir()
-    assert not str(d.resolve()).startswith(str(Path(__file__).resolve().parents[2]))
+    assert not str(d.resolve()).startswith(str(Path(__file__).resolve().parents[3]))
     return d
 
 

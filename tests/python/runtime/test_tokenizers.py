@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-import tokenizer_refs as refs
+from support import tokenizer_refs as refs
 from buddy import _runtime as rt
 
 N_RANDOM = 1200

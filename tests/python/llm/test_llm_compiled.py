@@ -10,7 +10,7 @@ pytest.importorskip("buddy._runtime")
 
 from buddy.llm import Generator, KVCacheOverflowError, LlamaStatic, SamplingConfig  # noqa: E402
 from buddy.llm.compiled import CompiledLlama  # noqa: E402
-from midend_harness import skip_module_without_model_toolchain  # noqa: E402
+from support.midend_harness import skip_module_without_model_toolchain  # noqa: E402
 
 skip_module_without_model_toolchain()
 

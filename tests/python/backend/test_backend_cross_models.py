@@ -20,9 +20,8 @@ from buddy import toolchain
 from buddy.backend import cdriver, targets
 from buddy.backend.signature import signature_from_mlir
 
-sys.path.insert(0, str(Path(__file__).parent))
-import frontend_op_samples as samples  # noqa: E402
-import model_zoo as zoo  # noqa: E402
+from support import frontend_op_samples as samples  # noqa: E402
+from support import model_zoo as zoo  # noqa: E402
 
 CROSS = ["aarch64-neon", "riscv64-rvv"]
 # In the LLaMA executable: vector FMAs from the named pipeline's GEMM kernels, and at least

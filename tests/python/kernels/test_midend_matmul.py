@@ -16,7 +16,7 @@ import pytest
 import torch
 
 
-from midend_harness import MatmulSpec, aligned_empty, build_matmul, require_native_toolchain
+from support.midend_harness import MatmulSpec, aligned_empty, build_matmul, require_native_toolchain
 
 
 def _reference(spec: MatmulSpec, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -14,8 +14,7 @@ import torch
 import buddy
 from buddy import toolchain
 
-sys.path.insert(0, str(Path(__file__).parent))
-import model_zoo as zoo  # noqa: E402
+from support import model_zoo as zoo  # noqa: E402
 
 pytest.importorskip("transformers")
 

@@ -23,8 +23,8 @@ import torch
 
 import buddy
 
-from conv_harness import ConvSpec, PoolSpec, build_conv, build_pool, conv_reference, pool_reference
-from midend_harness import aligned_empty, require_native_toolchain
+from support.conv_harness import ConvSpec, PoolSpec, build_conv, build_pool, conv_reference, pool_reference
+from support.midend_harness import aligned_empty, require_native_toolchain
 
 
 def _skip_unless_cpu_has(flags: set[str]) -> None:

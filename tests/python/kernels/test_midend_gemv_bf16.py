@@ -19,7 +19,7 @@ import torch
 from buddy import toolchain
 from buddy.backend.abi import aligned_empty
 
-from midend_harness import compile_module, require_native_toolchain
+from support.midend_harness import compile_module, require_native_toolchain
 
 
 def _ty(shape: tuple[int, ...], et: str) -> str:

@@ -20,8 +20,7 @@ from buddy.backend import cdriver, targets
 from buddy.backend.abi import ArgSpec
 from buddy.backend.pipeline import CompileError
 
-sys.path.insert(0, str(Path(__file__).parent))
-from backend_kernels import KERNELS, LINEAR_TANH, check_outputs  # noqa: E402
+from support.backend_kernels import KERNELS, LINEAR_TANH, check_outputs  # noqa: E402
 
 X86 = ["x86-avx512", "x86-avx2"]
 

@@ -9,8 +9,7 @@ import sys
 import pytest
 import torch
 
-sys.path.insert(0, os.path.dirname(__file__))
-from frontend_op_samples import SAMPLES, cases, run_case  # noqa: E402
+from support.frontend_op_samples import SAMPLES, cases, run_case  # noqa: E402
 
 from buddy.frontend import UnsupportedOpError, op_table  # noqa: E402
 from buddy.frontend.jit import JitError  # noqa: E402

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-import model_zoo as zoo  # noqa: E402
+from support import model_zoo as zoo  # noqa: E402
 
 from buddy.frontend import dynamo  # noqa: E402
 
@@ -24,7 +23,7 @@ SCRIPT = textwrap.dedent("""
     t0 = time.perf_counter()
     import torch
     sys.path.insert(0, {tests!r})
-    import model_zoo as zoo
+    from support import model_zoo as zoo
     from buddy.frontend import dynamo
     m = zoo.small_cnn()
     x = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
@@ -40,7 +39,7 @@ SCRIPT = textwrap.dedent("""
 
 def _run_in_new_process(cache: Path) -> dict:
     env = dict(os.environ, BUDDY_CACHE_DIR=str(cache))
-    proc = subprocess.run([sys.executable, "-c", SCRIPT.format(tests=str(Path(__file__).parent))],
+    proc = subprocess.run([sys.executable, "-c", SCRIPT.format(tests=str(Path(__file__).resolve().parents[1]))],
                           capture_output=True, text=True, env=env, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -13,7 +13,7 @@ pytest.importorskip("buddy._runtime")
 from buddy.llm.compiled import CompiledLlama  # noqa: E402
 from buddy.llm.random_weights import (materialize_model, meta_llama, random_tensor,  # noqa: E402
                                       random_weights_key, write_random_weights)
-from midend_harness import skip_module_without_model_toolchain  # noqa: E402
+from support.midend_harness import skip_module_without_model_toolchain  # noqa: E402
 
 skip_module_without_model_toolchain()
 

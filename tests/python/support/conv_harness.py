@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from midend_harness import Kernel, compile_module
+from support.midend_harness import Kernel, compile_module
 
 Pair = tuple[int, int]
 

@@ -17,8 +17,7 @@ from buddy import toolchain
 from buddy.backend import cdriver
 from buddy.backend.pipeline import CompileError
 
-sys.path.insert(0, str(Path(__file__).parent))
-from backend_kernels import FMA, LINEAR_TANH, KERNELS, check_outputs  # noqa: E402
+from support.backend_kernels import FMA, LINEAR_TANH, KERNELS, check_outputs  # noqa: E402
 
 LINEAR = next(k for k in KERNELS if k.name == "linear_tanh")
 FMA_K = next(k for k in KERNELS if k.name == "fma")

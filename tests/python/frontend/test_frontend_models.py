@@ -11,8 +11,7 @@ import torch.nn as nn
 
 import buddy.frontend as bf
 
-sys.path.insert(0, str(Path(__file__).parent))
-from model_zoo import (HEAD_DIM, N_KV, N_LAYERS, VOCAB, GQAAttention, LlamaDecodeStep,  # noqa: E402
+from support.model_zoo import (HEAD_DIM, N_KV, N_LAYERS, VOCAB, GQAAttention, LlamaDecodeStep,  # noqa: E402
                        LlamaLogits, SmallCNN, TinyBert, tiny_llama)
 
 transformers = pytest.importorskip("transformers")

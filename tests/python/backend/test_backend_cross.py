@@ -14,8 +14,7 @@ import buddy
 from buddy import toolchain
 from buddy.backend import cdriver, targets
 
-sys.path.insert(0, str(Path(__file__).parent))
-from backend_kernels import KERNELS, check_outputs  # noqa: E402
+from support.backend_kernels import KERNELS, check_outputs  # noqa: E402
 
 CROSS = ["aarch64-neon", "riscv64-rvv"]
 # What proves the vectorizer reached each ISA on the x*a+b kernel.

@@ -19,7 +19,7 @@ import torch
 
 from buddy import toolchain
 
-from midend_harness import Kernel, aligned_empty, compile_module
+from support.midend_harness import Kernel, aligned_empty, compile_module
 
 
 def _ty(shape: tuple[int, ...]) -> str:
