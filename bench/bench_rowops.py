@@ -39,7 +39,7 @@ CHAIN = 8
 
 
 class RMSNormChain(torch.nn.Module):
-    """CHAIN LLaMA RMSNorms (pow/mean/add/rsqrt/mul/mul, as HF and buddy_llm write it)."""
+    """CHAIN LLaMA RMSNorms (pow/mean/add/rsqrt/mul/mul, as HF and buddy.llm write it)."""
 
     def __init__(self, dim: int, eps: float = 1e-5) -> None:
         super().__init__()

@@ -94,7 +94,12 @@ function(buddy_add_model)
   endif()
 
   set(dir "${CMAKE_CURRENT_BINARY_DIR}/${ARG_NAME}.buddy")
-  file(GLOB backend_sources CONFIGURE_DEPENDS "${_BUDDY_ADD_MODEL_SOURCE_DIR}/backend/*.py")
+  # Every Python source the import script can run: editing the frontend, the backend, the
+  # runtime wrappers or the LLM component rebuilds the compiled model.
+  file(GLOB_RECURSE backend_sources CONFIGURE_DEPENDS
+       "${_BUDDY_ADD_MODEL_SOURCE_DIR}/frontend/*.py" "${_BUDDY_ADD_MODEL_SOURCE_DIR}/backend/*.py"
+       "${_BUDDY_ADD_MODEL_SOURCE_DIR}/python/buddy/*.py"
+       "${_BUDDY_ADD_MODEL_SOURCE_DIR}/runtime/python/buddy_runtime/*.py")
   set(tool_deps "")
   if(TARGET buddy-opt)
     list(APPEND tool_deps buddy-opt)

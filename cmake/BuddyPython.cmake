@@ -1,6 +1,6 @@
 # The Python package `buddy` is assembled from the component folders:
 #
-#   python/buddy/*      -> buddy/            (CLI, toolchain discovery)
+#   python/buddy/*      -> buddy/            (CLI, toolchain discovery, llm/ = buddy.llm)
 #   frontend/           -> buddy/frontend/
 #   backend/            -> buddy/backend/
 #   runtime/python/*.py -> buddy/runtime/
@@ -19,13 +19,19 @@ file(MAKE_DIRECTORY "${BUDDY_PACKAGE_STAGE}/_bin")
 set(BUDDY_PY_SUBPACKAGES
   "frontend=${CMAKE_SOURCE_DIR}/frontend"
   "backend=${CMAKE_SOURCE_DIR}/backend"
-  "runtime=${CMAKE_SOURCE_DIR}/runtime/python/buddy_runtime"
-  "llm=${CMAKE_SOURCE_DIR}/examples/BuddyLlama/buddy_llm")
+  "runtime=${CMAKE_SOURCE_DIR}/runtime/python/buddy_runtime")
 
 function(_buddy_link src dst)
-  if(NOT EXISTS "${dst}" AND NOT IS_SYMLINK "${dst}")
-    file(CREATE_LINK "${src}" "${dst}" SYMBOLIC)
+  if(IS_SYMLINK "${dst}")
+    file(READ_SYMLINK "${dst}" _cur)
+    if(_cur STREQUAL "${src}")
+      return()
+    endif()
+    file(REMOVE "${dst}")  # a stage made before a source folder moved
+  elseif(EXISTS "${dst}")
+    return()
   endif()
+  file(CREATE_LINK "${src}" "${dst}" SYMBOLIC)
 endfunction()
 
 file(GLOB _buddy_top CONFIGURE_DEPENDS "${CMAKE_SOURCE_DIR}/python/buddy/*")

@@ -1,6 +1,6 @@
 """Fuse Core ATen's RMSNorm chain into one graph op, `buddy.rms_norm`.
 
-LLaMA's RMSNorm (HF `LlamaRMSNorm`, buddy_llm's `_RMSNorm`) reaches Core ATen as
+LLaMA's RMSNorm (HF `LlamaRMSNorm`, buddy.llm's `_RMSNorm`) reaches Core ATen as
 
     p = pow(x, 2); m = mean(p, [-1], keepdim=True); a = add(m, eps); r = rsqrt(a)
     y = mul(x, r); out = mul(w, y)          # the weight multiply is optional
