@@ -15,7 +15,7 @@ import torch
 
 from support import model_zoo as zoo  # noqa: E402
 
-from buddy.frontend import dynamo  # noqa: E402
+from buddy import dynamo  # noqa: E402
 
 # One run of torch.compile in a fresh interpreter; prints the backend's stats and the max error.
 SCRIPT = textwrap.dedent("""
@@ -24,7 +24,7 @@ SCRIPT = textwrap.dedent("""
     import torch
     sys.path.insert(0, {tests!r})
     from support import model_zoo as zoo
-    from buddy.frontend import dynamo
+    from buddy import dynamo
     m = zoo.small_cnn()
     x = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():

@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 
 import buddy.frontend as bf
+import buddy.dynamo  # noqa: F401  (backend="buddy" without an installed entry point)
 from buddy.frontend.errors import UnsupportedOpError
 
 

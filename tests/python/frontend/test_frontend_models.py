@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 
 import buddy.frontend as bf
+import buddy.dynamo  # noqa: F401  (backend="buddy" without an installed entry point)
 
 from support.model_zoo import (HEAD_DIM, N_KV, N_LAYERS, VOCAB, GQAAttention, LlamaDecodeStep,  # noqa: E402
                        LlamaLogits, SmallCNN, TinyBert, tiny_llama)

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 import buddy
+import buddy.dynamo  # noqa: F401  (backend="buddy" without an installed entry point)
 
 
 class Embed(nn.Module):

@@ -1,5 +1,10 @@
 """The `buddy` TorchDynamo backend: `torch.compile(model, backend="buddy")`.
 
+The integration layer above the frontend and the backend (`buddy.dynamo`): it uses
+`buddy.frontend` to lower each graph and `buddy.compile` (buddy.backend) to compile it;
+neither of them imports this module. Importing it registers the backend when no installed
+distribution declares the `torch_dynamo_backends` entry point (a source tree on PYTHONPATH).
+
 Each Dynamo graph goes through aot_autograd (inference, Core ATen), Buddy's graph IR and
 the linalg lowering, then `buddy.compile` (the AOT backend: a native .so in the
 content-addressed cache, so a new process reuses it without recompiling). Graphs are compiled
@@ -20,7 +25,7 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import torch
 
-log = logging.getLogger("buddy.frontend")
+log = logging.getLogger("buddy.dynamo")
 
 BACKEND_NAME = "buddy"
 
@@ -90,8 +95,8 @@ class BuddyCompiled:
         self.cache: Dict[Tuple, Any] = {}
 
     def _compile(self, args: Sequence[Any]):
-        from .capture import aot_graph
-        from .importer import lower_graph
+        from buddy.frontend.capture import aot_graph
+        from buddy.frontend.importer import lower_graph
         param_ids = {id(a): f"arg{i}" for i, a in enumerate(args) if isinstance(a, torch.nn.Parameter)}
         graph = aot_graph(self.gm, list(args), param_ids)
         imported = lower_graph(graph, self.dialect)
@@ -155,3 +160,6 @@ def register() -> None:
     if BACKEND_NAME in registry._COMPILER_FNS or _entry_point_declared():
         return
     registry.register_backend(buddy_backend, name=BACKEND_NAME)
+
+
+register()
