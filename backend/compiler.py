@@ -144,7 +144,17 @@ class CompiledModule:
                                  "with this value")
         fn = self._fn or self._function()
         params = self._param_list if self._param_list is not None else self._param_arrays()
-        outs = _index_checked(fn(*params, *[as_array(x) for x in inputs]), self.index_sites)
+        arrays = [as_array(x) for x in inputs]
+        inplace = [(pos, kinds[pos][1]) for pos in call.get("inplace_args", [])]
+        for pos, k in inplace:  # the compiled code writes into these buffers
+            arrays[k] = np.ascontiguousarray(arrays[k])  # a strided view: into a copy, written back
+            if not arrays[k].flags.writeable:
+                raise ValueError(f"argument {pos} is updated in place by the compiled code and must be "
+                                 "writable (got a read-only array)")
+        outs = _index_checked(fn(*params, *arrays), self.index_sites)
+        for pos, k in inplace:  # a copy was passed (other dtype or layout): the caller's gets it
+            if not _same_buffer(arrays[k], args[pos]):
+                _write_back(args[pos], arrays[k])
         omap = call.get("output_map")
         if omap is not None:
             outs = [outs[k] for k in omap]
@@ -194,6 +204,13 @@ def _index_checked(outs: list[np.ndarray], sites: list[dict[str, Any]]) -> list[
     from buddy.runtime.index_errors import check
 
     return check(outs, sites)
+
+
+def _same_buffer(array: np.ndarray, arg: Any) -> bool:
+    """Whether `array` (what was passed to the compiled code) is `arg`'s own memory."""
+    ptr = arg.data_ptr() if hasattr(arg, "data_ptr") else getattr(getattr(arg, "ctypes", None), "data", None)
+    return ptr == array.ctypes.data and getattr(arg, "is_contiguous", lambda: True)() \
+        and (not isinstance(arg, np.ndarray) or arg.flags.c_contiguous)
 
 
 def _write_back(target: Any, value: np.ndarray) -> None:

@@ -139,8 +139,11 @@ def emit_module(graph: Graph, table: Mapping[str, EmitFn], dialect: str, ctx: ir
         # Params (possibly a read-only mapped weight file) and the caller's inputs are never
         # bufferized in place: without this, one-shot-bufferize lets in-place ops such as
         # index_put/scatter write into the caller's arrays (docs/interfaces.md).
+        # Only the inputs the caller asked to update in place (Graph.inplace_inputs) are writable.
+        writable = {len(graph.params) + k for k in graph.inplace_inputs}
         f.attributes["arg_attrs"] = ir.ArrayAttr.get(
-            [ir.DictAttr.get({"bufferization.writable": ir.BoolAttr.get(False)})] * len(arg_specs))
+            [ir.DictAttr.get({"bufferization.writable": ir.BoolAttr.get(i in writable)})
+             for i in range(len(arg_specs))])
         entry = f.add_entry_block()
         cx = EmitContext(graph, dialect, index_checks=index_sites is not None)
         for s, a in zip(arg_specs, entry.arguments):

@@ -114,22 +114,28 @@ class CallConvention:
       mutated and returned), ``["param", name]`` (a parameter or buffer of the model, as it
       is after the call) or ``["const", v]`` (a Python value);
     - `input_mutations` ``[[arg i, output j]]`` and `param_mutations` ``[[name, output j]]``:
-      what the model updates in place, written back after every call."""
+      what the model updates in place, written back after every call;
+    - `inplace_args` ``[arg i]``: arguments the compiled code itself updates in their buffer
+      (`import_model(..., inplace_inputs=...)`): the caller passes them without a copy (or
+      gets them written back when a copy could not be avoided)."""
 
     args: List[List[Any]]
     tree: str
     leaves: List[List[Any]]
     input_mutations: List[List[Any]] = field(default_factory=list)
     param_mutations: List[List[Any]] = field(default_factory=list)
+    inplace_args: List[int] = field(default_factory=list)
 
     def as_dict(self) -> Dict[str, Any]:
         return {"args": self.args, "tree": self.tree, "leaves": self.leaves,
-                "input_mutations": self.input_mutations, "param_mutations": self.param_mutations}
+                "input_mutations": self.input_mutations, "param_mutations": self.param_mutations,
+                **({"inplace_args": self.inplace_args} if self.inplace_args else {})}
 
     @staticmethod
     def from_dict(d: Dict[str, Any]) -> "CallConvention":
         return CallConvention(list(d["args"]), str(d["tree"]), list(d["leaves"]),
-                              list(d.get("input_mutations", [])), list(d.get("param_mutations", [])))
+                              list(d.get("input_mutations", [])), list(d.get("param_mutations", [])),
+                              [int(a) for a in d.get("inplace_args", [])])
 
 
 @dataclass
@@ -149,6 +155,9 @@ class Graph:
     output_map: Optional[List[int]] = None
     # How a call of the user's model maps onto @forward (set by capture for import_model).
     call: Optional["CallConvention"] = None
+    # Inputs that @forward updates in place (writable arguments; their new values are not
+    # results): passes/inplace.py, `import_model(..., inplace_inputs=...)`.
+    inplace_inputs: List[int] = field(default_factory=list)
 
     def expand_outputs(self, outs: List[Any]) -> List[Any]:
         """The captured function's outputs (output_map order) from @forward's results."""

@@ -107,8 +107,11 @@ class ImportedGraph:
 
 
 def lower_graph(graph: Graph, dialect: str = "linalg", run_passes: bool = True,
-                check_indices: bool = True) -> ImportedGraph:
+                check_indices: bool = True, inplace_inputs: Sequence[int] = ()) -> ImportedGraph:
     """Graph IR -> MLIR module (the part of import_model after capture).
+
+    `inplace_inputs`: inputs (indices among the graph's inputs) that the model updates and
+    that @forward is to update in place in the caller's buffer (passes/inplace.py).
 
     `check_indices` (linalg): gathers, scatters and embeddings report an index out of range
     as IndexError through an extra result (buddy.runtime.index_errors) instead of reading
@@ -118,6 +121,10 @@ def lower_graph(graph: Graph, dialect: str = "linalg", run_passes: bool = True,
         t0 = time.perf_counter()
         graph = run_default_passes(graph, table)
         log.info("buddy: graph passes done in %.2fs (%d nodes left)", time.perf_counter() - t0, len(graph.nodes))
+    if inplace_inputs:
+        from .passes.inplace import update_inputs_in_place
+
+        graph = update_inputs_in_place(graph, inplace_inputs)
     ctx = ir.Context()
     t0 = time.perf_counter()
     bar = _progress(len(graph.nodes), f"buddy: emitting {dialect}")
@@ -148,14 +155,17 @@ def _progress(total: int, desc: str):
 
 
 def import_model(model: torch.nn.Module, example_inputs: Sequence[Any], dialect: str = "linalg",
-                 check_indices: bool = True, tracer: str = "dynamo") -> ImportedGraph:
+                 check_indices: bool = True, tracer: str = "dynamo",
+                 inplace_inputs: Sequence[int] = ()) -> ImportedGraph:
     """Capture `model(*example_inputs)` and lower it to an MLIR module in `dialect`.
 
     The module holds `func.func @forward(params..., inputs...) -> outputs` on static tensors;
     weights stay out of the IR (see `ImportedGraph.params` / `write_params`). A model built on the
     meta device (with meta example inputs) imports without weight memory; its weights are made
     one at a time by `write_params(path, materialize=...)`. `tracer` ("dynamo" or "aot"): see
-    `buddy.frontend.capture.capture`.
+    `buddy.frontend.capture.capture`. `inplace_inputs` (positions of tensor inputs the model
+    updates in place, e.g. a KV cache): @forward updates them in the caller's buffer instead
+    of returning their new values (`buddy.frontend.passes.inplace`).
     """
     op_table(dialect)  # validate early
     if isinstance(example_inputs, torch.Tensor):
@@ -165,7 +175,12 @@ def import_model(model: torch.nn.Module, example_inputs: Sequence[Any], dialect:
     graph = capture(model, tuple(example_inputs), tracer=tracer)
     log.info("buddy: captured %d Core ATen nodes, %d params in %.2fs", len(graph.nodes), len(graph.params),
              time.perf_counter() - t0)
-    return lower_graph(graph, dialect, check_indices=check_indices)
+    positions = list(getattr(graph, "input_positions", range(len(graph.inputs))))
+    bad = [k for k in inplace_inputs if k not in positions]
+    if bad:
+        raise ValueError(f"inplace_inputs: argument {bad[0]} is not a tensor input of the graph")
+    return lower_graph(graph, dialect, check_indices=check_indices,
+                       inplace_inputs=[positions.index(k) for k in inplace_inputs])
 
 
 def import_fx(gm: torch.fx.GraphModule, example_inputs: Sequence[Any], dialect: str = "linalg",

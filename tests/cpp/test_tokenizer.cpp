@@ -3,7 +3,7 @@
 // BPE rank-driven merges and pre-tokenizer splits, special tokens, the Text
 // container and streaming decode of characters split across tokens.
 // Comparisons against the reference libraries on real vocabularies are in
-// tests/python/test_tokenizers.py.
+// tests/python/runtime/test_tokenizers.py.
 #include "buddy/Text.h"
 #include "buddy/tokenizer/ByteLevelBPE.h"
 #include "buddy/tokenizer/Load.h"

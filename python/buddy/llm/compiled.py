@@ -2,8 +2,9 @@
 
 `CompiledLlama(model)` is a `LlamaRunner` (see generate.py) backed by native code:
 
-* the decode graph is imported once and rewritten so the KV-cache update is done in place
-  (inplace.py): its entry point takes the caches as writable inputs and returns only logits;
+* the decode graph is imported once with its KV-cache update done in place
+  (`import_model(..., inplace_inputs=(2, 3))`): its entry point takes the caches as
+  writable inputs and returns only logits;
 * one prefill graph per prompt length (bucket), compiled on first use; its caches are
   out-params that the runner points at the *same* cache buffers, so a whole generation
   uses one pair of cache buffers (prefill fills them, decode updates rows in place);
@@ -29,7 +30,6 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from .inplace import inplace_graph
 from .model import KVCacheOverflowError, LlamaStatic, DecodeGraph, PrefillGraph
 
 __all__ = ["CompiledLlama", "CompiledGraph", "ModelSpec", "DECODE_ENTRY", "prefill_entry"]
@@ -444,7 +444,8 @@ class CompiledLlama:
         self.report(f"compiled {what} in {time.perf_counter() - t0:.1f}s")
         return mod.artifact_dir
 
-    def _import(self, what: str, module: torch.nn.Module, example: Tuple[Any, ...]) -> Any:
+    def _import(self, what: str, module: torch.nn.Module, example: Tuple[Any, ...],
+                inplace_inputs: Sequence[int] = ()) -> Any:
         from buddy.frontend import import_model
 
         t0 = time.perf_counter()
@@ -453,7 +454,7 @@ class CompiledLlama:
         # (Generator), and the graphs keep the signature buddy-llama-run links against.
         # tracer="aot": the prefill/decode views are plain tensor programs, so aot_autograd
         # traces them without Dynamo's bytecode walk over every layer (about half the time).
-        g = import_model(module, example, check_indices=False, tracer="aot")
+        g = import_model(module, example, check_indices=False, tracer="aot", inplace_inputs=inplace_inputs)
         for p in g.params:
             if p.name not in self._weights:
                 raise KeyError(f"{what}: parameter {p.name!r} is not a model parameter or buffer")
@@ -466,13 +467,14 @@ class CompiledLlama:
 
     def _import_decode(self) -> Any:
         k, v = self.model.new_cache()
+        # The caches (arguments 2, 3) are updated in place, declared at import: @forward
+        # writes the new rows into the caller's cache buffers and returns only the logits.
         g = self._import("decode graph", DecodeGraph(self.model),
-                         (self._example((1, 1)), self._example((1,)), k, v))
-        ig = inplace_graph(g)
-        if ig.mutated_inputs != [2, 3]:
-            raise RuntimeError(f"decode graph: expected the caches (inputs 2, 3) to be mutated, "
-                               f"got {ig.mutated_inputs}")
-        return ig
+                         (self._example((1, 1)), self._example((1,)), k, v), inplace_inputs=(2, 3))
+        if g.graph.inplace_inputs != [2, 3] or g.graph.input_mutations:
+            raise RuntimeError(f"decode graph: expected the caches (inputs 2, 3) to be updated in place, "
+                               f"got {g.graph.inplace_inputs} (other updates: {g.graph.input_mutations})")
+        return g
 
     def _import_prefill(self, s: int) -> Any:
         g = self._import(f"prefill graph (S={s})", PrefillGraph(self.model),

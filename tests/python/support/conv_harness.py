@@ -3,7 +3,7 @@ way the frontend emits them (zero / -inf padding as a filled tensor plus
 tensor.insert_slice, a filled accumulator, then the named linalg op), compiled
 with `--buddy-cpu-pipeline` and called through the `_buddy_<f>(void **)` ABI.
 
-Shared by tests/python/test_midend_conv.py (correctness) and
+Shared by tests/python/kernels/test_midend_conv.py (correctness) and
 bench/bench_conv.py (timing); compilation and calls come from midend_harness.
 """
 

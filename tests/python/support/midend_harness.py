@@ -2,7 +2,7 @@
 and call them through the `_buddy_<f>(void **args)` ABI (docs/interfaces.md), via
 `buddy._runtime` (Function.bind: descriptors built once per bound call).
 
-Shared by tests/python/test_midend_matmul.py (correctness) and
+Shared by tests/python/kernels/test_midend_matmul.py (correctness) and
 bench/bench_matmul.py (timing). Native code: buddy-opt -> mlir-translate ->
 llc -O3 (host CPU) -> cc -shared, linked against libomp.
 """
