@@ -257,6 +257,23 @@ def test_disconnect_mid_stream_frees_the_engine(server: Server, greedy: Greedy) 
     assert _complete(server, stream=False) == (greedy.completion, "length")
 
 
+def test_disconnect_while_waiting_for_a_whole_answer(server: Server, greedy: Greedy) -> None:
+    before = server.health()
+    want = MAX_LEN - 8
+    body = {"model": server.model, "prompt": PROMPT, "max_tokens": want, "temperature": 0, "ignore_eos": True}
+    with pytest.raises(httpx.ReadTimeout):   # the client gives up long before `want` tokens
+        httpx.post(f"{server.base}/v1/completions", json=body, timeout=1.5)
+    deadline = time.monotonic() + 120
+    for _ in range(600):
+        h = server.health()
+        if h["cancelled"] > before["cancelled"] and not h["running"]:
+            break
+        assert time.monotonic() < deadline, f"the job was not cancelled: {h}\n{server.log_text()}"
+        time.sleep(0.2)
+    assert h["generated_tokens"] - before["generated_tokens"] < want
+    assert _chat(server, stream=False)[0] == greedy.chat
+
+
 def test_bad_requests_get_4xx_and_the_server_keeps_serving(server: Server, greedy: Greedy) -> None:
     url = f"{server.base}/v1/completions"
     r = httpx.post(url, content=b'{"model": "smollm2", "prompt": ', headers={"content-type": "application/json"},
@@ -311,3 +328,22 @@ def test_llama_streams_what_the_generator_decodes(smollm2: Path, env: dict[str, 
     assert stream.result.prefill_seconds > 0 and stream.result.decode_seconds > 0
     # `buddy llama` printed the same stream: its stdout was the prompt, the pieces, a newline.
     assert stream.result.text == greedy.completion
+
+
+# -- buddy serve: command-line errors, before any model is loaded ------------------------------
+def test_serve_rejects_bad_options(env: dict[str, str], outside: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "buddy", "serve", "--port", "70000"], cwd=outside, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "argument --port: must be in [1, 65535], got 70000" in r.stderr, r.stderr
+
+
+def test_serve_fails_at_once_on_a_busy_port(env: dict[str, str], outside: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "buddy", "serve", "--port", str(port), "--quiet"], cwd=outside,
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stderr
+    assert f"buddy serve: error: cannot listen on 127.0.0.1:{port}: Address already in use" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr

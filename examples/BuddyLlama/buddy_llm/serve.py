@@ -79,6 +79,9 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        # Listening now holds the port: a second server fails here, not after loading. Clients
+        # that connect before the model is ready wait in the backlog.
+        sock.listen(2048)
     except OSError:
         sock.close()
         raise

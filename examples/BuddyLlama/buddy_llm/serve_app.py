@@ -29,6 +29,7 @@ from .serve_schema import ApiError, ChatRequest, CompletionRequest, error_body, 
 
 __all__ = ["build_app", "ServedModel"]
 
+_POLL_S = 0.5   # how often a non-streaming request checks that its client is still connected
 _FINISH = {"eos": "stop", "stop": "stop", "length": "length", "cache_full": "length", "cancelled": "stop"}
 
 
@@ -177,22 +178,27 @@ def build_app(engine: Engine, model: ServedModel) -> FastAPI:
 
 
 async def _collect(job: Job, disconnected: Callable[[], Any]) -> GenerationResult | None:
-    """Wait for the whole generation (None if the client disconnected: the job is cancelled)."""
+    """Wait for the whole generation (None if the client disconnected: the job is cancelled).
+
+    The connection is checked every `_POLL_S`, also while pieces keep arriving."""
+    loop = asyncio.get_running_loop()
+    checked = loop.time()
     try:
         while True:
             try:
-                ev = await asyncio.wait_for(job.events.get(), timeout=0.5)
+                ev: Any = await asyncio.wait_for(job.events.get(), timeout=_POLL_S)
             except asyncio.TimeoutError:
+                ev = None
+            if ev is None or loop.time() - checked >= _POLL_S:
+                checked = loop.time()
                 if await disconnected():
-                    job.cancel()
                     return None
-                continue
             if isinstance(ev, Finished):
                 return ev.result
             if isinstance(ev, Failed):
                 raise _failure(ev.error)
     finally:
-        job.cancel()   # a no-op once finished; stops the engine if this handler was cancelled
+        job.cancel()   # a no-op once finished; stops the engine if the client left or this was cancelled
 
 
 class _JobStream(StreamingResponse):
