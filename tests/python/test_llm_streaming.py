@@ -78,3 +78,24 @@ def test_incremental_decoders_equal_a_full_decode(tokenizers: list[Any], text: s
         pieces = [dec.push(i) for i in ids] + [dec.flush()]
         assert "".join(pieces) == tok.decode(ids), (type(tok).__name__, pieces)
         assert all("\ufffd" not in p for p in pieces), pieces   # split UTF-8 is held, not mangled
+
+
+def test_serialized_tokenizer_from_several_threads(tokenizers: list[Any]) -> None:
+    """buddy serve encodes on the event loop while its worker decodes: one call at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from buddy.llm.serve_engine import SerializedTokenizer
+
+    hf = tokenizers[1]
+    tok = SerializedTokenizer(hf)
+    assert (tok.eos_token_id, tok.chat_template) == (hf.eos_token_id, hf.chat_template)
+
+    def roundtrip(text: str) -> tuple[list[int], str]:
+        dec = stream_decoder(tok)
+        ids = tok.encode(text)
+        return ids, "".join(dec.push(i) for i in ids) + dec.flush()
+
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(roundtrip, TEXTS * 8, timeout=120))
+    for text, (ids, out) in zip(TEXTS * 8, got):
+        assert ids == hf.encode(text) and out == hf.decode(ids)

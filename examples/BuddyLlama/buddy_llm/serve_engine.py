@@ -13,11 +13,38 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Any, Sequence, Union
 
 from .generate import GenerationResult, Generator, SamplingConfig
 
-__all__ = ["Engine", "Job", "Finished", "Failed", "QueueFullError"]
+__all__ = ["Engine", "Job", "Finished", "Failed", "QueueFullError", "SerializedTokenizer"]
+
+
+class SerializedTokenizer:
+    """A tokenizer used from two threads (requests encode, the worker decodes) one call at a
+    time. For Python-side tokenizers (HF `tokenizers`), whose objects are not documented as
+    thread-safe; the runtime's C++ tokenizer is used directly (its BPE cache has a mutex)."""
+
+    def __init__(self, tok: Any) -> None:
+        self._tok = tok
+        self._lock = threading.Lock()
+        self.eos_token_id = tok.eos_token_id
+        self.bos_token_id = tok.bos_token_id
+        self.chat_template = tok.chat_template
+        self.bos_token = getattr(tok, "bos_token", None)
+        self.eos_token = getattr(tok, "eos_token", None)
+
+    def encode(self, text: str) -> list[int]:
+        with self._lock:
+            return list(self._tok.encode(text))
+
+    def decode(self, ids: Sequence[int]) -> str:
+        with self._lock:
+            return str(self._tok.decode(ids))
+
+    def token_str(self, token_id: int) -> str:
+        with self._lock:
+            return str(self._tok.token_str(token_id))
 
 
 @dataclass
@@ -77,6 +104,8 @@ class Engine:
     """Serves `Job`s one at a time on a worker thread that alone touches the Generator."""
 
     def __init__(self, gen: Generator, max_queue: int = 64, log: bool = True) -> None:
+        if gen.tokenizer is not None and getattr(gen.tokenizer, "runtime", None) is None:
+            gen.tokenizer = SerializedTokenizer(gen.tokenizer)
         self.gen = gen
         self.max_queue = max_queue
         self.stats = EngineStats()
