@@ -7,6 +7,7 @@ All processes share one BUDDY_CACHE_DIR (the environment's, else a temporary one
 graphs (KV cache of MAX_LEN positions) compile once. Every wait is bounded."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -109,14 +110,15 @@ class Server:
         return self.log.read_text(errors="replace")[-4000:]
 
 
-@pytest.fixture(scope="module")
-def server(smollm2: Path, env: dict[str, str], outside: Path, greedy: Greedy) -> Iterator[Server]:
+@contextlib.contextmanager
+def _running_server(model: Path, env: dict[str, str], cwd: Path, name: str) -> Iterator[Server]:
+    """`buddy serve` on a free port, ready; always stopped (SIGTERM, then SIGKILL) at the end."""
     port = _free_port()
-    log = outside / "server.log"
+    log = cwd / f"{name}.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "buddy", "serve", "--model", str(smollm2),
+        proc = subprocess.Popen([sys.executable, "-m", "buddy", "serve", "--model", str(model),
                                  "--model-id", "smollm2", "--port", str(port), "--max-len", str(MAX_LEN)],
-                                cwd=outside, env=env, stdout=out, stderr=subprocess.STDOUT)
+                                cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     srv = Server(f"http://127.0.0.1:{port}", "smollm2", proc, log)
     try:
         deadline = time.monotonic() + STARTUP_S
@@ -141,6 +143,12 @@ def server(smollm2: Path, env: dict[str, str], outside: Path, greedy: Greedy) ->
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(smollm2: Path, env: dict[str, str], outside: Path, greedy: Greedy) -> Iterator[Server]:
+    with _running_server(smollm2, env, outside, "server") as srv:
+        yield srv
 
 
 def _chat(srv: Server, stream: bool, **kw: Any) -> tuple[str, Any]:
@@ -298,6 +306,32 @@ def test_bad_requests_get_4xx_and_the_server_keeps_serving(server: Server, greed
 
     assert server.proc.poll() is None
     assert _complete(server, stream=True) == (greedy.completion, "length")
+
+
+def test_sigterm_ends_open_streams_with_an_error(smollm2: Path, env: dict[str, str], outside: Path,
+                                                 greedy: Greedy) -> None:
+    with _running_server(smollm2, env, outside, "server-sigterm") as srv:
+        body = {"model": srv.model, "prompt": PROMPT, "max_tokens": MAX_LEN - 8, "temperature": 0,
+                "ignore_eos": True, "stream": True}
+        events: list[dict[str, Any]] = []
+        with httpx.Client(timeout=REQUEST_S) as http:
+            with http.stream("POST", f"{srv.base}/v1/completions", json=body) as r:
+                lines = r.iter_lines()
+                for line in lines:
+                    if line.startswith("data: {"):
+                        events.append(json.loads(line[6:]))
+                        if len(events) == 2:
+                            break
+                t0 = time.monotonic()
+                srv.proc.terminate()
+                with contextlib.suppress(httpx.TransportError):
+                    for line in lines:
+                        if line.startswith("data: {"):
+                            events.append(json.loads(line[6:]))
+        srv.proc.wait(timeout=60)
+        assert time.monotonic() - t0 < 20, "the server waited for the stream instead of ending it"
+        assert events[-1].get("error", {}).get("code") == "shutting_down", events[-3:]
+        assert "Traceback" not in srv.log_text()
 
 
 # -- buddy llama: streaming and --stop ---------------------------------------------------------

@@ -62,6 +62,8 @@ def run_serve(a: argparse.Namespace) -> int:
         return 1
     try:
         return _serve(a, sock)
+    except KeyboardInterrupt:   # Ctrl-C while loading, or re-raised by uvicorn after its shutdown
+        return 130
     except UnsupportedModelError as e:
         print(f"buddy serve: error: unsupported model: {e}", file=sys.stderr)
     except (GGUFError, FileNotFoundError) as e:
@@ -112,7 +114,23 @@ def _serve(a: argparse.Namespace, sock: socket.socket) -> int:
     config = uvicorn.Config(app, log_level="warning" if a.quiet else "info", access_log=not a.quiet,
                             timeout_graceful_shutdown=3)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        _server_class(uvicorn.Server)(config, engine).run(sockets=[sock])
     finally:
         engine.shutdown()
     return 0
+
+
+def _server_class(base: type) -> type:
+    """uvicorn's Server that, on SIGTERM / Ctrl-C, first ends the engine's jobs (their clients
+    get a 503 error / an error event) so that the graceful shutdown does not wait on them."""
+
+    class EngineServer(base):  # type: ignore[misc, valid-type]
+        def __init__(self, config: Any, engine: Any) -> None:
+            super().__init__(config)
+            self.engine = engine
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            self.engine.begin_shutdown()
+            super().handle_exit(sig, frame)
+
+    return EngineServer

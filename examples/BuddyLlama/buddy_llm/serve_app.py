@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .generate import GenerationResult, SamplingConfig
-from .serve_engine import Engine, Failed, Finished, Job, QueueFullError
+from .serve_engine import Engine, Failed, Finished, Job, QueueFullError, ShuttingDownError
 from .serve_schema import ApiError, ChatRequest, CompletionRequest, error_body, parse_body
 
 __all__ = ["build_app", "ServedModel"]
@@ -222,6 +222,8 @@ def _tokens(n: int) -> str:
 def _failure(e: BaseException) -> ApiError:
     from .model import KVCacheOverflowError
 
+    if isinstance(e, ShuttingDownError):
+        return ApiError(503, str(e), type="server_error", code="shutting_down")
     if isinstance(e, (ValueError, KVCacheOverflowError)):
         return ApiError(400, str(e))
     return ApiError(500, f"generation failed: {type(e).__name__}: {e}", type="server_error")

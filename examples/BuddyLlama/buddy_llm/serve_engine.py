@@ -17,7 +17,7 @@ from typing import Any, Sequence, Union
 
 from .generate import GenerationResult, Generator, SamplingConfig
 
-__all__ = ["Engine", "Job", "Finished", "Failed", "QueueFullError", "SerializedTokenizer"]
+__all__ = ["Engine", "Job", "Finished", "Failed", "QueueFullError", "ShuttingDownError", "SerializedTokenizer"]
 
 
 class SerializedTokenizer:
@@ -62,6 +62,13 @@ Event = Union[str, Finished, Failed]
 
 class QueueFullError(RuntimeError):
     """More jobs are waiting than the engine accepts (`max_queue`)."""
+
+
+class ShuttingDownError(RuntimeError):
+    """The server stopped (SIGTERM / Ctrl-C) before this job was done."""
+
+    def __init__(self) -> None:
+        super().__init__("the server is shutting down; the request was not completed")
 
 
 @dataclass
@@ -114,6 +121,7 @@ class Engine:
         self._lock = threading.Lock()
         self._waiting = 0
         self._running: Job | None = None
+        self._closing = False
         self._thread = threading.Thread(target=self._work, name="buddy-serve-engine", daemon=True)
         self._thread.start()
 
@@ -133,11 +141,19 @@ class Engine:
         return {"waiting": waiting, "running": running, "completed": s.completed, "cancelled": s.cancelled,
                 "failed": s.failed, "prompt_tokens": s.prompt_tokens, "generated_tokens": s.generated_tokens}
 
+    def begin_shutdown(self) -> None:
+        """Stop serving: the running job and every waiting one fail with ShuttingDownError.
+
+        Takes no lock, so it is safe in a signal handler (uvicorn's, on SIGTERM / Ctrl-C):
+        the streams end at once instead of running into the graceful-shutdown timeout."""
+        self._closing = True
+        job = self._running
+        if job is not None:
+            job.cancel()
+
     def shutdown(self) -> None:
-        """Cancel the running job and every waiting one; stop the worker."""
-        with self._lock:
-            if self._running is not None:
-                self._running.cancel()
+        """`begin_shutdown`, then fail what is still queued and stop the worker."""
+        self.begin_shutdown()
         while True:
             try:
                 job = self._jobs.get_nowait()
@@ -145,7 +161,7 @@ class Engine:
                 break
             if job is not None:
                 job.cancel()
-                job.emit(Failed(RuntimeError("the server is shutting down")))
+                job.emit(Failed(ShuttingDownError()))
         self._jobs.put(None)
 
     # -- the worker --------------------------------------------------------------
@@ -158,7 +174,9 @@ class Engine:
                 self._waiting -= 1
                 self._running = job
             try:
-                if job.cancelled:
+                if self._closing:
+                    job.emit(Failed(ShuttingDownError()))
+                elif job.cancelled:
                     self.stats.cancelled += 1
                 else:
                     self._run(job)
@@ -178,6 +196,9 @@ class Engine:
             self._say(f"{job.label} failed: {type(e).__name__}: {e}")
             return
         res = stream.result
+        if res.stop_reason == "cancelled" and self._closing:
+            job.emit(Failed(ShuttingDownError()))
+            return
         self.stats.prompt_tokens += len(res.prompt_tokens)
         self.stats.generated_tokens += len(res.tokens)
         if res.stop_reason == "cancelled":
