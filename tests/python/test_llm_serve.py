@@ -111,13 +111,13 @@ class Server:
 
 
 @contextlib.contextmanager
-def _running_server(model: Path, env: dict[str, str], cwd: Path, name: str) -> Iterator[Server]:
+def _running_server(model: Path, env: dict[str, str], cwd: Path, name: str, *extra: str) -> Iterator[Server]:
     """`buddy serve` on a free port, ready; always stopped (SIGTERM, then SIGKILL) at the end."""
     port = _free_port()
     log = cwd / f"{name}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "buddy", "serve", "--model", str(model),
-                                 "--model-id", "smollm2", "--port", str(port), "--max-len", str(MAX_LEN)],
+                                 "--model-id", "smollm2", "--port", str(port), "--max-len", str(MAX_LEN), *extra],
                                 cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     srv = Server(f"http://127.0.0.1:{port}", "smollm2", proc, log)
     try:
@@ -308,29 +308,46 @@ def test_bad_requests_get_4xx_and_the_server_keeps_serving(server: Server, greed
     assert _complete(server, stream=True) == (greedy.completion, "length")
 
 
-def test_sigterm_ends_open_streams_with_an_error(smollm2: Path, env: dict[str, str], outside: Path,
-                                                 greedy: Greedy) -> None:
-    with _running_server(smollm2, env, outside, "server-sigterm") as srv:
+def test_full_queue_then_sigterm(smollm2: Path, env: dict[str, str], outside: Path, greedy: Greedy) -> None:
+    """--max-queue 1: one request runs, one waits, a third gets 429. SIGTERM then ends both
+    with a shutting_down error (an event in the stream, 503 for the waiting one) at once."""
+    with _running_server(smollm2, env, outside, "server-queue", "--max-queue", "1") as srv:
         body = {"model": srv.model, "prompt": PROMPT, "max_tokens": MAX_LEN - 8, "temperature": 0,
-                "ignore_eos": True, "stream": True}
+                "ignore_eos": True}
         events: list[dict[str, Any]] = []
+        waiting: list[httpx.Response] = []
         with httpx.Client(timeout=REQUEST_S) as http:
-            with http.stream("POST", f"{srv.base}/v1/completions", json=body) as r:
+            with http.stream("POST", f"{srv.base}/v1/completions", json={**body, "stream": True}) as r:
                 lines = r.iter_lines()
                 for line in lines:
                     if line.startswith("data: {"):
                         events.append(json.loads(line[6:]))
                         if len(events) == 2:
                             break
+                second = threading.Thread(target=lambda: waiting.append(
+                    httpx.post(f"{srv.base}/v1/completions", json=body, timeout=REQUEST_S)))
+                second.start()
+                for _ in range(300):
+                    if srv.health()["waiting"] == 1:
+                        break
+                    time.sleep(0.1)
+                third = httpx.post(f"{srv.base}/v1/completions", json=body, timeout=30)
+                assert third.status_code == 429, third.text
+                assert third.json()["error"]["code"] == "queue_full"
+                assert "--max-queue 1" in third.json()["error"]["message"]
+
                 t0 = time.monotonic()
                 srv.proc.terminate()
                 with contextlib.suppress(httpx.TransportError):
                     for line in lines:
                         if line.startswith("data: {"):
                             events.append(json.loads(line[6:]))
+        second.join(timeout=60)
         srv.proc.wait(timeout=60)
-        assert time.monotonic() - t0 < 20, "the server waited for the stream instead of ending it"
+        assert time.monotonic() - t0 < 20, "the server waited for its requests instead of ending them"
         assert events[-1].get("error", {}).get("code") == "shutting_down", events[-3:]
+        assert [w.status_code for w in waiting] == [503], [w.text for w in waiting]
+        assert waiting[0].json()["error"]["code"] == "shutting_down"
         assert "Traceback" not in srv.log_text()
 
 
