@@ -38,8 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_parser(sub)
 
     from buddy.llm.cli import add_llama_parser
+    from buddy.llm.serve import add_serve_parser
 
     add_llama_parser(sub)
+    add_serve_parser(sub)
 
     p = sub.add_parser("version", help="print Buddy's version")
     p.set_defaults(func=_cmd_version)

@@ -10,7 +10,10 @@ import resource
 import sys
 import time
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
+
+if TYPE_CHECKING:
+    from .generate import GenerationResult
 
 __all__ = ["add_llama_parser", "run_llama"]
 
@@ -30,6 +33,8 @@ def add_llama_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--top-p", type=float_in(0.0, 1.0, lo_open=True), default=1.0, help="1 = off")
     p.add_argument("--seed", type=int_in(0, 2**63 - 1), default=None)
     p.add_argument("--chat", action="store_true", help="wrap the prompt in the model's chat template")
+    p.add_argument("--stop", type=non_empty, action="append", default=None, metavar="STR",
+                   help="stop at this string (not printed; may be given several times)")
     p.add_argument("--max-len", type=int_in(2, 1 << 20), default=512, help="KV cache length (positions)")
     p.add_argument("--engine", choices=("compiled", "eager"), default="compiled",
                    help="compiled: Buddy native code (default); eager: the same model in PyTorch")
@@ -66,8 +71,6 @@ def run_llama(a: argparse.Namespace) -> int:
 
 
 def _run(a: argparse.Namespace) -> int:
-    import torch
-
     from .data import find_smollm2_gguf
     from .generate import Generator, SamplingConfig, encode_prompt
     from .tokenizer import load_tokenizer
@@ -87,37 +90,32 @@ def _run(a: argparse.Namespace) -> int:
     log(f"{a.engine} engine ready ({path}, {type(tok).__name__}) in {time.perf_counter() - t0:.1f}s")
     cfg = SamplingConfig(max_new_tokens=a.max_new_tokens, temperature=a.temperature, top_k=a.top_k,
                          top_p=a.top_p, seed=a.seed)
-    stamps: List[float] = []
-    out_ids: List[int] = []
-    printed = [""]
-
-    def on_token(t: int) -> None:
-        stamps.append(time.perf_counter())
-        out_ids.append(t)
-        s = tok.decode(out_ids)
-        if not s.endswith("\ufffd") and s.startswith(printed[0]):
-            sys.stdout.write(s[len(printed[0]):])
-            sys.stdout.flush()
-            printed[0] = s
-
     if not a.chat:
         sys.stdout.write(a.prompt)
-    start = time.perf_counter()
-    with torch.no_grad():
-        res = gen.generate(ids, cfg, on_token=on_token)
-    final = tok.decode(res.tokens)
-    if final.startswith(printed[0]):
-        sys.stdout.write(final[len(printed[0]):])
+    stream = gen.stream(ids, cfg, stop=a.stop)
+    interrupted = False
+    try:
+        for piece in stream:   # incremental: each token is decoded once, as it arrives
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        stream.close()
+        interrupted = True
     sys.stdout.write("\n")
     sys.stdout.flush()
-    ttft = stamps[0] - start
-    n_dec = len(stamps) - 1
-    dec_s = stamps[-1] - stamps[0]
-    print(f"prompt: {len(ids)} tokens, {len(ids) / ttft:.1f} tok/s | time to first token: {ttft * 1000:.1f} ms"
-          f" | decode: {n_dec} tokens, {(n_dec / dec_s) if n_dec and dec_s > 0 else float('nan'):.1f} tok/s"
-          f" | stop: {res.stop_reason} | peak RSS: {_peak_rss_mib():.0f} MiB | engine: {a.engine}",
-          file=sys.stderr)
-    return 0
+    _report(stream.result, a.engine)
+    return 130 if interrupted else 0
+
+
+def _report(res: "GenerationResult", engine: str) -> None:
+    """Prompt (prefill) and decode speed, to stderr."""
+    n_dec = max(len(res.tokens) - 1, 0)
+    ttft = res.prefill_seconds
+    print(f"prompt: {len(res.prompt_tokens)} tokens, {res.prefill_tokens_per_second:.1f} tok/s"
+          f" | time to first token: {ttft * 1000:.1f} ms"
+          f" | decode: {n_dec} tokens, {res.decode_tokens_per_second:.1f} tok/s"
+          f" | stop: {res.stop_reason}{f' {res.stop_string!r}' if res.stop_string else ''}"
+          f" | peak RSS: {_peak_rss_mib():.0f} MiB | engine: {engine}", file=sys.stderr)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

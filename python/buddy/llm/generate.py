@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Iterator, Protocol, Sequence
 
 import torch
 
 from .model import KVCacheOverflowError
+from .streaming import StopMatcher, check_stop_strings, stream_decoder
 from .tokenizer import Tokenizer, render_chat_template
 
-__all__ = ["LlamaRunner", "SamplingConfig", "GenerationResult", "Generator",
+__all__ = ["LlamaRunner", "SamplingConfig", "GenerationResult", "Generator", "TextStream",
            "apply_temperature_top_k_top_p", "select_bucket", "prefill_buckets"]
 
 
@@ -40,8 +42,68 @@ class GenerationResult:
     prompt_tokens: list[int]
     tokens: list[int]
     logits: list[torch.Tensor] = field(default_factory=list)
-    stop_reason: str = "length"     # "eos" | "length" | "cache_full"
+    # "eos" | "length" | "cache_full" | "stop" (a stop string) | "cancelled" (`TextStream.close`)
+    stop_reason: str = "length"
     text: str = ""
+    stop_string: str | None = None  # the stop string that ended the generation
+    prefill_seconds: float = 0.0    # prefill + picking the first token
+    decode_seconds: float = 0.0     # the decode steps after the first token
+
+    @property
+    def prefill_tokens_per_second(self) -> float:
+        n = len(self.prompt_tokens)
+        return n / self.prefill_seconds if self.prefill_seconds > 0 else float("nan")
+
+    @property
+    def decode_tokens_per_second(self) -> float:
+        n = len(self.tokens) - 1          # the first token comes from the prefill
+        return n / self.decode_seconds if n > 0 and self.decode_seconds > 0 else float("nan")
+
+
+class TextStream:
+    """Text pieces of one generation as they are produced (`Generator.stream`).
+
+    Iterate for the pieces (never empty; stop strings are not part of them); afterwards
+    `result` is the `GenerationResult` (text = the pieces joined, counts, timings,
+    stop reason). `close()` ends the generation early (no further decode step runs);
+    `result.stop_reason` is then "cancelled" unless it had already finished."""
+
+    def __init__(self, pieces: Iterator[str], result: GenerationResult) -> None:
+        self._pieces = pieces
+        self._result = result
+        self._done = False
+
+    def __iter__(self) -> "TextStream":
+        return self
+
+    def __next__(self) -> str:
+        if self._done:
+            raise StopIteration
+        try:
+            return next(self._pieces)
+        except BaseException:   # StopIteration, or an error of the model: the stream is over
+            self._done = True
+            raise
+
+    def close(self) -> None:
+        if not self._done:
+            self._done = True
+            self._pieces.close()   # type: ignore[attr-defined]
+
+    def __enter__(self) -> "TextStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    @property
+    def result(self) -> GenerationResult:
+        """The result so far; complete once iteration has ended (or after `close`)."""
+        return self._result
 
 
 def select_bucket(n: int, buckets: Sequence[int], max_len: int) -> int:
@@ -183,11 +245,71 @@ class Generator:
         return encode_prompt(self._need_tokenizer(), prompt, chat)
 
     def generate_text(self, prompt: str, cfg: SamplingConfig | None = None, chat: bool = False,
-                      on_token: Callable[[int], None] | None = None) -> GenerationResult:
+                      on_token: Callable[[int], None] | None = None,
+                      stop: Sequence[str] | str | None = None) -> GenerationResult:
+        """Generate from `prompt`; `stop`: stop strings (not part of `text`), see `stream`."""
         tok = self._need_tokenizer()
-        res = self.generate(self.encode_prompt(prompt, chat), cfg or SamplingConfig(), on_token)
+        ids = self.encode_prompt(prompt, chat)
+        if stop:
+            stream = self.stream(ids, cfg or SamplingConfig(), stop=stop, on_token=on_token)
+            for _ in stream:
+                pass
+            return stream.result
+        res = self.generate(ids, cfg or SamplingConfig(), on_token)
         res.text = tok.decode(res.tokens)
         return res
+
+    def stream(self, prompt: Sequence[int], cfg: SamplingConfig | None = None, *,
+               stop: Sequence[str] | str | None = None,
+               on_token: Callable[[int], None] | None = None,
+               cancel: Callable[[], bool] | None = None) -> TextStream:
+        """Generate from the token ids `prompt`, yielding text as it becomes complete.
+
+        Tokens are decoded one at a time by the tokenizer's incremental decoder (the
+        runtime's `StreamDecoder` for a GGUF), never the whole sequence again. `stop`: stop
+        strings; generation ends at the first one (also when it is split across tokens) and
+        it is not emitted. `cancel()` is asked before every decode step; True ends the
+        generation ("cancelled"). Raises KVCacheOverflowError / ValueError for a prompt that
+        cannot run before anything is generated (as `generate`)."""
+        tok = self._need_tokenizer()
+        stops = check_stop_strings(stop)
+        cfg = cfg or SamplingConfig()
+        res = GenerationResult(prompt_tokens=list(prompt), tokens=[], stop_reason="cancelled")
+        tokens = self._tokens(prompt, cfg, res, keep_logits=False)   # checks the prompt now
+        return TextStream(self._pieces(tokens, tok, stops, res, on_token, cancel), res)
+
+    def _pieces(self, tokens: Iterator[int], tok: Tokenizer, stops: tuple[str, ...],
+                res: GenerationResult, on_token: Callable[[int], None] | None,
+                cancel: Callable[[], bool] | None) -> Iterator[str]:
+        decoder = stream_decoder(tok)
+        matcher = StopMatcher(stops)
+        text: list[str] = []
+        try:
+            for t in tokens:
+                if on_token is not None:
+                    on_token(t)
+                piece = matcher.feed(decoder.push(t))
+                if piece:
+                    text.append(piece)
+                    yield piece
+                if matcher.stopped is not None:
+                    res.stop_reason, res.stop_string = "stop", matcher.stopped
+                    break
+                # stop_reason stays "cancelled" until the token loop has produced its last token
+                if res.stop_reason == "cancelled" and cancel is not None and cancel():
+                    break
+            else:
+                tail = matcher.feed(decoder.flush())
+                if matcher.stopped is not None:
+                    res.stop_reason, res.stop_string = "stop", matcher.stopped
+                else:
+                    tail += matcher.flush()
+                if tail:
+                    text.append(tail)
+                    yield tail
+        finally:
+            tokens.close()   # type: ignore[attr-defined]
+            res.text = "".join(text)
 
     def _need_tokenizer(self) -> Tokenizer:
         if self.tokenizer is None:
@@ -198,22 +320,38 @@ class Generator:
     @torch.no_grad()
     def generate(self, prompt: Sequence[int], cfg: SamplingConfig,
                  on_token: Callable[[int], None] | None = None) -> GenerationResult:
+        res = GenerationResult(prompt_tokens=list(prompt), tokens=[])
+        for t in self._tokens(prompt, cfg, res, keep_logits=True):
+            if on_token is not None:
+                on_token(t)
+        return res
+
+    def _tokens(self, prompt: Sequence[int], cfg: SamplingConfig, res: GenerationResult,
+                keep_logits: bool) -> Iterator[int]:
+        """Checks `prompt` now, then returns the iterator that generates (filling `res`)."""
         n = len(prompt)
         vocab = getattr(self.runner, "vocab_size", None)
         if vocab is not None:  # the compiled graphs do not check their token ids themselves
             bad = [t for t in prompt if not 0 <= int(t) < int(vocab)]
             if bad:
                 raise ValueError(f"prompt token id {bad[0]} is outside the vocabulary [0, {vocab})")
+        s = select_bucket(n, self.buckets, int(self.runner.max_len))
+        return self._token_loop(prompt, s, cfg, res, keep_logits)
+
+    @torch.no_grad()  # torch wraps each resumption of a generator function, not the caller
+    def _token_loop(self, prompt: Sequence[int], s: int, cfg: SamplingConfig, res: GenerationResult,
+                    keep_logits: bool) -> Iterator[int]:
+        n = len(prompt)
         max_len = int(self.runner.max_len)
-        s = select_bucket(n, self.buckets, max_len)
         tokens = torch.full((1, s), self.pad_token_id, dtype=torch.int64)
         tokens[0, :n] = torch.tensor(list(prompt), dtype=torch.int64)
         gen = torch.Generator().manual_seed(cfg.seed) if cfg.seed is not None else None
         eos = getattr(self.tokenizer, "eos_token_id", None) if cfg.stop_at_eos else None
 
+        t0 = time.perf_counter()
         logits, k_cache, v_cache = self.runner.prefill(tokens, torch.tensor([n - 1]))
-        res = GenerationResult(prompt_tokens=list(prompt), tokens=[])
         pos = n
+        t_first = t0
         while True:
             flat = logits.reshape(-1)
             if not bool(torch.isfinite(flat).all()):  # ~10 us per token; garbage is never sampled
@@ -222,23 +360,29 @@ class Generator:
                     f"the model's logits for position {pos - 1} hold {bad} NaN/Inf values of "
                     f"{flat.numel()}: its weights (or the compiled code) are broken; nothing "
                     "past this point was generated")
-            res.logits.append(flat.clone())
+            if keep_logits:
+                res.logits.append(flat.clone())
             nxt = self._pick(flat, cfg, gen)
             res.tokens.append(nxt)
-            if on_token is not None:
-                on_token(nxt)
+            now = time.perf_counter()
+            if len(res.tokens) == 1:
+                t_first = now
+                res.prefill_seconds = now - t0
+            else:
+                res.decode_seconds = now - t_first
             if eos is not None and nxt == eos:
                 res.stop_reason = "eos"
-                break
-            if len(res.tokens) >= cfg.max_new_tokens:
+            elif len(res.tokens) >= cfg.max_new_tokens:
                 res.stop_reason = "length"
-                break
-            if pos >= max_len:
+            elif pos >= max_len:
                 res.stop_reason = "cache_full"
-                break
-            logits = self.runner.decode(torch.tensor([[nxt]]), torch.tensor([pos]), k_cache, v_cache)
-            pos += 1
-        return res
+            else:
+                yield nxt
+                logits = self.runner.decode(torch.tensor([[nxt]]), torch.tensor([pos]), k_cache, v_cache)
+                pos += 1
+                continue
+            yield nxt
+            return
 
     @staticmethod
     def _pick(logits: torch.Tensor, cfg: SamplingConfig, gen: torch.Generator | None) -> int:

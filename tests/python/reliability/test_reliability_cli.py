@@ -25,6 +25,7 @@ LLAMA_BAD = [
     (["--max-len", "x"], "argument --max-len: expected an integer, got 'x'"),
     (["--max-new-tokens", "0"], "argument --max-new-tokens: must be >= 1, got 0"),
     (["--prompt="], "argument --prompt: must not be empty"),
+    (["--stop="], "argument --stop: must not be empty"),
     (["--temperature", "-1"], "argument --temperature: must be >= 0"),
     (["--temperature", "nan"], "argument --temperature: must be >= 0, got nan"),
     (["--top-k", "-3"], "argument --top-k: must be >= 0"),
