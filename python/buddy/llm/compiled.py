@@ -78,6 +78,11 @@ def _package_dir(name: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0]).resolve()
 
 
+# The buddy.llm modules that decide what is compiled or written to the weight file.
+_SHAPING_SOURCES = ("model.py", "compiled.py", "gguf_header.py", "gguf_loader.py", "hf_loader.py",
+                    "random_weights.py")
+
+
 def _sources_digest() -> str:
     """Digest of the Buddy Python sources that shape the compiled code (frontend, backend, llm)
     and of the buddy-opt binary (path, size, mtime)."""
@@ -86,9 +91,10 @@ def _sources_digest() -> str:
         for f in sorted(root.rglob("*.py")):
             h.update(str(f.relative_to(root)).encode())
             h.update(f.read_bytes())
-    for f in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
+    here = Path(__file__).resolve().parent
+    for name in _SHAPING_SOURCES:  # not the CLI, server or sampling: editing them keeps the cache
+        h.update(name.encode())
+        h.update((here / name).read_bytes())
     from buddy.toolchain import find_tool
     opt = Path(find_tool("buddy-opt"))
     st = opt.stat()
