@@ -1,5 +1,7 @@
-"""Linear algebra (linalg): mm, bmm, addmm (named linalg.matmul / batch_matmul), Buddy's
-transposed-B graph ops buddy.mm_bt / buddy.addmm_bt, and pairwise distances (cdist, pdist)."""
+"""Linear algebra (linalg): mm, bmm, addmm (named linalg.matmul / batch_matmul) and pairwise
+distances (cdist, pdist). A transposed operand (nn.Linear's weight) is emitted as
+linalg.transpose; buddy-opt's --buddy-fold-transpose-into-matmul folds it into the matmul's
+indexing map (the one owner of that rewrite)."""
 
 from __future__ import annotations
 
@@ -61,29 +63,6 @@ def _scaled_bias_add(cx, a, bias: Any, m: ir.Value, acc: str) -> ir.Value:
             b = C.mul(b, const(beta, acc), acc)
         return C.add(b, p, acc)
     return elementwise([cx.operand(bias), (m, acc)], cx.out.shape, cx.out.dtype, body, cdt=acc)
-
-
-def _matmul_bt(x: ir.Value, w: ir.Value, out_shape: List[int], acc: str) -> ir.Value:
-    """x[M,K] @ w[N,K]^T with linalg.matmul's transposed-B indexing maps."""
-    m, n, k = (ir.AffineDimExpr.get(i) for i in range(3))
-    maps = [ir.AffineMap.get(3, 0, e) for e in ([m, k], [n, k], [m, n])]
-    return linalg.matmul(x, w, outs=[filled(out_shape, acc, 0)], indexing_maps=maps)
-
-
-@op("buddy.mm_bt")
-def _mm_bt(cx, a):
-    odt = cx.out.dtype
-    acc = compute_dtype(odt) if is_float(odt) else odt
-    r = _matmul_bt(cx.value(a["self"]), cx.value(a["weight"]), list(cx.out.shape), acc)
-    return r if acc == odt else elementwise([(r, acc)], cx.out.shape, odt, lambda v: v, cdt=acc)
-
-
-@op("buddy.addmm_bt")
-def _addmm_bt(cx, a):
-    odt = cx.out.dtype
-    acc = compute_dtype(odt)
-    m = _matmul_bt(cx.value(a["self"]), cx.value(a["weight"]), list(cx.out.shape), acc)
-    return _scaled_bias_add(cx, a, a["bias"], m, acc)
 
 
 # ------------------------------------------------------------------ distances
