@@ -1,5 +1,6 @@
 """Linear algebra (linalg): mm, bmm, addmm (named linalg.matmul / batch_matmul), Buddy's
-transposed-B graph ops buddy.mm_bt / buddy.addmm_bt, and pairwise distances (cdist, pdist)."""
+transposed-B graph ops buddy.mm_bt / buddy.addmm_bt, the block-quantized linear layer
+buddy.quant_linear (`buddy.quant`), and pairwise distances (cdist, pdist)."""
 
 from __future__ import annotations
 
@@ -84,6 +85,50 @@ def _addmm_bt(cx, a):
     acc = compute_dtype(odt)
     m = _matmul_bt(cx.value(a["self"]), cx.value(a["weight"]), list(cx.out.shape), acc)
     return _scaled_bias_add(cx, a, a["bias"], m, acc)
+
+
+# ------------------------------------------------------------------ quantized linear
+QUANT_BLOCK = 32  # elements per scale (buddy.quant.BLOCK)
+
+
+@op("buddy.quant_linear.default")
+def _quant_linear(cx, a):
+    """y[..., n] = sum_k x[..., k] * (scales[n, k / 32] * qweight[n, k] (+ mins[n, k / 32])).
+
+    One linalg.generic over (m, n, k) on x collapsed to [M, K]: i8 weight operand, scale (and
+    min) operands indexed with `k floordiv 32`, f32 accumulation (docs/quantization.md). It is
+    a complete lowering by itself; buddy-opt's --buddy-quant-matmul-vectorize recognises this
+    structure and replaces it with vector kernels."""
+    x, q, s, mn = a["x"], a["qweight"], a["scales"], a["mins"]
+    xs, qs, ss = list(cx.shape(x)), list(cx.shape(q)), list(cx.shape(s))
+    where = f"`{cx.node.name}`: x {cx.dtype(x)}{xs}, qweight {cx.dtype(q)}{qs}, scales {cx.dtype(s)}{ss}"
+    if cx.dtype(x) != "f32" or cx.dtype(q) != "i8" or cx.dtype(s) != "f32" or len(qs) != 2 or not xs:
+        raise Unsupported(f"quant_linear {where}: needs f32 x [..., K], i8 qweight [N, K], f32 scales")
+    n, k = qs
+    if k % QUANT_BLOCK or k == 0:
+        raise Unsupported(f"quant_linear {where}: K = {k} is not a positive multiple of {QUANT_BLOCK}")
+    if xs[-1] != k or ss != [n, k // QUANT_BLOCK] or \
+            (mn is not None and (list(cx.shape(mn)) != ss or cx.dtype(mn) != "f32")):
+        raise Unsupported(f"quant_linear {where}{'' if mn is None else f', mins {list(cx.shape(mn))}'}: "
+                          f"shapes do not fit (need x [..., {k}], scales/mins [{n}, {k // QUANT_BLOCK}])")
+    m = 1
+    for d in xs[:-1]:
+        m *= d
+    x2 = C.reshape(cx.value(x), [m, k])
+    kb = ir.AffineExpr.get_floor_div(ir.AffineDimExpr.get(2), ir.AffineConstantExpr.get(QUANT_BLOCK))
+    ins = [(x2, [0, 2]), (cx.value(q), [1, 2]), (cx.value(s), [1, kb])]
+    if mn is not None:
+        ins.append((cx.value(mn), [1, kb]))
+    f32 = ir.F32Type.get()
+
+    def body(xv, qv, d, *rest):
+        *m_, acc = rest
+        w = arith.mulf(d, arith.sitofp(f32, qv))
+        if m_:
+            w = arith.addf(w, m_[0])
+        return [arith.addf(acc, arith.mulf(xv, w))]
+    y = generic(ins, [(filled([m, n], "f32", 0), [0, 1])], ["parallel", "parallel", "reduction"], body)[0]
+    return C.reshape(y, list(cx.out.shape))
 
 
 # ------------------------------------------------------------------ distances

@@ -1,0 +1,64 @@
+//===- QuantMatmul.h - block-quantized linear layers ------------*- C++ -*-===//
+//
+// The public side of --buddy-quant-matmul-vectorize: the structural matcher
+// of the frontend's quantized-linear `linalg.generic` and the transform that
+// rewrites every match in a function into Vector-dialect kernels. The pass is
+// a thin wrapper around vectorizeQuantMatmuls.
+//
+// Recognised form (docs/quantization.md), on memrefs, loops (m, n, k):
+//
+//   linalg.generic {indexing_maps = [(m,n,k) -> (m, k),            // x  f32
+//                                    (m,n,k) -> (n, k),            // q  i8
+//                                    (m,n,k) -> (n, k floordiv B), // d  f32
+//                                   [(m,n,k) -> (n, k floordiv B),]// mn f32
+//                                    (m,n,k) -> (m, n)],           // y  f32
+//                   iterator_types = [parallel, parallel, reduction]}
+//     ^bb0(%x, %q, %d, [%mn,] %acc):
+//       %w = d * sitofp(q) [+ mn]        (operands of mulf/addf in any order)
+//       yield acc + x * w
+//
+// i.e. y[m, n] += sum_k x[m, k] * (d[n, k/B] * q[n, k] (+ mn[n, k/B])): GGUF's
+// Q8_0 / Q4_0 (q signed) and Q4_1 (q in [0, 15], with mins) repacked into
+// planes.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BUDDY_QUANTMATMUL_H
+#define BUDDY_QUANTMATMUL_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+
+#include <cstdint>
+#include <optional>
+
+namespace buddy {
+
+/// Operands of a recognised quantized matmul (all static 2-D memrefs).
+struct QuantMatmulOperands {
+  mlir::Value x, q, scale, min, y; ///< `min` is null without mins (Q8_0/Q4_0)
+  int64_t block = 0;                ///< elements per scale (B)
+  int64_t m = 0, n = 0, k = 0;
+};
+
+/// The operands of `op` if it is the form above with static shapes, K a
+/// multiple of B, unit inner strides of x, q and y; std::nullopt otherwise.
+std::optional<QuantMatmulOperands> matchQuantMatmul(mlir::linalg::GenericOp op);
+
+struct QuantMatmulConfig {
+  int64_t vectorWidth = 16; ///< f32 lanes; B must be a multiple of it
+  int64_t maxRows = 4;      ///< M <= maxRows: the streaming GEMV kernel
+  int64_t rows = 4;         ///< weight rows per step of the GEMV kernel (/ M)
+  int64_t chunk = 64;       ///< weight rows per parallel task
+};
+
+/// Rewrites every match in `f`: M <= maxRows into a GEMV kernel that reads
+/// each weight byte once (N split over an scf.parallel), larger M into a
+/// vectorized dequantization of the weight into an f32 [N, K] buffer plus a
+/// B-transposed linalg.matmul (for --buddy-matmul-vectorize). Returns the
+/// number of ops rewritten. Matches whose B is not a multiple of the vector
+/// width are left to the generic lowering.
+int64_t vectorizeQuantMatmuls(mlir::func::FuncOp f, const QuantMatmulConfig &cfg);
+
+} // namespace buddy
+
+#endif // BUDDY_QUANTMATMUL_H
