@@ -1,14 +1,19 @@
 //===- QuantMatmulVectorize.cpp - block-quantized linear layers -----------===//
 //
 // Rewrites the frontend's quantized-linear linalg.generic (buddy/QuantMatmul.h:
-// y[m, n] += x[m, k] * (d[n, k/B] * q[n, k] (+ mn[n, k/B])), q i8, f32
-// everything else) on memrefs into Vector-dialect kernels.
+// y[m, n] += x[m, k] * (d[n, k/B] * v[n, k] (+ mn[n, k/B])), v an i8 weight or
+// a packed 4-bit one, f32 everything else) on memrefs into Vector kernels.
 //
 //  M <= max-rows (decode), scf.parallel over chunks of weight rows:
 //    scf.for n step R: acc[m][r] = 0
 //      scf.for g < K/B:                               (one scale block)
 //        x_u = x[m, gB + u*vw]                        (u < B/vw, loaded once)
-//        dot = sum_u x_u * sitofp(q[n+r, gB + u*vw])  (i8 loads: 1 byte/weight)
+//        w_u = block g of row n+r as f32 vectors:     (weight bytes read once)
+//              i8: sitofp(q[n+r, gB + u*vw]);
+//              packed: one load of the block's B/2 bytes, low nibbles
+//              (andi 15) = elements [0, B/2), high (shrui 4) = [B/2, B),
+//              minus the offset (Q4_0: 8), sitofp
+//        dot = sum_u x_u * w_u
 //        acc[m][r] = fma(dot, bcast(d[n+r, g]), acc[m][r])
 //        acc[m][r] = fma(sum_u x_u, bcast(mn[n+r, g]), acc[m][r])   (mins)
 //      y[m, n+r] += reduce_add(acc[m][r])
@@ -30,6 +35,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Matchers.h"
 
 namespace buddy {
 #define GEN_PASS_DEF_QUANTMATMULVECTORIZE
@@ -68,8 +74,43 @@ bool commutes(Operation *op, llvm::function_ref<bool(Value)> f1,
   return (f1(a) && f2(b)) || (f1(b) && f2(a));
 }
 
-/// The body computes yield(acc + x * (d * sitofp(q) [+ mn])).
-bool matchBody(linalg::GenericOp op, bool hasMin) {
+bool isConstInt(Value v, int64_t c) {
+  APInt a;
+  return matchPattern(v, m_ConstantInt(&a)) && a.getSExtValue() == c;
+}
+
+/// v == andi(shrui(q, index_cast(((linalg.index 2) mod B floordiv (B/2)) * 4)),
+/// 15): the packed nibble of element k (operands of andi/muli in any order).
+bool isNibble(Value v, Value q, int64_t block) {
+  auto c = [](int64_t k) { return [k](Value x) { return isConstInt(x, k); }; };
+  auto half = [&](Value h) {
+    auto div = h.getDefiningOp<arith::DivUIOp>();
+    if (!div || !isConstInt(div.getRhs(), block / 2))
+      return false;
+    auto rem = div.getLhs().getDefiningOp<arith::RemUIOp>();
+    if (!rem || !isConstInt(rem.getRhs(), block))
+      return false;
+    auto idx = rem.getLhs().getDefiningOp<linalg::IndexOp>();
+    return idx && idx.getDim() == 2;
+  };
+  auto shifted = [&](Value s) {
+    auto sh = s.getDefiningOp<arith::ShRUIOp>();
+    if (!sh || sh.getLhs() != q)
+      return false;
+    auto cast = sh.getRhs().getDefiningOp<arith::IndexCastOp>();
+    if (!cast)
+      return false;
+    auto mul = cast.getIn().getDefiningOp<arith::MulIOp>();
+    return mul && commutes(mul, c(4), half);
+  };
+  auto andOp = v.getDefiningOp<arith::AndIOp>();
+  return andOp && commutes(andOp, c(15), shifted);
+}
+
+/// The body computes yield(acc + x * (d * sitofp(v) [+ mn])) with v = q, or
+/// for packed q the nibble minus `*offset` (8 or 0, set here).
+bool matchBody(linalg::GenericOp op, bool hasMin, bool packed, int64_t block,
+               int64_t *offset) {
   Block &body = op.getRegion().front();
   unsigned nIn = hasMin ? 4 : 3;
   if (body.getNumArguments() != nIn + 1)
@@ -85,7 +126,19 @@ bool matchBody(linalg::GenericOp op, bool hasMin) {
     auto mul = v.getDefiningOp<arith::MulFOp>();
     return mul && commutes(mul, is(d), [&](Value s) {
              auto c = s.getDefiningOp<arith::SIToFPOp>();
-             return c && c.getIn() == q && c.getType().isF32();
+             if (!c || !c.getType().isF32())
+               return false;
+             Value in = c.getIn();
+             *offset = 0;
+             if (!packed)
+               return in == q;
+             if (auto sub = in.getDefiningOp<arith::SubIOp>()) {
+               if (!isConstInt(sub.getRhs(), 8))
+                 return false;
+               *offset = 8;
+               in = sub.getLhs();
+             }
+             return isNibble(in, q, block);
            });
   };
   auto weight = [&](Value v) {
@@ -129,6 +182,42 @@ struct QuantEmitter {
   Value loadWeights(Value row, Value k) {
     Value qv = vector::LoadOp::create(b, loc, i8Vec(), o.q, ValueRange{row, k});
     return arith::SIToFPOp::create(b, loc, f32Vec(), qv);
+  }
+
+  Value splatI8(VectorType ty, int64_t v) {
+    return arith::ConstantOp::create(
+        b, loc, ty, DenseElementsAttr::get(ty, ArrayRef<APInt>{APInt(8, v)}));
+  }
+
+  /// The integer weights of block g of `row` as B/vw f32 vectors (elements
+  /// gB + u*vw). Packed: one load of the block's B/2 bytes; low nibbles are
+  /// elements [0, B/2), high nibbles [B/2, B) (minus the offset).
+  SmallVector<Value> blockWeights(Value row, Value g, Value k0) {
+    SmallVector<Value> w;
+    if (!o.packed) {
+      for (int64_t u = 0; u < perBlock(); ++u)
+        w.push_back(loadWeights(row, im.add(k0, u * vw())));
+      return w;
+    }
+    int64_t hb = o.block / 2;
+    auto byteTy = VectorType::get({hb}, b.getIntegerType(8));
+    Value bytes = vector::LoadOp::create(b, loc, byteTy, o.q,
+                                         ValueRange{row, im.mul(g, hb)});
+    Value halves[2] = {arith::AndIOp::create(b, loc, bytes, splatI8(byteTy, 15)),
+                       arith::ShRUIOp::create(b, loc, bytes, splatI8(byteTy, 4))};
+    if (o.offset)
+      for (Value &h : halves)
+        h = arith::SubIOp::create(b, loc, h, splatI8(byteTy, o.offset));
+    for (int64_t u = 0; u < perBlock(); ++u) {
+      int64_t e = u * vw();
+      Value piece = halves[e / hb];
+      if (vw() != hb)
+        piece = vector::ExtractStridedSliceOp::create(
+            b, loc, piece, ArrayRef<int64_t>{e % hb}, ArrayRef<int64_t>{vw()},
+            ArrayRef<int64_t>{1});
+      w.push_back(arith::SIToFPOp::create(b, loc, f32Vec(), piece));
+    }
+    return w;
   }
 
   void forLoop(Value lb, Value ub, Value step,
@@ -203,8 +292,9 @@ struct QuantEmitter {
           SmallVector<Value> next(it.begin(), it.end());
           for (int64_t j = 0; j < r; ++j) {
             SmallVector<Value> dot(m);
+            SmallVector<Value> ws = blockWeights(rowIdx[j], g, k0);
             for (int64_t u = 0; u < U; ++u) {
-              Value w = loadWeights(rowIdx[j], kIdx[u]);
+              Value w = ws[u];
               for (int64_t i = 0; i < m; ++i)
                 dot[i] = u ? (Value)vector::FMAOp::create(b, loc, xs[i][u], w, dot[i])
                            : (Value)arith::MulFOp::create(b, loc, xs[i][u], w);
@@ -246,9 +336,10 @@ struct QuantEmitter {
           Value mn = o.min ? bcast(memref::LoadOp::create(b, loc, o.min,
                                                           ValueRange{row, g}))
                            : Value();
+          SmallVector<Value> ws = blockWeights(row, g, k0);
           for (int64_t u = 0; u < perBlock(); ++u) {
             Value k = im.add(k0, u * vw());
-            Value q = loadWeights(row, k);
+            Value q = ws[u];
             Value v = mn ? (Value)vector::FMAOp::create(b, loc, q, d, mn)
                          : (Value)arith::MulFOp::create(b, loc, q, d);
             vector::StoreOp::create(b, loc, v, w, ValueRange{row, k});
@@ -305,8 +396,7 @@ buddy::matchQuantMatmul(linalg::GenericOp op) {
              k = getAffineDimExpr(2, ctx);
   auto map = [&](ArrayRef<AffineExpr> e) { return AffineMap::get(3, 0, e, ctx); };
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-  if (maps[0] != map({m, k}) || maps[1] != map({n, k}) ||
-      maps[nIn] != map({m, n}))
+  if (maps[0] != map({m, k}) || maps[nIn] != map({m, n}))
     return std::nullopt;
   // The scale (and min) map: (n, k floordiv B) with a constant B > 0.
   AffineMap sm = maps[2];
@@ -320,6 +410,15 @@ buddy::matchQuantMatmul(linalg::GenericOp op) {
     return std::nullopt;
   if (nIn == 4 && maps[3] != sm)
     return std::nullopt;
+  int64_t block = bc.getValue();
+  bool packed;
+  if (maps[1] == map({n, k}))
+    packed = false;
+  else if (block % 2 == 0 &&
+           maps[1] == map({n, k.floorDiv(block) * (block / 2) + k % (block / 2)}))
+    packed = true;
+  else
+    return std::nullopt;
 
   QuantMatmulOperands r;
   r.x = op.getDpsInputOperand(0)->get();
@@ -327,7 +426,8 @@ buddy::matchQuantMatmul(linalg::GenericOp op) {
   r.scale = op.getDpsInputOperand(2)->get();
   r.min = nIn == 4 ? op.getDpsInputOperand(3)->get() : Value();
   r.y = op.getDpsInitOperand(0)->get();
-  r.block = bc.getValue();
+  r.block = block;
+  r.packed = packed;
   Builder b(ctx);
   Type f32 = b.getF32Type(), i8 = b.getIntegerType(8);
   if (!isStatic2D(r.x, f32, true) || !isStatic2D(r.q, i8, true) ||
@@ -338,12 +438,13 @@ buddy::matchQuantMatmul(linalg::GenericOp op) {
   r.k = shapeOf(r.x)[1];
   r.n = shapeOf(r.q)[0];
   int64_t groups = r.k / r.block;
-  if (r.k % r.block || shapeOf(r.q)[1] != r.k || shapeOf(r.y)[0] != r.m ||
+  if (r.k % r.block || shapeOf(r.q)[1] != (packed ? r.k / 2 : r.k) ||
+      shapeOf(r.y)[0] != r.m ||
       shapeOf(r.y)[1] != r.n || shapeOf(r.scale)[0] != r.n ||
       shapeOf(r.scale)[1] != groups ||
       (r.min && shapeOf(r.min) != shapeOf(r.scale)))
     return std::nullopt;
-  if (!matchBody(op, static_cast<bool>(r.min)))
+  if (!matchBody(op, static_cast<bool>(r.min), packed, block, &r.offset))
     return std::nullopt;
   return r;
 }
@@ -353,7 +454,8 @@ int64_t buddy::vectorizeQuantMatmuls(func::FuncOp f,
   SmallVector<std::pair<linalg::GenericOp, QuantMatmulOperands>> work;
   f.walk([&](linalg::GenericOp op) {
     auto qm = matchQuantMatmul(op);
-    if (qm && qm->block % cfg.vectorWidth == 0 && qm->m >= 1)
+    if (qm && (qm->packed ? qm->block / 2 : qm->block) % cfg.vectorWidth == 0 &&
+        qm->m >= 1)
       work.emplace_back(op, *qm);
   });
   for (auto &[op, qm] : work) {

@@ -3,16 +3,18 @@
 A quantized weight `W[N, K]` is held as *planes* (docs/quantization.md), repacked once from
 GGUF's interleaved blocks of 32 weights:
 
-* ``qweight``: int8 ``[N, K]``, one byte per weight: Q8_0 the stored int8, Q4_0 the nibble
-  minus 8 (so ``w = d * q`` for both), Q4_1 the nibble in ``[0, 15]``;
+* ``qweight``: int8. Q8_0: ``[N, K]``, the stored int8 q (``w = d * q``). Q4_0 / Q4_1:
+  ``[N, K/2]``, GGUF's own nibble bytes (byte ``j`` of block ``g`` holds element ``32 g + j``
+  in its low and ``32 g + 16 + j`` in its high nibble; ``w = d * (nibble - 8)`` for Q4_0,
+  ``w = d * nibble + m`` for Q4_1);
 * ``scales``: float32 ``[N, K/32]`` (GGUF's f16 ``d``, exactly widened);
-* ``mins``: float32 ``[N, K/32]``, Q4_1 only (``w = d * q + m``).
+* ``mins``: float32 ``[N, K/32]``, Q4_1 only.
 
-`QuantLinear` holds them as buffers named ``<module>.qweight/.scales/.mins`` (the names, with
-the int8/f32 dtypes, are the format in the weight file) and calls the custom op
-``torch.ops.buddy.quant_linear``, whose eager kernel is dequantize + matmul (so the eager model
-runs and tests compare against it). The frontend lowers the op to one `linalg.generic` that
-``buddy-opt --buddy-quant-matmul-vectorize`` turns into Vector-dialect kernels.
+`QuantLinear` holds them as buffers named ``<module>.qweight/.scales/.mins`` and calls the
+custom op ``torch.ops.buddy.quant_linear(x, qweight, scales, mins, fmt)``, whose eager kernel
+is dequantize + matmul (so the eager model runs and tests compare against it). The frontend
+lowers the op to one `linalg.generic` that ``buddy-opt --buddy-quant-matmul-vectorize`` turns
+into Vector-dialect kernels.
 """
 from __future__ import annotations
 
@@ -23,8 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["BLOCK", "FORMATS", "QuantFormatError", "QuantPlanes", "QuantLinear",
-           "planes_from_gguf", "dequantize_planes", "quant_linear"]
+__all__ = ["BLOCK", "FORMATS", "QuantFormatError", "QuantPlanes", "QuantLinear", "packed", "qweight_shape",
+           "planes_from_gguf", "unpack_quants", "dequantize_planes", "quant_linear"]
 
 BLOCK = 32
 # GGUF block layouts this module repacks: bytes per block of 32 weights.
@@ -38,18 +40,28 @@ class QuantFormatError(ValueError):
 @dataclass(frozen=True)
 class QuantPlanes:
     fmt: str
-    qweight: np.ndarray          # int8 [N, K]
+    qweight: np.ndarray          # int8 [N, K] (Q8_0) or packed nibbles [N, K/2] (Q4_0, Q4_1)
     scales: np.ndarray           # float32 [N, K/32]
     mins: Optional[np.ndarray]   # float32 [N, K/32] (Q4_1) or None
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.qweight.shape)  # type: ignore[return-value]
+        """[N, K] of the weight."""
+        return (int(self.scales.shape[0]), int(self.scales.shape[1]) * BLOCK)
 
     def take_rows(self, rows: np.ndarray) -> "QuantPlanes":
         """The planes of W[rows] (blocks run along K, so a row permutation keeps them whole)."""
         return QuantPlanes(self.fmt, self.qweight[rows], self.scales[rows],
                            None if self.mins is None else self.mins[rows])
+
+
+def packed(fmt: str) -> bool:
+    """Whether `fmt`'s qweight holds two 4-bit weights per byte ([N, K/2])."""
+    return fmt in ("Q4_0", "Q4_1")
+
+
+def qweight_shape(fmt: str, n: int, k: int) -> tuple[int, int]:
+    return (n, k // 2) if packed(fmt) else (n, k)
 
 
 def _check_k(name: str, shape: tuple[int, ...]) -> None:
@@ -60,11 +72,15 @@ def _check_k(name: str, shape: tuple[int, ...]) -> None:
                                f"positive multiple of the block size {BLOCK}")
 
 
-def planes_from_gguf(fmt: str, data: np.ndarray, shape: tuple[int, int], name: str = "weight") -> QuantPlanes:
-    """Repack GGUF block data of a `shape` = [N, K] (NumPy order) tensor into planes."""
+def _check_fmt(fmt: str, name: str) -> None:
     if fmt not in FORMATS:
         raise QuantFormatError(f"tensor {name!r} uses quantization type {fmt}, which Buddy cannot keep "
                                f"quantized (supported: {', '.join(FORMATS)})")
+
+
+def planes_from_gguf(fmt: str, data: np.ndarray, shape: tuple[int, int], name: str = "weight") -> QuantPlanes:
+    """Repack GGUF block data of a `shape` = [N, K] (NumPy order) tensor into planes."""
+    _check_fmt(fmt, name)
     _check_k(name, tuple(shape))
     n, k = (int(d) for d in shape)
     g = k // BLOCK
@@ -77,58 +93,73 @@ def planes_from_gguf(fmt: str, data: np.ndarray, shape: tuple[int, int], name: s
     d = np.ascontiguousarray(blocks[:, :, 0:2]).view(np.float16)[..., 0].astype(np.float32)
     mins = None
     if fmt == "Q8_0":
-        q = np.ascontiguousarray(blocks[:, :, 2:]).view(np.int8)
-    else:
+        q = np.ascontiguousarray(blocks[:, :, 2:]).view(np.int8).reshape(n, k)
+    else:  # the nibble bytes as they are: 16 per block
         start = 2 if fmt == "Q4_0" else 4
-        qs = blocks[:, :, start:start + 16]
-        # element j < 16 of a block is the low nibble of byte j, element j + 16 the high one
-        nib = np.concatenate([qs & 0x0F, qs >> 4], axis=2).astype(np.int8)
-        q = nib - np.int8(8) if fmt == "Q4_0" else nib
+        q = np.ascontiguousarray(blocks[:, :, start:start + 16]).view(np.int8).reshape(n, k // 2)
         if fmt == "Q4_1":
             mins = np.ascontiguousarray(blocks[:, :, 2:4]).view(np.float16)[..., 0].astype(np.float32)
     for what, a in (("scales", d), ("mins", mins)):
         if a is not None and not np.isfinite(a).all():
             raise QuantFormatError(f"{fmt} tensor {name!r}: {int((~np.isfinite(a)).sum())} NaN/Inf {what} "
                                    f"of {a.size}: the file is damaged")
-    return QuantPlanes(fmt, np.ascontiguousarray(q.reshape(n, k)), np.ascontiguousarray(d),
+    return QuantPlanes(fmt, np.ascontiguousarray(q), np.ascontiguousarray(d),
                        None if mins is None else np.ascontiguousarray(mins))
 
 
-def dequantize_planes(qweight: torch.Tensor, scales: torch.Tensor, mins: Optional[torch.Tensor]) -> torch.Tensor:
-    """W = scales * qweight (+ mins), broadcast per block of 32 along K: float32 [N, K]."""
-    n, k = qweight.shape
-    w = qweight.to(torch.float32).reshape(n, k // BLOCK, BLOCK) * scales.unsqueeze(-1)
+def unpack_quants(fmt: str, qweight: torch.Tensor) -> torch.Tensor:
+    """The per-weight integer q [N, K] as float32 (Q4_0's nibbles minus 8)."""
+    if not packed(fmt):
+        return qweight.to(torch.float32)
+    n, kh = qweight.shape
+    b = qweight.view(torch.uint8).to(torch.int32).reshape(n, kh // 16, 16)
+    q = torch.cat([b & 0x0F, b >> 4], dim=2).reshape(n, kh * 2)
+    return (q - 8 if fmt == "Q4_0" else q).to(torch.float32)
+
+
+def dequantize_planes(qweight: torch.Tensor, scales: torch.Tensor, mins: Optional[torch.Tensor],
+                      fmt: str) -> torch.Tensor:
+    """W = scales * q (+ mins), broadcast per block of 32 along K: float32 [N, K]."""
+    n, g = scales.shape
+    w = unpack_quants(fmt, qweight).reshape(n, g, BLOCK) * scales.unsqueeze(-1)
     if mins is not None:
         w = w + mins.unsqueeze(-1)
-    return w.reshape(n, k)
+    return w.reshape(n, g * BLOCK)
 
 
-def _check_op(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, mins: Optional[torch.Tensor]) -> None:
-    if qweight.dim() != 2 or qweight.dtype != torch.int8:
-        raise QuantFormatError(f"quant_linear: qweight must be int8 [N, K], got {qweight.dtype} {list(qweight.shape)}")
-    n, k = qweight.shape
+def _check_op(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, mins: Optional[torch.Tensor],
+              fmt: str) -> None:
+    _check_fmt(fmt, "qweight")
+    if x.dtype != torch.float32 or x.dim() < 1:
+        raise QuantFormatError(f"quant_linear: input must be float32 [..., K], got {x.dtype} {list(x.shape)}")
+    k = int(x.shape[-1])
+    n = int(qweight.shape[0]) if qweight.dim() == 2 else -1
     _check_k("qweight", (n, k))
+    want_q = list(qweight_shape(fmt, n, k))
+    if qweight.dim() != 2 or qweight.dtype != torch.int8 or list(qweight.shape) != want_q:
+        raise QuantFormatError(f"quant_linear: {fmt} qweight for K = {k} must be int8 {want_q}, "
+                               f"got {qweight.dtype} {list(qweight.shape)}")
     want = [n, k // BLOCK]
+    if (mins is not None) != (fmt == "Q4_1"):
+        raise QuantFormatError(f"quant_linear: {fmt} {'needs' if fmt == 'Q4_1' else 'takes no'} mins")
     for what, t in (("scales", scales), ("mins", mins)):
         if t is not None and (list(t.shape) != want or t.dtype != torch.float32):
-            raise QuantFormatError(f"quant_linear: {what} must be float32 {want} for qweight {[n, k]}, "
+            raise QuantFormatError(f"quant_linear: {what} must be float32 {want} for a [{n}, {k}] weight, "
                                    f"got {t.dtype} {list(t.shape)}")
-    if x.dtype != torch.float32 or x.dim() < 1 or x.shape[-1] != k:
-        raise QuantFormatError(f"quant_linear: input must be float32 [..., {k}], got {x.dtype} {list(x.shape)}")
 
 
 @torch.library.custom_op("buddy::quant_linear", mutates_args=())
 def quant_linear(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor,
-                 mins: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """x[..., K] @ W^T with W given as quantized planes (eager: dequantize, then matmul)."""
-    _check_op(x, qweight, scales, mins)
-    return torch.nn.functional.linear(x, dequantize_planes(qweight, scales, mins))
+                 mins: Optional[torch.Tensor], fmt: str) -> torch.Tensor:
+    """x[..., K] @ W^T with W given as `fmt` planes (eager: dequantize, then matmul)."""
+    _check_op(x, qweight, scales, mins, fmt)
+    return torch.nn.functional.linear(x, dequantize_planes(qweight, scales, mins, fmt))
 
 
 @quant_linear.register_fake
 def _quant_linear_fake(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor,
-                       mins: Optional[torch.Tensor] = None) -> torch.Tensor:
-    _check_op(x, qweight, scales, mins)
+                       mins: Optional[torch.Tensor], fmt: str) -> torch.Tensor:
+    _check_op(x, qweight, scales, mins, fmt)
     return x.new_empty((*x.shape[:-1], qweight.shape[0]))
 
 
@@ -138,13 +169,12 @@ class QuantLinear(nn.Module):
     def __init__(self, in_features: int, out_features: int, fmt: str, device: Optional[torch.device] = None,
                  name: str = "weight") -> None:
         super().__init__()
-        if fmt not in FORMATS:
-            raise QuantFormatError(f"{name!r}: quantization type {fmt} is not supported "
-                                   f"(supported: {', '.join(FORMATS)})")
+        _check_fmt(fmt, name)
         _check_k(name, (out_features, in_features))
         self.in_features, self.out_features, self.fmt = int(in_features), int(out_features), fmt
         g = in_features // BLOCK
-        self.register_buffer("qweight", torch.zeros(out_features, in_features, dtype=torch.int8, device=device))
+        self.register_buffer("qweight", torch.zeros(qweight_shape(fmt, out_features, in_features),
+                                                    dtype=torch.int8, device=device))
         self.register_buffer("scales", torch.zeros(out_features, g, dtype=torch.float32, device=device))
         self.mins: Optional[torch.Tensor]
         if fmt == "Q4_1":
@@ -171,10 +201,10 @@ class QuantLinear(nn.Module):
                 self.mins.copy_(torch.from_numpy(p.mins))
 
     def dequantized_weight(self) -> torch.Tensor:
-        return dequantize_planes(self.qweight, self.scales, self.mins)
+        return dequantize_planes(self.qweight, self.scales, self.mins, self.fmt)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.ops.buddy.quant_linear(x, self.qweight, self.scales, self.mins)
+        return torch.ops.buddy.quant_linear(x, self.qweight, self.scales, self.mins, self.fmt)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, fmt={self.fmt}"

@@ -21,7 +21,7 @@ import torch
 gguf = pytest.importorskip("gguf")
 
 import buddy  # noqa: E402
-from buddy.quant import BLOCK, QuantFormatError, QuantLinear, planes_from_gguf  # noqa: E402
+from buddy.quant import BLOCK, QuantFormatError, QuantLinear, planes_from_gguf, unpack_quants  # noqa: E402
 
 FORMATS = ("Q8_0", "Q4_0", "Q4_1")
 
@@ -49,7 +49,8 @@ def _bound(x: np.ndarray, planes, k: int) -> np.ndarray:
     """gamma_(K+8) * sum_k |x_k| (|d q_k| + |m|) per output (module docstring)."""
     n = planes.shape[0]
     d = np.repeat(planes.scales.astype(np.float64), BLOCK, axis=1)
-    aw = np.abs(d * planes.qweight.astype(np.float64))
+    q = unpack_quants(planes.fmt, torch.from_numpy(planes.qweight)).numpy().astype(np.float64)
+    aw = np.abs(d * q)
     if planes.mins is not None:
         aw = aw + np.abs(np.repeat(planes.mins.astype(np.float64), BLOCK, axis=1))
     u = 2.0 ** -24
@@ -105,16 +106,18 @@ def test_k_not_multiple_of_block_refused() -> None:
 def test_bad_planes_refused_by_the_frontend(tmp_path: Path) -> None:
     """Planes whose shapes do not fit are refused at capture, naming the shapes."""
     class Bad(torch.nn.Module):
-        def __init__(self) -> None:
+        def __init__(self, q_cols: int, groups: int) -> None:
             super().__init__()
-            self.register_buffer("q", torch.zeros(8, 64, dtype=torch.int8))
-            self.register_buffer("s", torch.zeros(8, 3))
+            self.register_buffer("q", torch.zeros(8, q_cols, dtype=torch.int8))
+            self.register_buffer("s", torch.zeros(8, groups))
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return torch.ops.buddy.quant_linear(x, self.q, self.s, None)
+            return torch.ops.buddy.quant_linear(x, self.q, self.s, None, "Q4_0")
 
     with pytest.raises(Exception, match=r"scales must be float32 \[8, 2\]"):
-        buddy.compile(Bad(), (torch.zeros(1, 64),), cache_dir=tmp_path, progress=False)
+        buddy.compile(Bad(32, 3), (torch.zeros(1, 64),), cache_dir=tmp_path, progress=False)
+    with pytest.raises(Exception, match=r"Q4_0 qweight for K = 64 must be int8 \[8, 32\]"):
+        buddy.compile(Bad(64, 2), (torch.zeros(1, 64),), cache_dir=tmp_path, progress=False)
 
 
 def test_unsupported_format_refused() -> None:
@@ -123,11 +126,15 @@ def test_unsupported_format_refused() -> None:
 
 
 def test_planes_match_gguf_dequantize() -> None:
-    """The repacking itself: d * q (+ m) over the planes is gguf's dequantization, exactly."""
+    """The repacking itself: d * q (+ m) over the planes is gguf's dequantization, exactly;
+    Q4 planes keep GGUF's packed nibble bytes (K/2 bytes per row)."""
     for fmt in FORMATS:
         planes, deq = _quantized(fmt, 5, 128, 7)
-        d = np.repeat(planes.scales, BLOCK, axis=1)
-        w = d * planes.qweight.astype(np.float32)
+        assert planes.qweight.shape == ((5, 64) if fmt != "Q8_0" else (5, 128)), fmt
+        q = unpack_quants(fmt, torch.from_numpy(planes.qweight)).numpy()
+        w = np.repeat(planes.scales, BLOCK, axis=1) * q
         if planes.mins is not None:
             w = w + np.repeat(planes.mins, BLOCK, axis=1)
         np.testing.assert_array_equal(w, deq, err_msg=fmt)
+        mod = QuantLinear.from_planes(planes)
+        np.testing.assert_array_equal(mod.dequantized_weight().numpy(), deq, err_msg=fmt)

@@ -167,13 +167,17 @@ def QuantMatmulVectorize
                 "layers (GGUF Q8_0 / Q4_0 / Q4_1 planes)";
   let description = [{
     Recognises, by structure (buddy/QuantMatmul.h), the `linalg.generic` on
-    memrefs computing y[m, n] += x[m, k] * (d[n, k floordiv B] * sitofp(q[n, k])
-    (+ mn[n, k floordiv B])) with x, d, mn, y f32, q i8, loops
-    (parallel, parallel, reduction), static shapes, K a multiple of B and B a
-    multiple of `vector-width`, and rewrites it (buddy::vectorizeQuantMatmuls):
+    memrefs computing y[m, n] += x[m, k] * (d[n, k floordiv B] * sitofp(v[n, k])
+    (+ mn[n, k floordiv B])) with x, d, mn, y f32, v either q[n, k] (i8) or
+    the nibble of k in the packed byte q[n, (k floordiv B) * B/2 + k mod B/2]
+    (minus 8 or not), loops (parallel, parallel, reduction), static shapes,
+    K a multiple of B and B (packed: B/2) a multiple of `vector-width`, and
+    rewrites it (buddy::vectorizeQuantMatmuls):
     * M <= `max-rows` (decode): each weight byte is read once. N in chunks of
       `chunk` rows over an `scf.parallel` (OpenMP); `rows`/M weight rows at a
-      time; per scale block the i8 vectors are loaded, `arith.sitofp`-ed and
+      time; per scale block the i8 vectors are loaded (packed: the block's
+      B/2 bytes once, split with `arith.andi` / `arith.shrui` into its two
+      halves), `arith.sitofp`-ed and
       multiplied with the x block into a vector of partial dots, which is
       scaled once (`vector.fma` with the broadcast scale; with mins, plus the
       x block sum times the min); `vector.reduction <add>` into y.

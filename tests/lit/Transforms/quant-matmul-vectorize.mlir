@@ -1,4 +1,5 @@
 // RUN: buddy-opt %s --buddy-quant-matmul-vectorize="vector-width=16 rows=4 chunk=4" --canonicalize --cse | FileCheck %s
+// RUN: buddy-opt %s --buddy-quant-matmul-vectorize="vector-width=8 rows=4 chunk=4" --canonicalize --cse | FileCheck %s --check-prefix=V8
 
 // The frontend's quantized linear layer (buddy.quant_linear): y[m, n] += x[m, k] *
 // (d[n, k/32] * sitofp(q[n, k]) (+ mn[n, k/32])), here Q4_1-style with mins, M = 2, N = 9
@@ -48,6 +49,55 @@ func.func @q41_two_rows(%x: memref<2x64xf32>, %q: memref<9x64xi8>, %d: memref<9x
   return
 }
 
+// Packed 4-bit weights (GGUF Q4_0 as the frontend emits it): q is [N, K/2] read at
+// (n, (k floordiv 32) * 16 + k mod 16), the body picks the nibble with linalg.index and
+// subtracts 8. The kernel loads the 16 bytes of a block once, splits them with andi/shrui
+// into its two 16-element halves and subtracts 8 lane-wise.
+// CHECK-LABEL: func.func @q40_packed
+//   CHECK-NOT: linalg.generic
+//       CHECK: scf.for {{.+}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+//       CHECK:   %[[B:.+]] = vector.load %arg1[{{.+}}] : memref<8x32xi8>, vector<16xi8>
+//       CHECK:   %[[LO:.+]] = arith.andi %[[B]], %{{.+}} : vector<16xi8>
+//       CHECK:   %[[HI:.+]] = arith.shrui %[[B]], %{{.+}} : vector<16xi8>
+//       CHECK:   %[[LO8:.+]] = arith.subi %[[LO]], %{{.+}} : vector<16xi8>
+//       CHECK:   %[[HI8:.+]] = arith.subi %[[HI]], %{{.+}} : vector<16xi8>
+//       CHECK:   arith.sitofp %[[LO8]] : vector<16xi8> to vector<16xf32>
+//       CHECK:   arith.sitofp %[[HI8]] : vector<16xi8> to vector<16xf32>
+// With 8 lanes, each half is cut into two vectors (elements 0-7, 8-15 | 16-23, 24-31).
+// V8-LABEL: func.func @q40_packed
+//       V8: vector.load %arg1[{{.+}}] : memref<8x32xi8>, vector<16xi8>
+//       V8: vector.extract_strided_slice %{{.+}} {offsets = [0], sizes = [8], strides = [1]} : vector<16xi8> to vector<8xi8>
+//       V8: vector.extract_strided_slice %{{.+}} {offsets = [8], sizes = [8], strides = [1]} : vector<16xi8> to vector<8xi8>
+//       V8: vector.extract_strided_slice %{{.+}} {offsets = [0], sizes = [8], strides = [1]} : vector<16xi8> to vector<8xi8>
+//       V8: vector.extract_strided_slice %{{.+}} {offsets = [8], sizes = [8], strides = [1]} : vector<16xi8> to vector<8xi8>
+//       V8: arith.sitofp {{.+}} : vector<8xi8> to vector<8xf32>
+#qp = affine_map<(m, n, k) -> (n, (k floordiv 32) * 16 + k mod 16)>
+func.func @q40_packed(%x: memref<1x64xf32>, %q: memref<8x32xi8>, %d: memref<8x2xf32>, %y: memref<1x8xf32>) {
+  linalg.generic {indexing_maps = [#x, #qp, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %q, %d : memref<1x64xf32>, memref<8x32xi8>, memref<8x2xf32>) outs(%y : memref<1x8xf32>) {
+  ^bb0(%a: f32, %b: i8, %sc: f32, %acc: f32):
+    %k = linalg.index 2 : index
+    %c32 = arith.constant 32 : index
+    %c16 = arith.constant 16 : index
+    %c4 = arith.constant 4 : index
+    %km = arith.remui %k, %c32 : index
+    %h = arith.divui %km, %c16 : index
+    %sh = arith.muli %h, %c4 : index
+    %sh8 = arith.index_cast %sh : index to i8
+    %t = arith.shrui %b, %sh8 : i8
+    %c15 = arith.constant 15 : i8
+    %nib = arith.andi %c15, %t : i8
+    %c8 = arith.constant 8 : i8
+    %v = arith.subi %nib, %c8 : i8
+    %wf = arith.sitofp %v : i8 to f32
+    %dw = arith.mulf %sc, %wf : f32
+    %p = arith.mulf %a, %dw : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
 // M = 8 > max-rows (prefill): the weight is dequantized once into an aligned f32 buffer
 // (rows in parallel, vectorized), then a B-transposed linalg.matmul reads it (for
 // --buddy-matmul-vectorize), and the buffer is freed.
@@ -75,8 +125,8 @@ func.func @q8_prefill(%x: memref<8x32xf32>, %q: memref<5x32xi8>, %d: memref<5x1x
 }
 
 // Near misses stay linalg.generic (the generic lowering handles them): a different
-// combiner (subf), unsigned quants (uitofp: another function), and a block of 8 that is
-// not a multiple of the vector width.
+// combiner (subf), unsigned quants (uitofp: another function), a block of 8 that is
+// not a multiple of the vector width, and packed nibbles selected with the wrong shift.
 // CHECK-LABEL: func.func @near_misses
 //   CHECK-NOT: vector.
 //       CHECK: linalg.generic
@@ -84,8 +134,11 @@ func.func @q8_prefill(%x: memref<8x32xf32>, %q: memref<5x32xi8>, %d: memref<5x1x
 //       CHECK: linalg.generic
 //       CHECK:   arith.uitofp
 //       CHECK: linalg.generic
+//       CHECK: linalg.generic
+//       CHECK:   arith.divui
 //   CHECK-NOT: vector.
-func.func @near_misses(%x: memref<1x64xf32>, %q: memref<4x64xi8>, %d: memref<4x2xf32>, %d8: memref<4x8xf32>, %y: memref<1x4xf32>) {
+#qp4 = affine_map<(m, n, k) -> (n, (k floordiv 32) * 16 + k mod 16)>
+func.func @near_misses(%x: memref<1x64xf32>, %q: memref<4x64xi8>, %qh: memref<4x32xi8>, %d: memref<4x2xf32>, %d8: memref<4x8xf32>, %y: memref<1x4xf32>) {
   linalg.generic {indexing_maps = [#x, #q, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]}
       ins(%x, %q, %d : memref<1x64xf32>, memref<4x64xi8>, memref<4x2xf32>) outs(%y : memref<1x4xf32>) {
   ^bb0(%a: f32, %w: i8, %sc: f32, %acc: f32):
@@ -108,6 +161,26 @@ func.func @near_misses(%x: memref<1x64xf32>, %q: memref<4x64xi8>, %d: memref<4x2
       ins(%x, %q, %d8 : memref<1x64xf32>, memref<4x64xi8>, memref<4x8xf32>) outs(%y : memref<1x4xf32>) {
   ^bb0(%a: f32, %w: i8, %sc: f32, %acc: f32):
     %wf = arith.sitofp %w : i8 to f32
+    %dw = arith.mulf %sc, %wf : f32
+    %p = arith.mulf %a, %dw : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#x, #qp4, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %qh, %d : memref<1x64xf32>, memref<4x32xi8>, memref<4x2xf32>) outs(%y : memref<1x4xf32>) {
+  ^bb0(%a: f32, %b: i8, %sc: f32, %acc: f32):
+    %k = linalg.index 2 : index
+    %c32 = arith.constant 32 : index
+    %c8i = arith.constant 8 : index
+    %c4 = arith.constant 4 : index
+    %km = arith.remui %k, %c32 : index
+    %h = arith.divui %km, %c8i : index
+    %sh = arith.muli %h, %c4 : index
+    %sh8 = arith.index_cast %sh : index to i8
+    %t = arith.shrui %b, %sh8 : i8
+    %c15 = arith.constant 15 : i8
+    %nib = arith.andi %t, %c15 : i8
+    %wf = arith.sitofp %nib : i8 to f32
     %dw = arith.mulf %sc, %wf : f32
     %p = arith.mulf %a, %dw : f32
     %r = arith.addf %acc, %p : f32
