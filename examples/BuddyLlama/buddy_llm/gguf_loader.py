@@ -252,13 +252,14 @@ def _make_config(meta: dict[str, Any], path: Path, n_vocab: int, tied: bool) -> 
 KEEP_QUANTIZED_TYPES = ("Q8_0", "Q4_0", "Q4_1")
 
 
-def _quant_planes(path: Path, t: Any, qtype: str, shape: tuple[int, ...], name: str,
-                  n_head: int, n_kv: int) -> Any:
-    """The planes of a block-quantized linear weight (q/k rows unpermuted, like the floats)."""
+def _quant_planes(path: Path, gguf_name: str, data: np.ndarray, qtype: str, shape: tuple[int, ...],
+                  name: str, n_head: int, n_kv: int) -> Any:
+    """The planes of a block-quantized linear weight from its raw GGUF bytes `data` (q/k rows
+    unpermuted, like the floats)."""
     from buddy.quant import QuantFormatError, planes_from_gguf
 
     try:
-        p = planes_from_gguf(qtype, t.data, shape, name=t.name)  # type: ignore[arg-type]
+        p = planes_from_gguf(qtype, data, shape, name=gguf_name)  # type: ignore[arg-type]
     except QuantFormatError as e:
         raise GGUFFormatError(f"{path}: {e}") from e
     if name.endswith("self_attn.q_proj.weight") or name.endswith("self_attn.k_proj.weight"):
@@ -302,7 +303,7 @@ def load_gguf(path: str | os.PathLike[str], dtype: torch.dtype = torch.float32,
         shape = tuple(int(d) for d in reversed(t.shape.tolist()))  # ggml ne order -> NumPy
         linear = name.endswith("_proj.weight") or name in ("lm_head.weight", "model.embed_tokens.weight")
         if quantized and linear and qtype in KEEP_QUANTIZED_TYPES:
-            p = _quant_planes(path, t, qtype, shape, name, n_head, n_kv)
+            p = _quant_planes(path, t.name, t.data, qtype, shape, name, n_head, n_kv)
             if name != "model.embed_tokens.weight":
                 planes[name[:-len(".weight")]] = p
                 continue
