@@ -24,7 +24,7 @@
 //       CHECK:       vector.fma
 //       CHECK:       vector.fma
 //       CHECK:       scf.yield
-//       CHECK:     vector.reduction <add>, %{{.+}} : vector<16xf32> into f32
+//       CHECK:     vector.reduction <add>, %{{.+}} fastmath<reassoc> : vector<16xf32> into f32
 //       CHECK:     memref.load %arg4
 //       CHECK:     memref.store {{.+}}, %arg4
 //       CHECK:   scf.for
