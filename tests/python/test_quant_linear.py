@@ -13,7 +13,10 @@ and min products, the dequantized reference's own f32 rounding and the final add
 """
 from __future__ import annotations
 
+import dataclasses
+import platform
 from pathlib import Path
+from typing import Any
 import numpy as np
 import pytest
 import torch
@@ -58,7 +61,8 @@ def _bound(x: np.ndarray, planes, k: int) -> np.ndarray:
     return g * (np.abs(x.reshape(-1, k).astype(np.float64)) @ aw.T).reshape(*x.shape[:-1], n)
 
 
-def _check(fmt: str, m_shape: tuple[int, ...], n: int, k: int, tmp_path: Path, kernels: bool = True) -> None:
+def _check(fmt: str, m_shape: tuple[int, ...], n: int, k: int, tmp_path: Path, kernels: bool = True,
+           target: Any = "host") -> None:
     seed = hash((fmt, m_shape, n, k)) % (2 ** 32)
     planes, deq = _quantized(fmt, n, k, seed)
     mod = _Lin(QuantLinear.from_planes(planes)).eval()
@@ -67,7 +71,7 @@ def _check(fmt: str, m_shape: tuple[int, ...], n: int, k: int, tmp_path: Path, k
     # the eager op (dequantize + matmul) is the same function
     eager = mod(x).numpy()
     np.testing.assert_allclose(eager, ref, rtol=0, atol=float(_bound(x.numpy(), planes, k).max()) + 1e-6)
-    compiled = buddy.compile(mod, (x,), cache_dir=tmp_path, progress=False, kernels=kernels)
+    compiled = buddy.compile(mod, (x,), target=target, cache_dir=tmp_path, progress=False, kernels=kernels)
     y = np.asarray(compiled(x))
     assert y.shape == ref.shape and y.dtype == np.float32
     err = np.abs(y.astype(np.float64) - ref)
@@ -89,6 +93,32 @@ def test_llm_shapes(fmt: str, tmp_path: Path) -> None:
     """[1, S, K] activations as the LLM's projections see them, decode and prefill."""
     _check(fmt, (1, 1), 200, 576, tmp_path)
     _check(fmt, (1, 9), 130, 256, tmp_path)
+
+
+def _x86_rows() -> list:
+    """Native x86 target rows with narrower vectors than the host's: the 8-lane (avx2) and
+    4-lane (128-bit, the `generic` kernel ISA) kernels, which cut each 16-byte nibble block
+    with vector.extract_strided_slice."""
+    if platform.machine() != "x86_64":
+        return []
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    if " avx2" not in flags or " fma" not in flags:
+        return []
+    from buddy.backend.targets import TARGETS
+
+    avx2 = TARGETS["x86-avx2"]
+    return [avx2, dataclasses.replace(avx2, name="x86-128", vector_bits=128)]
+
+
+@pytest.mark.parametrize("target", _x86_rows(), ids=lambda t: t.name)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_narrow_vector_kernels(fmt: str, target: Any, tmp_path: Path) -> None:
+    from buddy.backend.pipeline import kernel_isa
+
+    assert kernel_isa(target) in ("avx2", "generic")
+    _check(fmt, (1,), 45, 96, tmp_path, target=target)
+    _check(fmt, (2,), 19, 64, tmp_path, target=target)
+    _check(fmt, (7,), 45, 96, tmp_path, target=target)
 
 
 def test_reference_lowering(tmp_path: Path) -> None:
