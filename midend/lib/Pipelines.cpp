@@ -302,6 +302,13 @@ LogicalResult buddy::buildCpuPipeline(OpPassManager &pm,
   }
   // Buddy kernels, then everything else as (parallel) loops.
   if (o.kernels) {
+    // Quantized linear layers first: their prefill form leaves a linalg.matmul
+    // for the GEMM kernel below.
+    buddy::QuantMatmulVectorizeOptions q;
+    q.vectorWidth = d.vw;
+    q.maxRows = o.gemvMaxRows;
+    q.chunk = o.gemvChunk;
+    pm.addNestedPass<func::FuncOp>(buddy::createQuantMatmulVectorize(q));
     buddy::GemvVectorizeOptions g;
     g.vectorWidth = d.vw;
     g.maxRows = o.gemvMaxRows;

@@ -161,6 +161,47 @@ def GemvVectorize
   ];
 }
 
+def QuantMatmulVectorize
+    : Pass<"buddy-quant-matmul-vectorize", "mlir::func::FuncOp"> {
+  let summary = "Vector kernels for the frontend's block-quantized linear "
+                "layers (GGUF Q8_0 / Q4_0 / Q4_1 planes)";
+  let description = [{
+    Recognises, by structure (buddy/QuantMatmul.h), the `linalg.generic` on
+    memrefs computing y[m, n] += x[m, k] * (d[n, k floordiv B] * sitofp(v[n, k])
+    (+ mn[n, k floordiv B])) with x, d, mn, y f32, v either q[n, k] (i8) or
+    the nibble of k in the packed byte q[n, (k floordiv B) * B/2 + k mod B/2]
+    (minus 8 or not), loops (parallel, parallel, reduction), static shapes,
+    K a multiple of B and B (packed: B/2) a multiple of `vector-width`, and
+    rewrites it (buddy::vectorizeQuantMatmuls):
+    * M <= `max-rows` (decode): each weight byte is read once. N in chunks of
+      `chunk` rows over an `scf.parallel` (OpenMP); `rows`/M weight rows at a
+      time; per scale block the i8 vectors are loaded (packed: the block's
+      B/2 bytes once, split with `arith.andi` / `arith.shrui` into its two
+      halves), `arith.sitofp`-ed and
+      multiplied with the x block into a vector of partial dots, which is
+      scaled once (`vector.fma` with the broadcast scale; with mins, plus the
+      x block sum times the min); `vector.reduction <add>` into y.
+    * M > `max-rows` (prefill): the weight is dequantized once into an
+      aligned f32 [N, K] temporary (vectorized, rows in parallel) and read by
+      a B-transposed `linalg.matmul` for --buddy-matmul-vectorize.
+    Other IR, including near-misses of the form, is left unchanged.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::linalg::LinalgDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::scf::SCFDialect",
+                           "mlir::vector::VectorDialect"];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", "16", "f32 lanes per vector">,
+    Option<"maxRows", "max-rows", "int64_t", "4",
+           "Largest static M given the streaming (GEMV) kernel">,
+    Option<"rows", "rows", "int64_t", "4",
+           "Weight rows per step of the GEMV kernel (divided by M)">,
+    Option<"chunk", "chunk", "int64_t", "64",
+           "Weight rows per parallel task">,
+  ];
+}
+
 def Conv2dVectorize
     : Pass<"buddy-conv2d-vectorize", "mlir::func::FuncOp"> {
   let summary = "Register-blocked direct f32 2-D convolution for "

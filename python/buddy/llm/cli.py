@@ -38,6 +38,9 @@ def add_llama_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--max-len", type=int_in(2, 1 << 20), default=512, help="KV cache length (positions)")
     p.add_argument("--engine", choices=("compiled", "eager"), default="compiled",
                    help="compiled: Buddy native code (default); eager: the same model in PyTorch")
+    p.add_argument("--dtype", choices=("auto", "f32", "bf16"), default="auto",
+                   help="weights: auto keeps a GGUF's Q8_0/Q4_0/Q4_1 linear layers quantized (default); "
+                        "f32 / bf16 dequantize every weight")
     p.add_argument("--target", default="host", type=target_name, help="compilation target (see `buddy compile --help`)")
     p.add_argument("--quiet", action="store_true", help="no compilation progress")
     p.set_defaults(func=run_llama)
@@ -85,7 +88,8 @@ def _run(a: argparse.Namespace) -> int:
         raise ValueError(f"--max-len {a.max_len} leaves no room for new tokens: the prompt is "
                          f"{len(ids)} tokens; give --max-len > {len(ids)}")
     gen = Generator.from_model(path, max_len=a.max_len, engine=a.engine, target=a.target,
-                               progress=not a.quiet, tokenizer=tok, prompt_tokens=len(ids))
+                               progress=not a.quiet, tokenizer=tok, prompt_tokens=len(ids),
+                               dtype=a.dtype)
     gen.prepare(len(ids))   # the prompt's prefill graph; KVCacheOverflowError before any output
     log(f"{a.engine} engine ready ({path}, {type(tok).__name__}) in {time.perf_counter() - t0:.1f}s")
     cfg = SamplingConfig(max_new_tokens=a.max_new_tokens, temperature=a.temperature, top_k=a.top_k,

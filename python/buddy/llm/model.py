@@ -235,7 +235,7 @@ class _Compute(nn.Module):
 
     def new_cache(self) -> tuple[torch.Tensor, torch.Tensor]:
         shape = (self.n_layers, self.n_kv, self.max_len, self.head_dim)
-        w = self.lm_head.weight
+        w = self.model.embed_tokens.weight  # float even when the linear layers are quantized
         return (torch.zeros(shape, dtype=w.dtype, device=w.device),
                 torch.zeros(shape, dtype=w.dtype, device=w.device))
 
@@ -258,10 +258,20 @@ class LlamaStatic(_Compute):
 
     @classmethod
     def from_state_dict(cls, config: Any, state: Mapping[str, torch.Tensor], max_len: int,
-                        dtype: torch.dtype = torch.float32) -> "LlamaStatic":
-        """Build from a HF-named state dict (as returned by either loader)."""
+                        dtype: torch.dtype = torch.float32,
+                        quantized: Mapping[str, Any] | None = None) -> "LlamaStatic":
+        """Build from a HF-named state dict (as returned by either loader). `quantized` maps
+        linear module names (``model.layers.0.mlp.up_proj``, ``lm_head``) to block-quantized
+        planes (`buddy.quant.QuantPlanes`): those modules become `buddy.quant.QuantLinear`
+        (float32 activations only) and take no ``.weight`` from `state`."""
         m = cls(config, max_len, dtype)
-        own = m.state_dict()
+        if quantized:
+            if dtype != torch.float32:
+                raise ValueError(f"quantized linear layers compute in float32, not {dtype}: "
+                                 f"dequantize the weights to use {dtype}")
+            m._quantize(quantized)
+        # the quantized layers' planes are loaded already (_quantize)
+        own = {k: t for k, t in m.state_dict().items() if k.rpartition(".")[0] not in (quantized or {})}
         missing = [k for k in own if k not in state]
         if missing:
             raise KeyError(f"weights missing from the checkpoint: {missing[:5]}"
@@ -275,11 +285,28 @@ class LlamaStatic(_Compute):
                 t.copy_(src.to(dtype))
         return m
 
+    def _quantize(self, planes: Mapping[str, Any]) -> None:
+        from buddy.quant import QuantLinear
+
+        for name, p in planes.items():
+            parent_name, _, child = name.rpartition(".")
+            parent = self.get_submodule(parent_name) if parent_name else self
+            old = getattr(parent, child, None)
+            if not isinstance(old, nn.Linear) or (old.out_features, old.in_features) != tuple(p.shape):
+                raise ValueError(f"quantized weight {name!r} {p.fmt} {list(p.shape)} does not fit the "
+                                 f"model's layer {old!r}")
+            setattr(parent, child, QuantLinear.from_planes(p, name=f"{name}.weight"))
+
     @classmethod
-    def from_gguf(cls, path: str, max_len: int, dtype: torch.dtype = torch.float32) -> "LlamaStatic":
+    def from_gguf(cls, path: str, max_len: int, dtype: torch.dtype | None = None) -> "LlamaStatic":
+        """`dtype` None (default): linear weights stored as Q8_0/Q4_0/Q4_1 stay block-quantized
+        (`buddy.quant.QuantLinear`, float32 activations), everything else float32; a dtype
+        (float32, bfloat16) dequantizes every weight to it."""
         from .gguf_loader import load_gguf
-        g = load_gguf(path, dtype)
-        return cls.from_state_dict(g.config, g.state_dict, max_len, dtype)
+        quantized = dtype is None
+        dtype = torch.float32 if dtype is None else dtype
+        g = load_gguf(path, dtype, quantized=quantized)
+        return cls.from_state_dict(g.config, g.state_dict, max_len, dtype, quantized=g.quantized)
 
     @classmethod
     def from_hf_dir(cls, path: str, max_len: int, dtype: torch.dtype = torch.float32) -> "LlamaStatic":

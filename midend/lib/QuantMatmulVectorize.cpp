@@ -1,0 +1,474 @@
+//===- QuantMatmulVectorize.cpp - block-quantized linear layers -----------===//
+//
+// Rewrites the frontend's quantized-linear linalg.generic (buddy/QuantMatmul.h:
+// y[m, n] += x[m, k] * (d[n, k/B] * v[n, k] (+ mn[n, k/B])), v an i8 weight or
+// a packed 4-bit one, f32 everything else) on memrefs into Vector kernels.
+//
+//  M <= max-rows (decode), scf.parallel over chunks of weight rows:
+//    scf.for n step R: acc[m][r] = 0
+//      scf.for g < K/B:                               (one scale block)
+//        x_u = x[m, gB + u*vw]                        (u < B/vw, loaded once)
+//        w_u = block g of row n+r as f32 vectors:     (weight bytes read once)
+//              i8: sitofp(q[n+r, gB + u*vw]);
+//              packed: one load of the block's B/2 bytes, low nibbles
+//              (andi 15) = elements [0, B/2), high (shrui 4) = [B/2, B),
+//              minus the offset (Q4_0: 8), sitofp
+//        dot = sum_u x_u * w_u
+//        acc[m][r] = fma(dot, bcast(d[n+r, g]), acc[m][r])
+//        acc[m][r] = fma(sum_u x_u, bcast(mn[n+r, g]), acc[m][r])   (mins)
+//      y[m, n+r] += reduce_add(acc[m][r])
+//    The scale is applied once per block to the vector of partial dots (not
+//    per weight), and with mins the x block sum is shared by all R rows.
+//  M > max-rows (prefill): the weight is dequantized once into an aligned
+//    f32 [N, K] buffer (vectorized, rows in an scf.parallel), then a
+//    B-transposed linalg.matmul reads it, for --buddy-matmul-vectorize.
+//
+// See Passes.td and docs/quantization.md.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelEmitter.h"
+#include "buddy/Passes.h"
+#include "buddy/QuantMatmul.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Matchers.h"
+
+namespace buddy {
+#define GEN_PASS_DEF_QUANTMATMULVECTORIZE
+#include "buddy/Passes.h.inc"
+} // namespace buddy
+
+using namespace mlir;
+using namespace buddy::kernel;
+
+namespace {
+
+/// A static 2-D memref of element type `et` (unit inner stride if asked).
+bool isStatic2D(Value v, Type et, bool unitInner) {
+  auto ty = dyn_cast<MemRefType>(v.getType());
+  if (!ty || ty.getRank() != 2 || !ty.hasStaticShape() ||
+      ty.getElementType() != et)
+    return false;
+  if (!unitInner)
+    return true;
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  return succeeded(ty.getStridesAndOffset(strides, offset)) &&
+         strides.back() == 1;
+}
+
+ArrayRef<int64_t> shapeOf(Value v) {
+  return cast<MemRefType>(v.getType()).getShape();
+}
+
+/// `op` has two operands matching (f1, f2) in either order.
+bool commutes(Operation *op, llvm::function_ref<bool(Value)> f1,
+              llvm::function_ref<bool(Value)> f2) {
+  if (!op || op->getNumOperands() != 2)
+    return false;
+  Value a = op->getOperand(0), b = op->getOperand(1);
+  return (f1(a) && f2(b)) || (f1(b) && f2(a));
+}
+
+bool isConstInt(Value v, int64_t c) {
+  APInt a;
+  return matchPattern(v, m_ConstantInt(&a)) && a.getSExtValue() == c;
+}
+
+/// v == andi(shrui(q, index_cast(((linalg.index 2) mod B floordiv (B/2)) * 4)),
+/// 15): the packed nibble of element k (operands of andi/muli in any order).
+bool isNibble(Value v, Value q, int64_t block) {
+  auto c = [](int64_t k) { return [k](Value x) { return isConstInt(x, k); }; };
+  auto half = [&](Value h) {
+    auto div = h.getDefiningOp<arith::DivUIOp>();
+    if (!div || !isConstInt(div.getRhs(), block / 2))
+      return false;
+    auto rem = div.getLhs().getDefiningOp<arith::RemUIOp>();
+    if (!rem || !isConstInt(rem.getRhs(), block))
+      return false;
+    auto idx = rem.getLhs().getDefiningOp<linalg::IndexOp>();
+    return idx && idx.getDim() == 2;
+  };
+  auto shifted = [&](Value s) {
+    auto sh = s.getDefiningOp<arith::ShRUIOp>();
+    if (!sh || sh.getLhs() != q)
+      return false;
+    auto cast = sh.getRhs().getDefiningOp<arith::IndexCastOp>();
+    if (!cast)
+      return false;
+    auto mul = cast.getIn().getDefiningOp<arith::MulIOp>();
+    return mul && commutes(mul, c(4), half);
+  };
+  auto andOp = v.getDefiningOp<arith::AndIOp>();
+  return andOp && commutes(andOp, c(15), shifted);
+}
+
+/// The body computes yield(acc + x * (d * sitofp(v) [+ mn])) with v = q, or
+/// for packed q the nibble minus `*offset` (8 or 0, set here).
+bool matchBody(linalg::GenericOp op, bool hasMin, bool packed, int64_t block,
+               int64_t *offset) {
+  Block &body = op.getRegion().front();
+  unsigned nIn = hasMin ? 4 : 3;
+  if (body.getNumArguments() != nIn + 1)
+    return false;
+  Value x = body.getArgument(0), q = body.getArgument(1),
+        d = body.getArgument(2), mn = hasMin ? body.getArgument(3) : Value(),
+        acc = body.getArgument(nIn);
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  if (yield.getNumOperands() != 1)
+    return false;
+  auto is = [](Value want) { return [want](Value v) { return v == want; }; };
+  auto deq = [&](Value v) { // d * sitofp(q)
+    auto mul = v.getDefiningOp<arith::MulFOp>();
+    return mul && commutes(mul, is(d), [&](Value s) {
+             auto c = s.getDefiningOp<arith::SIToFPOp>();
+             if (!c || !c.getType().isF32())
+               return false;
+             Value in = c.getIn();
+             *offset = 0;
+             if (!packed)
+               return in == q;
+             if (auto sub = in.getDefiningOp<arith::SubIOp>()) {
+               if (!isConstInt(sub.getRhs(), 8))
+                 return false;
+               *offset = 8;
+               in = sub.getLhs();
+             }
+             return isNibble(in, q, block);
+           });
+  };
+  auto weight = [&](Value v) {
+    if (!hasMin)
+      return deq(v);
+    auto add = v.getDefiningOp<arith::AddFOp>();
+    return add && commutes(add, deq, is(mn));
+  };
+  auto product = [&](Value v) {
+    auto mul = v.getDefiningOp<arith::MulFOp>();
+    return mul && commutes(mul, is(x), weight);
+  };
+  auto sum = yield.getOperand(0).getDefiningOp<arith::AddFOp>();
+  return sum && commutes(sum, is(acc), product);
+}
+
+struct QuantEmitter {
+  OpBuilder &b;
+  Location loc;
+  const buddy::QuantMatmulOperands &o;
+  const buddy::QuantMatmulConfig &cfg;
+  IndexMath im;
+
+  QuantEmitter(OpBuilder &b, Location loc, const buddy::QuantMatmulOperands &o,
+               const buddy::QuantMatmulConfig &cfg)
+      : b(b), loc(loc), o(o), cfg(cfg), im{b, loc} {}
+
+  int64_t vw() const { return cfg.vectorWidth; }
+  int64_t perBlock() const { return o.block / vw(); }
+  int64_t groups() const { return o.k / o.block; }
+  VectorType f32Vec() const { return VectorType::get({vw()}, b.getF32Type()); }
+  VectorType i8Vec() const {
+    return VectorType::get({vw()}, b.getIntegerType(8));
+  }
+  Value zeroVec() {
+    return arith::ConstantOp::create(b, loc, f32Vec(),
+                                     DenseElementsAttr::get(f32Vec(), 0.0f));
+  }
+  Value bcast(Value s) { return vector::BroadcastOp::create(b, loc, f32Vec(), s); }
+  /// sitofp(q[row, k:k+vw]) as f32 lanes.
+  Value loadWeights(Value row, Value k) {
+    Value qv = vector::LoadOp::create(b, loc, i8Vec(), o.q, ValueRange{row, k});
+    return arith::SIToFPOp::create(b, loc, f32Vec(), qv);
+  }
+
+  Value splatI8(VectorType ty, int64_t v) {
+    return arith::ConstantOp::create(
+        b, loc, ty, DenseElementsAttr::get(ty, ArrayRef<APInt>{APInt(8, v)}));
+  }
+
+  /// The integer weights of block g of `row` as B/vw f32 vectors (elements
+  /// gB + u*vw). Packed: one load of the block's B/2 bytes; low nibbles are
+  /// elements [0, B/2), high nibbles [B/2, B) (minus the offset).
+  SmallVector<Value> blockWeights(Value row, Value g, Value k0) {
+    SmallVector<Value> w;
+    if (!o.packed) {
+      for (int64_t u = 0; u < perBlock(); ++u)
+        w.push_back(loadWeights(row, im.add(k0, u * vw())));
+      return w;
+    }
+    int64_t hb = o.block / 2;
+    auto byteTy = VectorType::get({hb}, b.getIntegerType(8));
+    Value bytes = vector::LoadOp::create(b, loc, byteTy, o.q,
+                                         ValueRange{row, im.mul(g, hb)});
+    Value halves[2] = {arith::AndIOp::create(b, loc, bytes, splatI8(byteTy, 15)),
+                       arith::ShRUIOp::create(b, loc, bytes, splatI8(byteTy, 4))};
+    if (o.offset)
+      for (Value &h : halves)
+        h = arith::SubIOp::create(b, loc, h, splatI8(byteTy, o.offset));
+    for (int64_t u = 0; u < perBlock(); ++u) {
+      int64_t e = u * vw();
+      Value piece = halves[e / hb];
+      if (vw() != hb)
+        piece = vector::ExtractStridedSliceOp::create(
+            b, loc, piece, ArrayRef<int64_t>{e % hb}, ArrayRef<int64_t>{vw()},
+            ArrayRef<int64_t>{1});
+      w.push_back(arith::SIToFPOp::create(b, loc, f32Vec(), piece));
+    }
+    return w;
+  }
+
+  void forLoop(Value lb, Value ub, Value step,
+               llvm::function_ref<void(Value)> body) {
+    auto f = scf::ForOp::create(b, loc, lb, ub, step);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPoint(f.getBody()->getTerminator());
+    body(f.getInductionVar());
+  }
+
+  SmallVector<Value>
+  forLoopIter(Value lb, Value ub, Value step, ValueRange init,
+              llvm::function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    auto f = scf::ForOp::create(
+        b, loc, lb, ub, step, init,
+        [&](OpBuilder &lb2, Location, Value iv, ValueRange iter) {
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPoint(lb2.getInsertionBlock(), lb2.getInsertionPoint());
+          scf::YieldOp::create(b, loc, body(iv, iter));
+        });
+    return SmallVector<Value>(f.getResults());
+  }
+
+  /// scf.parallel over [0, N) in chunks of `chunk` rows; body(n0, n1).
+  void parallelRows(int64_t chunk, llvm::function_ref<void(Value, Value)> body) {
+    auto par = scf::ParallelOp::create(b, loc, ValueRange{im.c(0)},
+                                       ValueRange{im.c(llvm::divideCeil(o.n, chunk))},
+                                       ValueRange{im.c(1)});
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPoint(par.getBody()->getTerminator());
+    Value n0 = im.mul(par.getInductionVars()[0], chunk);
+    Value n1 = im.min(im.add(n0, chunk), im.c(o.n));
+    body(n0, n1);
+  }
+
+  // ---------------------------------------------------------------- decode
+  void emitGemv() {
+    int64_t r = std::max<int64_t>(1, cfg.rows / o.m);
+    int64_t chunk = llvm::divideCeil(cfg.chunk, r) * r;
+    parallelRows(chunk, [&](Value n0, Value n1) {
+      Value nFull = im.add(n0, im.floorTo(im.sub(n1, n0), r));
+      forLoop(n0, nFull, im.c(r), [&](Value n) { emitRows(n, r); });
+      forLoop(nFull, n1, im.c(1), [&](Value n) { emitRows(n, 1); });
+    });
+  }
+
+  void emitRows(Value n, int64_t r) {
+    int64_t m = o.m, U = perBlock();
+    SmallVector<Value> rowIdx, mIdx;
+    for (int64_t j = 0; j < r; ++j)
+      rowIdx.push_back(im.add(n, j));
+    for (int64_t i = 0; i < m; ++i)
+      mIdx.push_back(im.c(i));
+    SmallVector<Value> init(m * r, zeroVec());
+    SmallVector<Value> acc = forLoopIter(
+        im.c(0), im.c(groups()), im.c(1), init,
+        [&](Value g, ValueRange it) {
+          Value k0 = im.mul(g, o.block);
+          SmallVector<Value> kIdx;
+          for (int64_t u = 0; u < U; ++u)
+            kIdx.push_back(im.add(k0, u * vw()));
+          SmallVector<SmallVector<Value>> xs(m);
+          SmallVector<Value> xsum(m);
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t u = 0; u < U; ++u) {
+              xs[i].push_back(vector::LoadOp::create(b, loc, f32Vec(), o.x,
+                                                     ValueRange{mIdx[i], kIdx[u]}));
+              if (o.min)
+                xsum[i] = u ? (Value)arith::AddFOp::create(b, loc, xsum[i], xs[i][u])
+                            : xs[i][u];
+            }
+          SmallVector<Value> next(it.begin(), it.end());
+          for (int64_t j = 0; j < r; ++j) {
+            SmallVector<Value> dot(m);
+            SmallVector<Value> ws = blockWeights(rowIdx[j], g, k0);
+            for (int64_t u = 0; u < U; ++u) {
+              Value w = ws[u];
+              for (int64_t i = 0; i < m; ++i)
+                dot[i] = u ? (Value)vector::FMAOp::create(b, loc, xs[i][u], w, dot[i])
+                           : (Value)arith::MulFOp::create(b, loc, xs[i][u], w);
+            }
+            Value d = bcast(memref::LoadOp::create(b, loc, o.scale,
+                                                   ValueRange{rowIdx[j], g}));
+            Value mn = o.min ? bcast(memref::LoadOp::create(
+                                   b, loc, o.min, ValueRange{rowIdx[j], g}))
+                             : Value();
+            for (int64_t i = 0; i < m; ++i) {
+              Value &a = next[i * r + j];
+              a = vector::FMAOp::create(b, loc, dot[i], d, a);
+              if (mn)
+                a = vector::FMAOp::create(b, loc, xsum[i], mn, a);
+            }
+          }
+          return next;
+        });
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < r; ++j) {
+        // reassoc: a log2(vw)-deep shuffle tree instead of vw - 1 dependent
+        // scalar adds (any summation order is within the documented bound).
+        Value s = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                              acc[i * r + j],
+                                              arith::FastMathFlags::reassoc);
+        SmallVector<Value, 2> at{mIdx[i], rowIdx[j]};
+        Value old = memref::LoadOp::create(b, loc, o.y, at);
+        memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, s),
+                                o.y, at);
+      }
+  }
+
+  // --------------------------------------------------------------- prefill
+  void emitDequantMatmul() {
+    auto wTy = MemRefType::get({o.n, o.k}, b.getF32Type());
+    Value w = memref::AllocOp::create(b, loc, wTy, b.getI64IntegerAttr(64));
+    parallelRows(cfg.chunk, [&](Value n0, Value n1) {
+      forLoop(n0, n1, im.c(1), [&](Value row) {
+        forLoop(im.c(0), im.c(groups()), im.c(1), [&](Value g) {
+          Value k0 = im.mul(g, o.block);
+          Value d = bcast(memref::LoadOp::create(b, loc, o.scale, ValueRange{row, g}));
+          Value mn = o.min ? bcast(memref::LoadOp::create(b, loc, o.min,
+                                                          ValueRange{row, g}))
+                           : Value();
+          SmallVector<Value> ws = blockWeights(row, g, k0);
+          for (int64_t u = 0; u < perBlock(); ++u) {
+            Value k = im.add(k0, u * vw());
+            Value q = ws[u];
+            Value v = mn ? (Value)vector::FMAOp::create(b, loc, q, d, mn)
+                         : (Value)arith::MulFOp::create(b, loc, q, d);
+            vector::StoreOp::create(b, loc, v, w, ValueRange{row, k});
+          }
+        });
+      });
+    });
+    MLIRContext *ctx = b.getContext();
+    AffineExpr m = getAffineDimExpr(0, ctx), n = getAffineDimExpr(1, ctx),
+               k = getAffineDimExpr(2, ctx);
+    AffineExpr exprs[3][2] = {{m, k}, {n, k}, {m, n}}; // x, w as (n, k), y
+    SmallVector<Attribute> maps;
+    for (auto &e : exprs)
+      maps.push_back(AffineMapAttr::get(AffineMap::get(3, 0, e, ctx)));
+    auto mm = linalg::MatmulOp::create(b, loc, ValueRange{o.x, w}, ValueRange{o.y});
+    mm.setIndexingMapsAttr(b.getArrayAttr(maps));
+    memref::DeallocOp::create(b, loc, w);
+  }
+};
+
+struct QuantMatmulVectorizePass
+    : buddy::impl::QuantMatmulVectorizeBase<QuantMatmulVectorizePass> {
+  using QuantMatmulVectorizeBase::QuantMatmulVectorizeBase;
+
+  void runOnOperation() override {
+    if (vectorWidth <= 0 || maxRows < 0 || rows <= 0 || chunk <= 0) {
+      getOperation().emitError()
+          << "buddy-quant-matmul-vectorize: vector-width, rows and chunk must "
+             "be positive, max-rows non-negative";
+      return signalPassFailure();
+    }
+    buddy::vectorizeQuantMatmuls(getOperation(),
+                                 {vectorWidth, maxRows, rows, chunk});
+  }
+};
+
+} // namespace
+
+std::optional<buddy::QuantMatmulOperands>
+buddy::matchQuantMatmul(linalg::GenericOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
+      op.getNumLoops() != 3)
+    return std::nullopt;
+  unsigned nIn = op.getNumDpsInputs();
+  if (nIn != 3 && nIn != 4)
+    return std::nullopt;
+  auto its = op.getIteratorTypesArray();
+  if (its[0] != utils::IteratorType::parallel ||
+      its[1] != utils::IteratorType::parallel ||
+      its[2] != utils::IteratorType::reduction)
+    return std::nullopt;
+  MLIRContext *ctx = op.getContext();
+  AffineExpr m = getAffineDimExpr(0, ctx), n = getAffineDimExpr(1, ctx),
+             k = getAffineDimExpr(2, ctx);
+  auto map = [&](ArrayRef<AffineExpr> e) { return AffineMap::get(3, 0, e, ctx); };
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  if (maps[0] != map({m, k}) || maps[nIn] != map({m, n}))
+    return std::nullopt;
+  // The scale (and min) map: (n, k floordiv B) with a constant B > 0.
+  AffineMap sm = maps[2];
+  if (sm.getNumResults() != 2 || sm.getResult(0) != n)
+    return std::nullopt;
+  auto fd = dyn_cast<AffineBinaryOpExpr>(sm.getResult(1));
+  if (!fd || fd.getKind() != AffineExprKind::FloorDiv || fd.getLHS() != k)
+    return std::nullopt;
+  auto bc = dyn_cast<AffineConstantExpr>(fd.getRHS());
+  if (!bc || bc.getValue() <= 0)
+    return std::nullopt;
+  if (nIn == 4 && maps[3] != sm)
+    return std::nullopt;
+  int64_t block = bc.getValue();
+  bool packed;
+  if (maps[1] == map({n, k}))
+    packed = false;
+  else if (block % 2 == 0 &&
+           maps[1] == map({n, k.floorDiv(block) * (block / 2) + k % (block / 2)}))
+    packed = true;
+  else
+    return std::nullopt;
+
+  QuantMatmulOperands r;
+  r.x = op.getDpsInputOperand(0)->get();
+  r.q = op.getDpsInputOperand(1)->get();
+  r.scale = op.getDpsInputOperand(2)->get();
+  r.min = nIn == 4 ? op.getDpsInputOperand(3)->get() : Value();
+  r.y = op.getDpsInitOperand(0)->get();
+  r.block = block;
+  r.packed = packed;
+  Builder b(ctx);
+  Type f32 = b.getF32Type(), i8 = b.getIntegerType(8);
+  if (!isStatic2D(r.x, f32, true) || !isStatic2D(r.q, i8, true) ||
+      !isStatic2D(r.scale, f32, false) || !isStatic2D(r.y, f32, true) ||
+      (r.min && !isStatic2D(r.min, f32, false)))
+    return std::nullopt;
+  r.m = shapeOf(r.x)[0];
+  r.k = shapeOf(r.x)[1];
+  r.n = shapeOf(r.q)[0];
+  int64_t groups = r.k / r.block;
+  if (r.k % r.block || shapeOf(r.q)[1] != (packed ? r.k / 2 : r.k) ||
+      shapeOf(r.y)[0] != r.m ||
+      shapeOf(r.y)[1] != r.n || shapeOf(r.scale)[0] != r.n ||
+      shapeOf(r.scale)[1] != groups ||
+      (r.min && shapeOf(r.min) != shapeOf(r.scale)))
+    return std::nullopt;
+  if (!matchBody(op, static_cast<bool>(r.min), packed, block, &r.offset))
+    return std::nullopt;
+  return r;
+}
+
+int64_t buddy::vectorizeQuantMatmuls(func::FuncOp f,
+                                     const QuantMatmulConfig &cfg) {
+  SmallVector<std::pair<linalg::GenericOp, QuantMatmulOperands>> work;
+  f.walk([&](linalg::GenericOp op) {
+    auto qm = matchQuantMatmul(op);
+    if (qm && (qm->packed ? qm->block / 2 : qm->block) % cfg.vectorWidth == 0 &&
+        qm->m >= 1)
+      work.emplace_back(op, *qm);
+  });
+  for (auto &[op, qm] : work) {
+    OpBuilder b(op);
+    QuantEmitter e(b, op.getLoc(), qm, cfg);
+    if (qm.m <= cfg.maxRows)
+      e.emitGemv();
+    else
+      e.emitDequantMatmul();
+    op->erase();
+  }
+  return static_cast<int64_t>(work.size());
+}

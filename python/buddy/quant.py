@@ -1,0 +1,210 @@
+"""Block-quantized linear layers (GGUF Q8_0, Q4_0, Q4_1) that Buddy compiles without dequantizing.
+
+A quantized weight `W[N, K]` is held as *planes* (docs/quantization.md), repacked once from
+GGUF's interleaved blocks of 32 weights:
+
+* ``qweight``: int8. Q8_0: ``[N, K]``, the stored int8 q (``w = d * q``). Q4_0 / Q4_1:
+  ``[N, K/2]``, GGUF's own nibble bytes (byte ``j`` of block ``g`` holds element ``32 g + j``
+  in its low and ``32 g + 16 + j`` in its high nibble; ``w = d * (nibble - 8)`` for Q4_0,
+  ``w = d * nibble + m`` for Q4_1);
+* ``scales``: float32 ``[N, K/32]`` (GGUF's f16 ``d``, exactly widened);
+* ``mins``: float32 ``[N, K/32]``, Q4_1 only.
+
+`QuantLinear` holds them as buffers named ``<module>.qweight/.scales/.mins`` and calls the
+custom op ``torch.ops.buddy.quant_linear(x, qweight, scales, mins, fmt)``, whose eager kernel
+is dequantize + matmul (so the eager model runs and tests compare against it). The frontend
+lowers the op to one `linalg.generic` that ``buddy-opt --buddy-quant-matmul-vectorize`` turns
+into Vector-dialect kernels.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["BLOCK", "FORMATS", "QuantFormatError", "QuantPlanes", "QuantLinear", "packed", "qweight_shape",
+           "planes_from_gguf", "unpack_quants", "dequantize_planes", "quant_linear"]
+
+BLOCK = 32
+# GGUF block layouts this module repacks: bytes per block of 32 weights.
+FORMATS = {"Q8_0": 34, "Q4_0": 18, "Q4_1": 20}
+
+
+class QuantFormatError(ValueError):
+    """A weight cannot be held in (or read from) quantized planes: names the tensor and shape."""
+
+
+@dataclass(frozen=True)
+class QuantPlanes:
+    fmt: str
+    qweight: np.ndarray          # int8 [N, K] (Q8_0) or packed nibbles [N, K/2] (Q4_0, Q4_1)
+    scales: np.ndarray           # float32 [N, K/32]
+    mins: Optional[np.ndarray]   # float32 [N, K/32] (Q4_1) or None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """[N, K] of the weight."""
+        return (int(self.scales.shape[0]), int(self.scales.shape[1]) * BLOCK)
+
+    def take_rows(self, rows: np.ndarray) -> "QuantPlanes":
+        """The planes of W[rows] (blocks run along K, so a row permutation keeps them whole)."""
+        return QuantPlanes(self.fmt, self.qweight[rows], self.scales[rows],
+                           None if self.mins is None else self.mins[rows])
+
+
+def packed(fmt: str) -> bool:
+    """Whether `fmt`'s qweight holds two 4-bit weights per byte ([N, K/2])."""
+    return fmt in ("Q4_0", "Q4_1")
+
+
+def qweight_shape(fmt: str, n: int, k: int) -> tuple[int, int]:
+    return (n, k // 2) if packed(fmt) else (n, k)
+
+
+def _check_k(name: str, shape: tuple[int, ...]) -> None:
+    if len(shape) != 2:
+        raise QuantFormatError(f"quantized weight {name!r}: shape {list(shape)} is not 2-D [N, K]")
+    if shape[1] % BLOCK or shape[1] == 0:
+        raise QuantFormatError(f"quantized weight {name!r}: shape {list(shape)}: K = {shape[1]} is not a "
+                               f"positive multiple of the block size {BLOCK}")
+
+
+def _check_fmt(fmt: str, name: str) -> None:
+    if fmt not in FORMATS:
+        raise QuantFormatError(f"tensor {name!r} uses quantization type {fmt}, which Buddy cannot keep "
+                               f"quantized (supported: {', '.join(FORMATS)})")
+
+
+def planes_from_gguf(fmt: str, data: np.ndarray, shape: tuple[int, int], name: str = "weight") -> QuantPlanes:
+    """Repack GGUF block data of a `shape` = [N, K] (NumPy order) tensor into planes."""
+    _check_fmt(fmt, name)
+    _check_k(name, tuple(shape))
+    n, k = (int(d) for d in shape)
+    g = k // BLOCK
+    nbytes = FORMATS[fmt]
+    raw = np.ascontiguousarray(data).view(np.uint8).reshape(-1)
+    if raw.size != n * g * nbytes:
+        raise QuantFormatError(f"{fmt} tensor {name!r} of shape {[n, k]} has {raw.size} bytes, "
+                               f"expected {n * g * nbytes}")
+    blocks = raw.reshape(n, g, nbytes)
+    d = np.ascontiguousarray(blocks[:, :, 0:2]).view(np.float16)[..., 0].astype(np.float32)
+    mins = None
+    if fmt == "Q8_0":
+        q = np.ascontiguousarray(blocks[:, :, 2:]).view(np.int8).reshape(n, k)
+    else:  # the nibble bytes as they are: 16 per block
+        start = 2 if fmt == "Q4_0" else 4
+        q = np.ascontiguousarray(blocks[:, :, start:start + 16]).view(np.int8).reshape(n, k // 2)
+        if fmt == "Q4_1":
+            mins = np.ascontiguousarray(blocks[:, :, 2:4]).view(np.float16)[..., 0].astype(np.float32)
+    for what, a in (("scales", d), ("mins", mins)):
+        if a is not None and not np.isfinite(a).all():
+            raise QuantFormatError(f"{fmt} tensor {name!r}: {int((~np.isfinite(a)).sum())} NaN/Inf {what} "
+                                   f"of {a.size}: the file is damaged")
+    return QuantPlanes(fmt, np.ascontiguousarray(q), np.ascontiguousarray(d),
+                       None if mins is None else np.ascontiguousarray(mins))
+
+
+def unpack_quants(fmt: str, qweight: torch.Tensor) -> torch.Tensor:
+    """The per-weight integer q [N, K] as float32 (Q4_0's nibbles minus 8)."""
+    if not packed(fmt):
+        return qweight.to(torch.float32)
+    n, kh = qweight.shape
+    b = qweight.view(torch.uint8).to(torch.int32).reshape(n, kh // 16, 16)
+    q = torch.cat([b & 0x0F, b >> 4], dim=2).reshape(n, kh * 2)
+    return (q - 8 if fmt == "Q4_0" else q).to(torch.float32)
+
+
+def dequantize_planes(qweight: torch.Tensor, scales: torch.Tensor, mins: Optional[torch.Tensor],
+                      fmt: str) -> torch.Tensor:
+    """W = scales * q (+ mins), broadcast per block of 32 along K: float32 [N, K]."""
+    n, g = scales.shape
+    w = unpack_quants(fmt, qweight).reshape(n, g, BLOCK) * scales.unsqueeze(-1)
+    if mins is not None:
+        w = w + mins.unsqueeze(-1)
+    return w.reshape(n, g * BLOCK)
+
+
+def _check_op(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, mins: Optional[torch.Tensor],
+              fmt: str) -> None:
+    _check_fmt(fmt, "qweight")
+    if x.dtype != torch.float32 or x.dim() < 1:
+        raise QuantFormatError(f"quant_linear: input must be float32 [..., K], got {x.dtype} {list(x.shape)}")
+    k = int(x.shape[-1])
+    n = int(qweight.shape[0]) if qweight.dim() == 2 else -1
+    _check_k("qweight", (n, k))
+    want_q = list(qweight_shape(fmt, n, k))
+    if qweight.dim() != 2 or qweight.dtype != torch.int8 or list(qweight.shape) != want_q:
+        raise QuantFormatError(f"quant_linear: {fmt} qweight for K = {k} must be int8 {want_q}, "
+                               f"got {qweight.dtype} {list(qweight.shape)}")
+    want = [n, k // BLOCK]
+    if (mins is not None) != (fmt == "Q4_1"):
+        raise QuantFormatError(f"quant_linear: {fmt} {'needs' if fmt == 'Q4_1' else 'takes no'} mins")
+    for what, t in (("scales", scales), ("mins", mins)):
+        if t is not None and (list(t.shape) != want or t.dtype != torch.float32):
+            raise QuantFormatError(f"quant_linear: {what} must be float32 {want} for a [{n}, {k}] weight, "
+                                   f"got {t.dtype} {list(t.shape)}")
+
+
+@torch.library.custom_op("buddy::quant_linear", mutates_args=())
+def quant_linear(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor,
+                 mins: Optional[torch.Tensor], fmt: str) -> torch.Tensor:
+    """x[..., K] @ W^T with W given as `fmt` planes (eager: dequantize, then matmul)."""
+    _check_op(x, qweight, scales, mins, fmt)
+    return torch.nn.functional.linear(x, dequantize_planes(qweight, scales, mins, fmt))
+
+
+@quant_linear.register_fake
+def _quant_linear_fake(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor,
+                       mins: Optional[torch.Tensor], fmt: str) -> torch.Tensor:
+    _check_op(x, qweight, scales, mins, fmt)
+    return x.new_empty((*x.shape[:-1], qweight.shape[0]))
+
+
+class QuantLinear(nn.Module):
+    """`nn.Linear(in_features, out_features, bias=False)` with a block-quantized weight."""
+
+    def __init__(self, in_features: int, out_features: int, fmt: str, device: Optional[torch.device] = None,
+                 name: str = "weight") -> None:
+        super().__init__()
+        _check_fmt(fmt, name)
+        _check_k(name, (out_features, in_features))
+        self.in_features, self.out_features, self.fmt = int(in_features), int(out_features), fmt
+        g = in_features // BLOCK
+        self.register_buffer("qweight", torch.zeros(qweight_shape(fmt, out_features, in_features),
+                                                    dtype=torch.int8, device=device))
+        self.register_buffer("scales", torch.zeros(out_features, g, dtype=torch.float32, device=device))
+        self.mins: Optional[torch.Tensor]
+        if fmt == "Q4_1":
+            self.register_buffer("mins", torch.zeros(out_features, g, dtype=torch.float32, device=device))
+        else:
+            self.mins = None
+
+    @classmethod
+    def from_planes(cls, p: QuantPlanes, name: str = "weight") -> "QuantLinear":
+        n, k = p.shape
+        m = cls(k, n, p.fmt, name=name)
+        m.load_planes(p)
+        return m
+
+    def load_planes(self, p: QuantPlanes) -> None:
+        if p.fmt != self.fmt or p.shape != (self.out_features, self.in_features):
+            raise QuantFormatError(f"planes {p.fmt} {list(p.shape)} do not fit QuantLinear {self.fmt} "
+                                   f"[{self.out_features}, {self.in_features}]")
+        with torch.no_grad():
+            self.qweight.copy_(torch.from_numpy(p.qweight))
+            self.scales.copy_(torch.from_numpy(p.scales))
+            if self.mins is not None:
+                assert p.mins is not None
+                self.mins.copy_(torch.from_numpy(p.mins))
+
+    def dequantized_weight(self) -> torch.Tensor:
+        return dequantize_planes(self.qweight, self.scales, self.mins, self.fmt)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.buddy.quant_linear(x, self.qweight, self.scales, self.mins, self.fmt)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, fmt={self.fmt}"

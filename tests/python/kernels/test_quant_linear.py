@@ -1,0 +1,170 @@
+"""Quantized linear layers (`buddy.quant.QuantLinear`, GGUF Q8_0 / Q4_0 / Q4_1) through `buddy.compile`.
+
+Weights are quantized with the `gguf` package's own quantizer, repacked into Buddy's planes
+(`buddy.quant.planes_from_gguf`) and compiled (the frontend's quantized `linalg.generic`, then
+`--buddy-quant-matmul-vectorize` in the default pipeline: the GEMV kernel for M <= 4, dequantize
++ GEMM above). The reference is `gguf.quants.dequantize` + a float64 matmul.
+
+Tolerance: every output is a dot product of K terms x_k * w_k computed in f32 in some order
+(the kernel sums x * q per block, scales once per block, adds mins * sum(x)); any such order
+has |error| <= gamma_(K+c) * sum_k |x_k| (|d q_k| + |m|), gamma_n = n u / (1 - n u), u = 2^-24
+(Higham, "Accuracy and Stability of Numerical Algorithms", 3.1), with c = 8 covering the scale
+and min products, the dequantized reference's own f32 rounding and the final addition into y.
+"""
+from __future__ import annotations
+
+import dataclasses
+import platform
+from pathlib import Path
+from typing import Any
+import numpy as np
+import pytest
+import torch
+
+gguf = pytest.importorskip("gguf")
+
+import buddy  # noqa: E402
+from buddy.quant import BLOCK, QuantFormatError, QuantLinear, planes_from_gguf, unpack_quants  # noqa: E402
+
+FORMATS = ("Q8_0", "Q4_0", "Q4_1")
+
+
+def _quantized(fmt: str, n: int, k: int, seed: int):
+    """(planes, gguf-dequantized f32 W [N, K]) of a random weight."""
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((n, k)).astype(np.float32) * 0.5
+    qt = getattr(gguf.GGMLQuantizationType, fmt)
+    raw = gguf.quants.quantize(w, qt)
+    deq = gguf.quants.dequantize(raw, qt).reshape(n, k).astype(np.float32)
+    return planes_from_gguf(fmt, raw, (n, k), name="w"), deq
+
+
+class _Lin(torch.nn.Module):
+    def __init__(self, q: QuantLinear) -> None:
+        super().__init__()
+        self.proj = q
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x)
+
+
+def _bound(x: np.ndarray, planes, k: int) -> np.ndarray:
+    """gamma_(K+8) * sum_k |x_k| (|d q_k| + |m|) per output (module docstring)."""
+    n = planes.shape[0]
+    d = np.repeat(planes.scales.astype(np.float64), BLOCK, axis=1)
+    q = unpack_quants(planes.fmt, torch.from_numpy(planes.qweight)).numpy().astype(np.float64)
+    aw = np.abs(d * q)
+    if planes.mins is not None:
+        aw = aw + np.abs(np.repeat(planes.mins.astype(np.float64), BLOCK, axis=1))
+    u = 2.0 ** -24
+    g = (k + 8) * u / (1 - (k + 8) * u)
+    return g * (np.abs(x.reshape(-1, k).astype(np.float64)) @ aw.T).reshape(*x.shape[:-1], n)
+
+
+def _check(fmt: str, m_shape: tuple[int, ...], n: int, k: int, tmp_path: Path, kernels: bool = True,
+           target: Any = "host") -> None:
+    seed = hash((fmt, m_shape, n, k)) % (2 ** 32)
+    planes, deq = _quantized(fmt, n, k, seed)
+    mod = _Lin(QuantLinear.from_planes(planes)).eval()
+    x = torch.from_numpy(np.random.default_rng(seed + 1).standard_normal((*m_shape, k)).astype(np.float32))
+    ref = x.numpy().astype(np.float64) @ deq.astype(np.float64).T
+    # the eager op (dequantize + matmul) is the same function
+    eager = mod(x).numpy()
+    np.testing.assert_allclose(eager, ref, rtol=0, atol=float(_bound(x.numpy(), planes, k).max()) + 1e-6)
+    compiled = buddy.compile(mod, (x,), target=target, cache_dir=tmp_path, progress=False, kernels=kernels)
+    y = np.asarray(compiled(x))
+    assert y.shape == ref.shape and y.dtype == np.float32
+    err = np.abs(y.astype(np.float64) - ref)
+    bound = _bound(x.numpy(), planes, k)
+    worst = np.unravel_index(np.argmax(err - bound), err.shape)
+    assert (err <= bound).all(), (f"{fmt} M={m_shape} N={n} K={k}: |err| {err[worst]:.3g} > bound "
+                                  f"{bound[worst]:.3g} at {worst}")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("m_shape", [(1,), (3,), (7,), (128,)], ids=lambda s: f"M{s[0]}")
+def test_matches_gguf_dequantize(fmt: str, m_shape: tuple[int, ...], tmp_path: Path) -> None:
+    # N = 45: not a multiple of any vector width (16/8/4) nor of the kernel's row step
+    _check(fmt, m_shape, 45, 96, tmp_path)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_llm_shapes(fmt: str, tmp_path: Path) -> None:
+    """[1, S, K] activations as the LLM's projections see them, decode and prefill."""
+    _check(fmt, (1, 1), 200, 576, tmp_path)
+    _check(fmt, (1, 9), 130, 256, tmp_path)
+
+
+def _x86_rows() -> list:
+    """Native x86 target rows with narrower vectors than the host's: the 8-lane (avx2) and
+    4-lane (128-bit, the `generic` kernel ISA) kernels, which cut each 16-byte nibble block
+    with vector.extract_strided_slice."""
+    if platform.machine() != "x86_64":
+        return []
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    if " avx2" not in flags or " fma" not in flags:
+        return []
+    from buddy.backend.targets import TARGETS
+
+    avx2 = TARGETS["x86-avx2"]
+    return [avx2, dataclasses.replace(avx2, name="x86-128", vector_bits=128)]
+
+
+@pytest.mark.parametrize("target", _x86_rows(), ids=lambda t: t.name)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_narrow_vector_kernels(fmt: str, target: Any, tmp_path: Path) -> None:
+    from buddy.backend.pipeline import kernel_isa
+
+    assert kernel_isa(target) in ("avx2", "generic")
+    _check(fmt, (1,), 45, 96, tmp_path, target=target)
+    _check(fmt, (2,), 19, 64, tmp_path, target=target)
+    _check(fmt, (7,), 45, 96, tmp_path, target=target)
+
+
+def test_reference_lowering(tmp_path: Path) -> None:
+    """kernels=False: the frontend's generic alone (linalg -> loops) computes the same op."""
+    _check("Q4_1", (2,), 19, 64, tmp_path, kernels=False)
+
+
+def test_k_not_multiple_of_block_refused() -> None:
+    with pytest.raises(QuantFormatError, match=r"'blk.0.ffn_up.weight'.*\[8, 40\].*K = 40"):
+        planes_from_gguf("Q8_0", np.zeros(8 * 34, np.uint8), (8, 40), name="blk.0.ffn_up.weight")
+    with pytest.raises(QuantFormatError, match=r"\[8, 40\].*K = 40"):
+        QuantLinear(40, 8, "Q4_0")
+
+
+def test_bad_planes_refused_by_the_frontend(tmp_path: Path) -> None:
+    """Planes whose shapes do not fit are refused at capture, naming the shapes."""
+    class Bad(torch.nn.Module):
+        def __init__(self, q_cols: int, groups: int) -> None:
+            super().__init__()
+            self.register_buffer("q", torch.zeros(8, q_cols, dtype=torch.int8))
+            self.register_buffer("s", torch.zeros(8, groups))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.ops.buddy.quant_linear(x, self.q, self.s, None, "Q4_0")
+
+    with pytest.raises(Exception, match=r"scales must be float32 \[8, 2\]"):
+        buddy.compile(Bad(32, 3), (torch.zeros(1, 64),), cache_dir=tmp_path, progress=False)
+    with pytest.raises(Exception, match=r"Q4_0 qweight for K = 64 must be int8 \[8, 32\]"):
+        buddy.compile(Bad(64, 2), (torch.zeros(1, 64),), cache_dir=tmp_path, progress=False)
+
+
+def test_unsupported_format_refused() -> None:
+    with pytest.raises(QuantFormatError, match=r"'output.weight'.*Q5_K"):
+        planes_from_gguf("Q5_K", np.zeros(1, np.uint8), (1, 256), name="output.weight")
+
+
+def test_planes_match_gguf_dequantize() -> None:
+    """The repacking itself: d * q (+ m) over the planes is gguf's dequantization, exactly;
+    Q4 planes keep GGUF's packed nibble bytes (K/2 bytes per row)."""
+    for fmt in FORMATS:
+        planes, deq = _quantized(fmt, 5, 128, 7)
+        assert planes.qweight.shape == ((5, 64) if fmt != "Q8_0" else (5, 128)), fmt
+        q = unpack_quants(fmt, torch.from_numpy(planes.qweight)).numpy()
+        w = np.repeat(planes.scales, BLOCK, axis=1) * q
+        if planes.mins is not None:
+            w = w + np.repeat(planes.mins, BLOCK, axis=1)
+        np.testing.assert_array_equal(w, deq, err_msg=fmt)
+        mod = QuantLinear.from_planes(planes)
+        np.testing.assert_array_equal(mod.dequantized_weight().numpy(), deq, err_msg=fmt)

@@ -1,0 +1,120 @@
+"""buddy.llm with block-quantized GGUF weights (the default for a GGUF): `QuantLinear` layers,
+compiled through `CompiledLlama` (frontend `buddy.quant_linear` -> --buddy-quant-matmul-vectorize).
+
+The reference is the same file dequantized to float32 (`LlamaStatic.from_gguf(path, n,
+torch.float32)`, eager): the planes hold exactly the dequantized weights, so the two differ only
+in f32 rounding order."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("gguf")
+pytest.importorskip("transformers")
+
+from gguf import GGMLQuantizationType as QT  # noqa: E402
+
+from buddy.llm import CompiledLlama, Generator, HFTokenizer, SamplingConfig, find_smollm2_gguf  # noqa: E402
+from buddy.llm.gguf_loader import UnsupportedModelError, load_gguf  # noqa: E402
+from buddy.llm.model import LlamaStatic  # noqa: E402
+from buddy.quant import QuantLinear  # noqa: E402
+
+from test_llm_model import tiny_hf, write_tiny_gguf  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def smollm2() -> Path:
+    try:
+        return find_smollm2_gguf()
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+
+
+def _cos(a: torch.Tensor, b: torch.Tensor) -> float:
+    a64, b64 = a.double().reshape(-1), b.double().reshape(-1)
+    return float(a64 @ b64 / (a64.norm() * b64.norm()))
+
+
+def test_smollm2_q4_1_compiled_matches_dequantized(smollm2: Path, tmp_path: Path) -> None:
+    """The Q4_1 file (Q8_0 tied embedding): every projection and the LM head stay quantized;
+    greedy says " Paris", and each of the first 16 steps' logits has cosine >= 0.999 with the
+    dequantized float32 model's logits for the same prefix."""
+    n = 64
+    q = LlamaStatic.from_gguf(str(smollm2), n)
+    quant = {name: m.fmt for name, m in q.named_modules() if isinstance(m, QuantLinear)}
+    assert quant["lm_head"] == "Q8_0" and quant["model.layers.0.mlp.down_proj"] == "Q4_1"
+    assert len(quant) == 7 * q.n_layers + 1
+    assert not any(isinstance(m, torch.nn.Linear) for m in q.modules())
+    tok = HFTokenizer(smollm2)
+    prompt = tok.encode("The capital of France is")
+    runner = CompiledLlama(q, prefill_lengths=(16,), progress=False, cache_dir=tmp_path)
+    res = Generator(runner, tok, prefill_buckets=(16,)).generate(
+        prompt, SamplingConfig(max_new_tokens=16, stop_at_eos=False))
+    assert tok.decode(res.tokens).startswith(" Paris"), tok.decode(res.tokens)
+    assert len(res.logits) == 16
+
+    ref = LlamaStatic.from_gguf(str(smollm2), n, torch.float32)   # dequantized on request
+    assert isinstance(ref.lm_head, torch.nn.Linear)
+    seq = list(prompt) + list(res.tokens)
+    with torch.no_grad():
+        for step in range(16):
+            s = len(prompt) + step           # the logits of step i follow prompt + i tokens
+            want, _, _ = ref.prefill(torch.tensor([seq[:s]]), torch.tensor([s - 1]))
+            c = _cos(res.logits[step], want)
+            assert c >= 0.999, f"step {step}: cosine {c:.6f} with the dequantized float32 logits"
+
+
+def test_tiny_mixed_quant_types_eager_equals_dequantized(tmp_path: Path) -> None:
+    """Q8_0/Q4_0/Q4_1 layers are kept quantized (q/k rows unpermuted like the floats), F16/BF16
+    ones are dequantized; the eager model equals the fully dequantized one."""
+    hf = tiny_hf(tied=True, seed=3)
+    qtypes = {"token_embd.weight": QT.Q8_0, "blk.0.attn_q.weight": QT.Q4_0, "blk.0.attn_k.weight": QT.Q4_1,
+              "blk.1.attn_q.weight": QT.Q8_0, "blk.1.ffn_up.weight": QT.F16, "blk.2.attn_k.weight": QT.Q4_0,
+              "blk.3.ffn_down.weight": QT.Q4_1}
+    p = tmp_path / "tiny-q.gguf"
+    write_tiny_gguf(p, hf, qtypes, tied=True)
+    g = load_gguf(p, quantized=True)
+    assert set(g.quantized) == {"lm_head", "model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj",
+                                "model.layers.1.self_attn.q_proj", "model.layers.2.self_attn.k_proj",
+                                "model.layers.3.mlp.down_proj"}
+    assert "model.embed_tokens.weight" in g.state_dict      # the lookup reads floats
+    assert "model.layers.0.self_attn.q_proj.weight" not in g.state_dict
+    q = LlamaStatic.from_gguf(str(p), 32)
+    f = LlamaStatic.from_gguf(str(p), 32, torch.float32)
+    for name, m in q.named_modules():
+        if isinstance(m, QuantLinear):
+            w = f.get_submodule(name).weight
+            torch.testing.assert_close(m.dequantized_weight(), w, rtol=0, atol=0, msg=name)
+    tokens = torch.tensor([[3, 1, 4, 1, 5, 9, 2, 6]])
+    with torch.no_grad():
+        lq, _, _ = q.prefill(tokens, torch.tensor([7]))
+        lf, _, _ = f.prefill(tokens, torch.tensor([7]))
+    torch.testing.assert_close(lq, lf, rtol=0, atol=1e-4)
+
+
+def test_bf16_dequantizes_and_quantized_bf16_is_refused(tmp_path: Path) -> None:
+    hf = tiny_hf(seed=4)
+    p = tmp_path / "tiny-q8.gguf"
+    write_tiny_gguf(p, hf, {"blk.0.ffn_up.weight": QT.Q8_0})
+    m = LlamaStatic.from_gguf(str(p), 16, torch.bfloat16)
+    assert not any(isinstance(x, QuantLinear) for x in m.modules())
+    assert m.model.layers[0].mlp.up_proj.weight.dtype == torch.bfloat16
+    g = load_gguf(p, quantized=True)
+    with pytest.raises(ValueError, match="float32"):
+        LlamaStatic.from_state_dict(g.config, g.state_dict, 16, torch.bfloat16, quantized=g.quantized)
+
+
+def test_unsupported_quant_type_names_the_tensor(tmp_path: Path) -> None:
+    """A block type Buddy neither keeps nor dequantizes: the error names tensor and type."""
+    hf = tiny_hf(seed=5)
+    p = tmp_path / "tiny-q5.gguf"
+    write_tiny_gguf(p, hf, {"blk.2.ffn_gate.weight": QT.Q5_0})
+    with pytest.raises(UnsupportedModelError, match=r"blk\.2\.ffn_gate\.weight.*Q5_0"):
+        LlamaStatic.from_gguf(str(p), 16)
+
+
+def test_generator_dtype_option(smollm2: Path) -> None:
+    with pytest.raises(ValueError, match="dtype must be one of auto, f32, bf16"):
+        Generator.from_model(smollm2, max_len=16, engine="eager", dtype="int4")
