@@ -19,7 +19,7 @@ __all__ = ["add_llama_parser", "run_llama"]
 
 
 def add_llama_parser(sub: Any) -> argparse.ArgumentParser:
-    from buddy.cli_args import existing_path, float_in, int_in, non_empty, target_name
+    from buddy.cli_args import existing_path, float_in, int_in, non_empty
 
     p = sub.add_parser("llama", help="generate text with a LLaMA model (GGUF or HF directory) compiled by Buddy",
                        description=__doc__)
@@ -36,15 +36,22 @@ def add_llama_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--stop", type=non_empty, action="append", default=None, metavar="STR",
                    help="stop at this string (not printed; may be given several times)")
     p.add_argument("--max-len", type=int_in(2, 1 << 20), default=512, help="KV cache length (positions)")
+    add_engine_options(p)
+    p.add_argument("--quiet", action="store_true", help="no compilation progress")
+    p.set_defaults(func=run_llama)
+    return p
+
+
+def add_engine_options(p: argparse.ArgumentParser) -> None:
+    """--engine, --dtype, --target: how the model runs (`buddy llama` and `buddy serve`)."""
+    from buddy.cli_args import target_name
+
     p.add_argument("--engine", choices=("compiled", "eager"), default="compiled",
                    help="compiled: Buddy native code (default); eager: the same model in PyTorch")
     p.add_argument("--dtype", choices=("auto", "f32", "bf16"), default="auto",
                    help="weights: auto keeps a GGUF's Q8_0/Q4_0/Q4_1 linear layers quantized (default); "
                         "f32 / bf16 dequantize every weight")
     p.add_argument("--target", default="host", type=target_name, help="compilation target (see `buddy compile --help`)")
-    p.add_argument("--quiet", action="store_true", help="no compilation progress")
-    p.set_defaults(func=run_llama)
-    return p
 
 
 def _peak_rss_mib() -> float:

@@ -17,7 +17,9 @@ __all__ = ["add_serve_parser", "run_serve"]
 
 
 def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
-    from buddy.cli_args import existing_path, int_in, non_empty, target_name
+    from buddy.cli_args import existing_path, int_in, non_empty
+
+    from .cli import add_engine_options
 
     p = sub.add_parser("serve", help="serve a LLaMA model (GGUF or HF directory) over an OpenAI-compatible HTTP API",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -37,9 +39,7 @@ def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--compile-all", action="store_true",
                    help="compile every prefill bucket at startup (default: the smallest; longer prompts "
                         "compile theirs on first use, which delays the queue)")
-    p.add_argument("--engine", choices=("compiled", "eager"), default="compiled",
-                   help="compiled: Buddy native code (default); eager: the same model in PyTorch")
-    p.add_argument("--target", default="host", type=target_name, help="compilation target (see `buddy compile --help`)")
+    add_engine_options(p)
     p.add_argument("--quiet", action="store_true", help="no compilation progress, no access log")
     p.set_defaults(func=run_serve)
     return p
@@ -101,7 +101,8 @@ def _serve(a: argparse.Namespace, sock: socket.socket) -> int:
     path = Path(a.model) if a.model is not None else find_smollm2_gguf()
     log = (lambda m: None) if a.quiet else (lambda m: print(f"[buddy.serve] {m}", file=sys.stderr, flush=True))
     t0 = time.perf_counter()
-    gen = Generator.from_model(path, max_len=a.max_len, engine=a.engine, target=a.target, progress=not a.quiet)
+    gen = Generator.from_model(path, max_len=a.max_len, engine=a.engine, target=a.target, progress=not a.quiet,
+                               dtype=a.dtype)
     for bucket in (gen.buckets if a.compile_all else gen.buckets[:1]):
         gen.prepare(bucket)
     model_id = a.model_id or (path.stem if path.is_file() else path.name)
