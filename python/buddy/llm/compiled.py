@@ -341,6 +341,7 @@ class CompiledLlama:
         self.index_path = self.root / "llm" / f"{key}.json"
         self.weights_path = weights_path
         self._index: Dict[str, Any] = {"decode": None, "prefill": {}}
+        self._verified: set[str] = set()  # artifact dirs whose files were checked once
         if self.use_cache:
             self._index = self._read_index(self.index_path) or self._index
         self._index["spec"] = asdict(spec)
@@ -431,12 +432,15 @@ class CompiledLlama:
         p = Path(rel)
         if not p.exists():
             return None
+        if rel in self._verified:  # checked (or compiled) by this process already
+            return p
         try:
             cache.check_entry(p)  # sizes and code digests: a damaged entry is rebuilt
         except cache.DamagedEntry as e:
             self.report(f"cached graph {p.name} is damaged ({e}); rebuilding it")
             cache.discard(p)
             return None
+        self._verified.add(rel)
         return p
 
     def _compile(self, what: str, graph: Any, entry: str) -> Path:
@@ -523,6 +527,7 @@ class CompiledLlama:
                                                       prefill_entry(s))))
             for kind, s, job in jobs:
                 art = job.result()
+                self._verified.add(str(art))
                 if kind == "decode":
                     self._index["decode"] = str(art)
                 else:
