@@ -6,9 +6,9 @@ LLaMA's RMSNorm (HF `LlamaRMSNorm`, buddy.llm's `_RMSNorm`) reaches Core ATen as
     y = mul(x, r); out = mul(w, y)          # the weight multiply is optional
 
 With every intermediate used only by the next op, the chain becomes
-`buddy.rms_norm(input=x, weight=w | None, eps=eps)`, which the linalg table lowers to a tagged
-reduction + elementwise pair that buddy-opt's `--buddy-rmsnorm-vectorize` turns into one row
-kernel. Only float32 over the last dimension is fused; anything else keeps the ATen ops.
+`buddy.rms_norm(input=x, weight=w | None, eps=eps)`, which the linalg table lowers to a
+sum-of-squares reduction + scale generic, the form midend/include/buddy/RmsNorm.h recognises by
+its arithmetic and buddy-opt's `--buddy-rmsnorm-vectorize` turns into one row kernel. Only float32 over the last dimension is fused; anything else keeps the ATen ops.
 """
 
 from __future__ import annotations

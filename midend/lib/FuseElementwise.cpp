@@ -7,14 +7,15 @@
 //     consumer (so it disappears; nothing is computed twice),
 //   * the consumer reads the producer's result through a permutation map
 //     (a broadcast would recompute the producer per broadcast element),
-//   * neither op carries a `buddy.*` kernel tag (those are matched by later
-//     Buddy passes, e.g. --buddy-rmsnorm-vectorize).
+//   * neither op is an RMSNorm scale generic (include/buddy/RmsNorm.h), which
+//     --buddy-rmsnorm-vectorize must still find as it is.
 // Named ops (linalg.matmul, conv, fill, softmax, ...) are never fused: Buddy's
 // kernels must still recognize them. See Passes.td.
 //
 //===----------------------------------------------------------------------===//
 
 #include "buddy/Passes.h"
+#include "buddy/RmsNorm.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
@@ -31,18 +32,12 @@ using namespace mlir;
 
 namespace {
 
-bool hasBuddyTag(Operation *op) {
-  return llvm::any_of(op->getDiscardableAttrs(), [](NamedAttribute a) {
-    return a.getName().strref().starts_with("buddy.");
-  });
-}
-
 bool shouldFuse(OpOperand *fused) {
   auto producer = fused->get().getDefiningOp<linalg::GenericOp>();
   auto consumer = dyn_cast<linalg::GenericOp>(fused->getOwner());
   if (!producer || !consumer)
     return false;
-  if (hasBuddyTag(producer) || hasBuddyTag(consumer))
+  if (buddy::matchRmsNormBody(producer) || buddy::matchRmsNormBody(consumer))
     return false;
   for (Operation *user : producer->getUsers())
     if (user != consumer.getOperation())

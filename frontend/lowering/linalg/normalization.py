@@ -1,5 +1,5 @@
-"""Normalization and softmax (linalg): softmax/log_softmax, buddy.rms_norm (tagged for
-buddy-opt's row kernel), layer_norm, batch_norm (inference and batch statistics),
+"""Normalization and softmax (linalg): softmax/log_softmax, buddy.rms_norm (in the form
+buddy-opt's row kernel matches, include/buddy/RmsNorm.h), layer_norm, batch_norm (inference and batch statistics),
 group_norm."""
 
 from __future__ import annotations
@@ -45,35 +45,23 @@ def _softmax(cx, a):
 
 @op("buddy.rms_norm")
 def _rms_norm(cx, a):
-    """x * rsqrt(mean(x^2, -1) + eps) [* w] (frontend/passes/rmsnorm.py; f32, last dim) as a sum-of-squares
-    reduction tagged `buddy.rms_norm_sumsq` and one elementwise generic tagged `buddy.rms_norm = eps`, the
-    form buddy-opt's --buddy-rmsnorm-vectorize turns into one row kernel (and a correct lowering as is)."""
+    """x * rsqrt(mean(x^2, -1) + eps) [* w] (frontend/passes/rmsnorm.py; f32, last dim) as a zero-filled
+    sum-of-squares reduction and one elementwise scale generic: the form midend/include/buddy/RmsNorm.h
+    defines by its arithmetic, which buddy-opt's --buddy-rmsnorm-vectorize turns into one row kernel (and a
+    correct lowering as is). No attribute marks it (docs/interfaces.md)."""
     x, w, eps = a["input"], a["weight"], float(a["eps"])
     shape = list(cx.shape(x))
     n = shape[-1]
     xv = cx.value(x)
     ss = reduce(xv, "f32", [len(shape) - 1], True, "f32", 0, lambda e, b: arith.addf(e, b), "f32",
                 pre=lambda v: arith.mulf(v, v))
-    _tag(ss, "buddy.rms_norm_sumsq", ir.UnitAttr.get())
     ops = [(xv, "f32"), (ss, "f32")] + ([cx.operand(w)] if w is not None else [])
 
     def body(u, s, *wv):
         r = math.rsqrt(arith.addf(arith.divf(s, const(float(n), "f32")), const(eps, "f32")))
         y = arith.mulf(u, r)
         return arith.mulf(y, wv[0]) if wv else y
-    y = elementwise(ops, shape, "f32", body, cdt="f32")
-    _tag(y, "buddy.rms_norm", ir.FloatAttr.get(ir.F32Type.get(), eps))
-    return y
-
-
-def _tag(v: ir.Value, name: str, attr: ir.Attribute) -> None:
-    """Set attribute `name` on the linalg.generic that produces `v` (through a keepdim reshape)."""
-    op = v.owner
-    while op.name in ("tensor.expand_shape", "tensor.collapse_shape"):
-        op = op.operands[0].owner
-    if op.name != "linalg.generic":
-        raise Unsupported(f"buddy.rms_norm: expected a linalg.generic to tag, got {op.name}")
-    op.attributes[name] = attr
+    return elementwise(ops, shape, "f32", body, cdt="f32")
 
 
 @op("aten.native_layer_norm.default")

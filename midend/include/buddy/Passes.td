@@ -318,9 +318,9 @@ def FuseElementwise
     permutation map, so nothing is recomputed (a `[rows, 1]` rsqrt feeding a
     broadcasting multiply stays separate). Bias add + activation, residual
     add chains, x*x into a sum, ... become one loop nest and their
-    intermediate tensors disappear. Ops carrying a `buddy.*` attribute (kernel
-    tags such as `buddy.rms_norm`) and named ops (matmul, conv, fill,
-    softmax) are never fused, so the Buddy kernel passes still see them.
+    intermediate tensors disappear. RMSNorm scale generics (the form of
+    include/buddy/RmsNorm.h) and named ops (matmul, conv, fill, softmax) are
+    never fused, so the Buddy kernel passes still see them.
   }];
   let dependentDialects = ["mlir::linalg::LinalgDialect",
                            "mlir::tensor::TensorDialect"];
@@ -361,21 +361,25 @@ def SoftmaxVectorize
 
 def RmsNormVectorize
     : Pass<"buddy-rmsnorm-vectorize", "mlir::func::FuncOp"> {
-  let summary = "Lower the frontend's tagged RMSNorm to a vectorized row "
-                "kernel on memrefs";
+  let summary = "Lower RMSNorm generics (include/buddy/RmsNorm.h) to a "
+                "vectorized row kernel on memrefs";
   let description = [{
-    The frontend fuses RMSNorm (Core ATen pow/mean/add/rsqrt/mul/mul) into
-    `buddy.rms_norm` and lowers it to a sum-of-squares reduction tagged
-    `buddy.rms_norm_sumsq` plus an elementwise `linalg.generic` tagged
-    `buddy.rms_norm = <eps>` with operands `ins(x, sumsq[, w]) outs(y)`
-    computing `y = x * rsqrt(sumsq / n + eps) [* w]` (a correct reference
-    lowering on its own). On f32 memrefs (unit inner stride, `w` 1-D) this
-    pass replaces the tagged generic by one kernel per row (rows in an
+    The frontend raises RMSNorm (Core ATen pow/mean/add/rsqrt/mul/mul) to
+    `buddy.rms_norm` and lowers it to a zero `linalg.fill`, a sum-of-squares
+    reduction `s = sum(x * x)` over the last dim, and an elementwise
+    `linalg.generic` `ins(x, s[, w]) outs(y)` computing
+    `y = x * rsqrt(s / N + eps) [* w]` with constant N and eps (a correct
+    lowering on its own; no attribute marks it). include/buddy/RmsNorm.h
+    defines the form and its matchers. On f32 memrefs (unit inner stride,
+    `w` 1-D, N the static row length) whose s is provably that reduction of
+    the same x (a zero fill and the reduction are its only writers), this
+    pass replaces the scale generic by one kernel per row (rows in an
     `scf.parallel` as for --buddy-softmax-vectorize, or an `scf.for` nest):
       sweep 1: s = sum(x * x) with `vector.fma` (masked tail padded with 0);
-      sweep 2: y = x * rsqrt(s / n + eps) [* w].
-    The tagged reduction and the `linalg.fill` of its accumulator are erased
-    when nothing else reads the sum of squares. Other IR is left unchanged.
+      sweep 2: y = x * rsqrt(s / N + eps) [* w].
+    The reduction and its fill are erased when nothing else reads the sum.
+    Other IR, including the right shape with other arithmetic, is left
+    unchanged.
   }];
   let dependentDialects = ["mlir::arith::ArithDialect",
                            "mlir::math::MathDialect",

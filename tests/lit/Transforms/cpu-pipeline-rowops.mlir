@@ -50,7 +50,7 @@ func.func @forward(%s: tensor<512x37xf32>, %mask: tensor<512x37xf32>, %x: tensor
   %er = tensor.empty() : tensor<512xf32>
   %init = linalg.fill ins(%zero : f32) outs(%er : tensor<512xf32>) -> tensor<512xf32>
   %ss = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]}
-      ins(%x : tensor<512x37xf32>) outs(%init : tensor<512xf32>) attrs = {buddy.rms_norm_sumsq} {
+      ins(%x : tensor<512x37xf32>) outs(%init : tensor<512xf32>) {
   ^bb0(%v: f32, %acc: f32):
     %sq = arith.mulf %v, %v : f32
     %a = arith.addf %sq, %acc : f32
@@ -58,8 +58,7 @@ func.func @forward(%s: tensor<512x37xf32>, %mask: tensor<512x37xf32>, %x: tensor
   } -> tensor<512xf32>
   %ssk = tensor.expand_shape %ss [[0, 1]] output_shape [512, 1] : tensor<512xf32> into tensor<512x1xf32>
   %y = linalg.generic {indexing_maps = [#id, #bcast, #col, #id], iterator_types = ["parallel", "parallel"]}
-      ins(%x, %ssk, %w : tensor<512x37xf32>, tensor<512x1xf32>, tensor<37xf32>) outs(%e : tensor<512x37xf32>)
-      attrs = {buddy.rms_norm = 1.0e-05 : f32} {
+      ins(%x, %ssk, %w : tensor<512x37xf32>, tensor<512x1xf32>, tensor<37xf32>) outs(%e : tensor<512x37xf32>) {
   ^bb0(%v: f32, %sv: f32, %wv: f32, %o: f32):
     %n = arith.constant 37.0 : f32
     %eps = arith.constant 1.0e-05 : f32
