@@ -15,6 +15,11 @@ custom op ``torch.ops.buddy.quant_linear(x, qweight, scales, mins, fmt)``, whose
 is dequantize + matmul (so the eager model runs and tests compare against it). The frontend
 lowers the op to one `linalg.generic` that ``buddy-opt --buddy-quant-matmul-vectorize`` turns
 into Vector-dialect kernels.
+
+`QuantEmbedding` is the lookup table in the same planes, through
+``torch.ops.buddy.quant_embedding(ids, qweight, scales, mins, fmt)`` (eager and compiled:
+dequantize only the rows looked up). `QuantEmbedding.tied(linear)` shares a `QuantLinear`'s
+buffers, so a tied embedding and LM head are one quantized table in the weight file.
 """
 from __future__ import annotations
 
@@ -25,8 +30,9 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["BLOCK", "FORMATS", "QuantFormatError", "QuantPlanes", "QuantLinear", "packed", "qweight_shape",
-           "planes_from_gguf", "unpack_quants", "dequantize_planes", "quant_linear"]
+__all__ = ["BLOCK", "FORMATS", "QuantFormatError", "QuantPlanes", "QuantLinear", "QuantEmbedding", "packed",
+           "qweight_shape", "planes_from_gguf", "unpack_quants", "dequantize_planes", "quant_linear",
+           "quant_embedding"]
 
 BLOCK = 32
 # GGUF block layouts this module repacks: bytes per block of 32 weights.
@@ -127,25 +133,43 @@ def dequantize_planes(qweight: torch.Tensor, scales: torch.Tensor, mins: Optiona
     return w.reshape(n, g * BLOCK)
 
 
+def _check_planes(op: str, qweight: torch.Tensor, scales: torch.Tensor, mins: Optional[torch.Tensor],
+                  fmt: str, k: int) -> int:
+    """N of a `fmt` weight [N, k] held in these planes; QuantFormatError naming `op` otherwise."""
+    _check_fmt(fmt, "qweight")
+    n = int(qweight.shape[0]) if qweight.dim() == 2 else -1
+    _check_k("qweight", (n, k))
+    want_q = list(qweight_shape(fmt, n, k))
+    if qweight.dim() != 2 or qweight.dtype != torch.int8 or list(qweight.shape) != want_q:
+        raise QuantFormatError(f"{op}: {fmt} qweight for K = {k} must be int8 {want_q}, "
+                               f"got {qweight.dtype} {list(qweight.shape)}")
+    want = [n, k // BLOCK]
+    if (mins is not None) != (fmt == "Q4_1"):
+        raise QuantFormatError(f"{op}: {fmt} {'needs' if fmt == 'Q4_1' else 'takes no'} mins")
+    for what, t in (("scales", scales), ("mins", mins)):
+        if t is not None and (list(t.shape) != want or t.dtype != torch.float32):
+            raise QuantFormatError(f"{op}: {what} must be float32 {want} for a [{n}, {k}] weight, "
+                                   f"got {t.dtype} {list(t.shape)}")
+    return n
+
+
 def _check_op(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, mins: Optional[torch.Tensor],
               fmt: str) -> None:
     _check_fmt(fmt, "qweight")
     if x.dtype != torch.float32 or x.dim() < 1:
         raise QuantFormatError(f"quant_linear: input must be float32 [..., K], got {x.dtype} {list(x.shape)}")
-    k = int(x.shape[-1])
-    n = int(qweight.shape[0]) if qweight.dim() == 2 else -1
-    _check_k("qweight", (n, k))
-    want_q = list(qweight_shape(fmt, n, k))
-    if qweight.dim() != 2 or qweight.dtype != torch.int8 or list(qweight.shape) != want_q:
-        raise QuantFormatError(f"quant_linear: {fmt} qweight for K = {k} must be int8 {want_q}, "
-                               f"got {qweight.dtype} {list(qweight.shape)}")
-    want = [n, k // BLOCK]
-    if (mins is not None) != (fmt == "Q4_1"):
-        raise QuantFormatError(f"quant_linear: {fmt} {'needs' if fmt == 'Q4_1' else 'takes no'} mins")
-    for what, t in (("scales", scales), ("mins", mins)):
-        if t is not None and (list(t.shape) != want or t.dtype != torch.float32):
-            raise QuantFormatError(f"quant_linear: {what} must be float32 {want} for a [{n}, {k}] weight, "
-                                   f"got {t.dtype} {list(t.shape)}")
+    _check_planes("quant_linear", qweight, scales, mins, fmt, int(x.shape[-1]))
+
+
+def _embedding_k(scales: torch.Tensor) -> int:
+    if scales.dim() != 2:
+        raise QuantFormatError(f"quant_embedding: scales must be float32 [N, K/{BLOCK}], got {list(scales.shape)}")
+    return int(scales.shape[1]) * BLOCK
+
+
+def _check_ids(ids: torch.Tensor) -> None:
+    if ids.dtype not in (torch.int64, torch.int32):
+        raise QuantFormatError(f"quant_embedding: indices must be int64 or int32, got {ids.dtype}")
 
 
 @torch.library.custom_op("buddy::quant_linear", mutates_args=())
@@ -161,6 +185,31 @@ def _quant_linear_fake(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Ten
                        mins: Optional[torch.Tensor], fmt: str) -> torch.Tensor:
     _check_op(x, qweight, scales, mins, fmt)
     return x.new_empty((*x.shape[:-1], qweight.shape[0]))
+
+
+@torch.library.custom_op("buddy::quant_embedding", mutates_args=())
+def quant_embedding(ids: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor,
+                    mins: Optional[torch.Tensor], fmt: str) -> torch.Tensor:
+    """W[ids] with W given as `fmt` planes: float32 [*ids.shape, K]; only the rows looked up are
+    dequantized. An id outside [-N, N) is an IndexError naming it."""
+    _check_ids(ids)
+    n = _check_planes("quant_embedding", qweight, scales, mins, fmt, _embedding_k(scales))
+    flat = ids.reshape(-1).to(torch.int64)
+    bad = (flat < -n) | (flat >= n)
+    if bool(bad.any()):
+        raise IndexError(f"quant_embedding: index {int(flat[bad][0])} is out of range for a table of {n} rows")
+    rows = torch.where(flat < 0, flat + n, flat)
+    w = dequantize_planes(qweight[rows], scales[rows], None if mins is None else mins[rows], fmt)
+    return w.reshape(*ids.shape, w.shape[-1])
+
+
+@quant_embedding.register_fake
+def _quant_embedding_fake(ids: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor,
+                          mins: Optional[torch.Tensor], fmt: str) -> torch.Tensor:
+    _check_ids(ids)
+    k = _embedding_k(scales)
+    _check_planes("quant_embedding", qweight, scales, mins, fmt, k)
+    return scales.new_empty((*ids.shape, k))
 
 
 class QuantLinear(nn.Module):
@@ -208,3 +257,60 @@ class QuantLinear(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, fmt={self.fmt}"
+
+
+class QuantEmbedding(nn.Module):
+    """`nn.Embedding(num_embeddings, embedding_dim)` whose table is block-quantized planes."""
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, fmt: str, name: str = "weight") -> None:
+        super().__init__()
+        _check_fmt(fmt, name)
+        _check_k(name, (num_embeddings, embedding_dim))
+        self.num_embeddings, self.embedding_dim, self.fmt = int(num_embeddings), int(embedding_dim), fmt
+        g = embedding_dim // BLOCK
+        self.register_buffer("qweight", torch.zeros(qweight_shape(fmt, num_embeddings, embedding_dim),
+                                                    dtype=torch.int8))
+        self.register_buffer("scales", torch.zeros(num_embeddings, g, dtype=torch.float32))
+        self.mins: Optional[torch.Tensor]
+        if fmt == "Q4_1":
+            self.register_buffer("mins", torch.zeros(num_embeddings, g, dtype=torch.float32))
+        else:
+            self.mins = None
+
+    @classmethod
+    def tied(cls, linear: QuantLinear) -> "QuantEmbedding":
+        """The lookup table of `linear`'s weight [N, K] (N rows of K): the same buffer tensors, so
+        the weight file (and memory) holds them once."""
+        m = cls.__new__(cls)
+        nn.Module.__init__(m)
+        m.num_embeddings, m.embedding_dim, m.fmt = linear.out_features, linear.in_features, linear.fmt
+        m.register_buffer("qweight", linear.qweight)
+        m.register_buffer("scales", linear.scales)
+        if linear.mins is not None:
+            m.register_buffer("mins", linear.mins)
+        else:
+            m.mins = None
+        return m
+
+    @classmethod
+    def from_planes(cls, p: QuantPlanes, name: str = "weight") -> "QuantEmbedding":
+        n, k = p.shape
+        m = cls(n, k, p.fmt, name=name)
+        with torch.no_grad():
+            m.qweight.copy_(torch.from_numpy(p.qweight))
+            m.scales.copy_(torch.from_numpy(p.scales))
+            if m.mins is not None:
+                assert p.mins is not None
+                m.mins.copy_(torch.from_numpy(p.mins))
+        return m
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The dequantized table (float32 [N, K]), built on each access: for reference and tests."""
+        return dequantize_planes(self.qweight, self.scales, self.mins, self.fmt)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return torch.ops.buddy.quant_embedding(ids, self.qweight, self.scales, self.mins, self.fmt)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}, fmt={self.fmt}"

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from ..registry import OpTable
 from . import (conv_pool, creation, data_movement, elementwise, indexing, linear_algebra, normalization,
-               reductions, resampling)
+               quantized, reductions, resampling)
 
-FAMILIES = (elementwise, creation, data_movement, indexing, reductions, linear_algebra, conv_pool,
+FAMILIES = (elementwise, creation, data_movement, indexing, reductions, linear_algebra, quantized, conv_pool,
             normalization, resampling)
 
 LINALG_OPS: OpTable = OpTable.merge("linalg", *(m.OPS for m in FAMILIES))

@@ -1,6 +1,5 @@
 """Linear algebra (linalg): mm, bmm, addmm (named linalg.matmul / batch_matmul) and pairwise
-distances (cdist, pdist), and the block-quantized linear layer buddy.quant_linear
-(`buddy.quant`). A transposed operand (nn.Linear's weight) is emitted as
+distances (cdist, pdist); the block-quantized layers are in `quantized.py`. A transposed operand (nn.Linear's weight) is emitted as
 linalg.transpose; buddy-opt's --buddy-fold-transpose-into-matmul folds it into the matmul's
 indexing map (the one owner of that rewrite)."""
 
@@ -64,83 +63,6 @@ def _scaled_bias_add(cx, a, bias: Any, m: ir.Value, acc: str) -> ir.Value:
             b = C.mul(b, const(beta, acc), acc)
         return C.add(b, p, acc)
     return elementwise([cx.operand(bias), (m, acc)], cx.out.shape, cx.out.dtype, body, cdt=acc)
-
-
-# ------------------------------------------------------------------ quantized linear
-QUANT_BLOCK = 32  # elements per scale (buddy.quant.BLOCK)
-QUANT_FORMATS = ("Q8_0", "Q4_0", "Q4_1")  # buddy.quant.FORMATS
-
-
-def packed_byte_expr(k: ir.AffineExpr) -> ir.AffineExpr:
-    """Byte of element k in a row of packed 4-bit blocks: (k floordiv 32) * 16 + k mod 16
-    (GGUF order: byte j of a block holds elements j and j + 16)."""
-    half = QUANT_BLOCK // 2
-    return ir.AffineExpr.get_add(ir.AffineExpr.get_mul(ir.AffineExpr.get_floor_div(k, QUANT_BLOCK), half),
-                                 ir.AffineExpr.get_mod(k, half))
-
-
-def _nibble(byte: ir.Value) -> ir.Value:
-    """The 4-bit weight of the current element k (loop 2) in its packed byte, as i8 in [0, 15]:
-    (byte >> 4 * ((k mod 32) floordiv 16)) & 15."""
-    i8, idx = ir.IntegerType.get_signless(8), ir.IndexType.get()
-
-    def ci(v: int) -> ir.Value:
-        return arith.constant(idx, v)
-    half = arith.divui(arith.remui(C.index(2), ci(QUANT_BLOCK)), ci(QUANT_BLOCK // 2))
-    shift = arith.index_cast(i8, arith.muli(half, ci(4)))
-    return arith.andi(arith.shrui(byte, shift), arith.constant(i8, 15))
-
-
-@op("buddy.quant_linear.default")
-def _quant_linear(cx, a):
-    """y[..., n] = sum_k x[..., k] * (scales[n, k / 32] * q[n, k] (+ mins[n, k / 32])).
-
-    One linalg.generic over (m, n, k) on x collapsed to [M, K]: i8 weight operand (Q8_0: one
-    byte per weight at (n, k); Q4_0/Q4_1: packed nibbles at (n, (k floordiv 32) * 16 + k mod 16),
-    the nibble picked with linalg.index), scale (and min) operands indexed with
-    `k floordiv 32`, f32 accumulation (docs/quantization.md). It is a complete lowering by
-    itself; buddy-opt's --buddy-quant-matmul-vectorize recognises this structure and replaces
-    it with vector kernels."""
-    x, q, s, mn, fmt = a["x"], a["qweight"], a["scales"], a["mins"], a["fmt"]
-    xs, qs, ss = list(cx.shape(x)), list(cx.shape(q)), list(cx.shape(s))
-    where = (f"`{cx.node.name}` ({fmt}): x {cx.dtype(x)}{xs}, qweight {cx.dtype(q)}{qs}, "
-             f"scales {cx.dtype(s)}{ss}{'' if mn is None else f', mins {list(cx.shape(mn))}'}")
-    if fmt not in QUANT_FORMATS:
-        raise Unsupported(f"quant_linear {where}: format {fmt!r} (supported: {', '.join(QUANT_FORMATS)})")
-    if cx.dtype(x) != "f32" or cx.dtype(q) != "i8" or cx.dtype(s) != "f32" or len(qs) != 2 or not xs:
-        raise Unsupported(f"quant_linear {where}: needs f32 x [..., K], i8 qweight, f32 scales")
-    k = xs[-1]
-    n = qs[0]
-    if k % QUANT_BLOCK or k == 0:
-        raise Unsupported(f"quant_linear {where}: K = {k} is not a positive multiple of {QUANT_BLOCK}")
-    pk = fmt != "Q8_0"
-    if qs != [n, k // 2 if pk else k] or ss != [n, k // QUANT_BLOCK] or (mn is None) != (fmt != "Q4_1") or \
-            (mn is not None and (list(cx.shape(mn)) != ss or cx.dtype(mn) != "f32")):
-        raise Unsupported(f"quant_linear {where}: shapes do not fit (need qweight [{n}, {k // 2 if pk else k}], "
-                          f"scales{' and mins' if fmt == 'Q4_1' else ''} [{n}, {k // QUANT_BLOCK}])")
-    m = 1
-    for d in xs[:-1]:
-        m *= d
-    x2 = C.reshape(cx.value(x), [m, k])
-    kd = ir.AffineDimExpr.get(2)
-    kb = ir.AffineExpr.get_floor_div(kd, QUANT_BLOCK)
-    ins = [(x2, [0, 2]), (cx.value(q), [1, packed_byte_expr(kd) if pk else 2]), (cx.value(s), [1, kb])]
-    if mn is not None:
-        ins.append((cx.value(mn), [1, kb]))
-    f32, i8 = ir.F32Type.get(), ir.IntegerType.get_signless(8)
-
-    def body(xv, qv, d, *rest):
-        *m_, acc = rest
-        if pk:
-            qv = _nibble(qv)
-            if fmt == "Q4_0":
-                qv = arith.subi(qv, arith.constant(i8, 8))
-        w = arith.mulf(d, arith.sitofp(f32, qv))
-        if m_:
-            w = arith.addf(w, m_[0])
-        return [arith.addf(acc, arith.mulf(xv, w))]
-    y = generic(ins, [(filled([m, n], "f32", 0), [0, 1])], ["parallel", "parallel", "reduction"], body)[0]
-    return C.reshape(y, list(cx.out.shape))
 
 
 # ------------------------------------------------------------------ distances

@@ -84,8 +84,8 @@ _SHAPING_SOURCES = ("model.py", "compiled.py", "gguf_header.py", "gguf_loader.py
 
 
 def _sources_digest() -> str:
-    """Digest of the Buddy Python sources that shape the compiled code (frontend, backend, llm)
-    and of the buddy-opt binary (path, size, mtime)."""
+    """Digest of the Buddy Python sources that shape the compiled code (frontend, backend, llm,
+    buddy.quant) and of the buddy-opt binary (path, size, mtime)."""
     h = hashlib.sha256()
     for root in (_package_dir("buddy.frontend"), _package_dir("buddy.backend")):
         for f in sorted(root.rglob("*.py")):
@@ -95,6 +95,7 @@ def _sources_digest() -> str:
     for name in _SHAPING_SOURCES:  # not the CLI, server or sampling: editing them keeps the cache
         h.update(name.encode())
         h.update((here / name).read_bytes())
+    h.update((here.parent / "quant.py").read_bytes())  # QuantLinear / QuantEmbedding and their ops
     from buddy.toolchain import find_tool
     opt = Path(find_tool("buddy-opt"))
     st = opt.stat()
@@ -185,9 +186,9 @@ class ModelSpec:
 
     @classmethod
     def of(cls, model: LlamaStatic) -> "ModelSpec":
-        # the embedding's dtype: float even when the linear layers (and LM head) are quantized
+        # the norms' dtype: float even when the linear layers and the embedding are quantized
         return cls(int(model.n_layers), int(model.n_kv), int(model.head_dim), int(model.max_len),
-                   int(model.vocab_size), str(model.model.embed_tokens.weight.dtype).removeprefix("torch."))
+                   int(model.vocab_size), str(model.model.norm.weight.dtype).removeprefix("torch."))
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -478,7 +479,7 @@ class CompiledLlama:
 
     def _example(self, shape: Tuple[int, ...]) -> torch.Tensor:
         """An int64 example input on the model's device (meta for a meta-built model)."""
-        return torch.zeros(shape, dtype=torch.int64, device=self.model.model.embed_tokens.weight.device)
+        return torch.zeros(shape, dtype=torch.int64, device=self.model.model.norm.weight.device)
 
     def _import_decode(self) -> Any:
         k, v = self.model.new_cache()

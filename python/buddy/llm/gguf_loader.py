@@ -109,9 +109,10 @@ class GGUFModel:
     """What `load_gguf` returns: HF config, HF-named weights, and tokenizer metadata.
 
     With `load_gguf(..., quantized=True)`, `quantized` maps the HF module name of every linear
-    layer whose GGUF weight is Q8_0/Q4_0/Q4_1 (``model.layers.0.self_attn.q_proj``, ``lm_head``)
-    to its planes (`buddy.quant.QuantPlanes`); its ``.weight`` is then not in `state_dict`
-    (except a tied embedding, which the lookup still reads dequantized)."""
+    layer whose GGUF weight is Q8_0/Q4_0/Q4_1 (``model.layers.0.self_attn.q_proj``, ``lm_head``),
+    and ``model.embed_tokens`` when the table is, to its planes (`buddy.quant.QuantPlanes`);
+    its ``.weight`` is then not in `state_dict`. A tied LM head maps to the embedding's very
+    planes object."""
     path: Path
     config: Any  # transformers.LlamaConfig
     state_dict: dict[str, torch.Tensor]
@@ -228,7 +229,7 @@ def load_gguf(path: str | os.PathLike[str], dtype: torch.dtype = torch.float32,
 
     `quantized`: linear weights stored as Q8_0/Q4_0/Q4_1 are not dequantized but repacked
     into planes (`GGUFModel.quantized`, `buddy.quant`); the LM head too when its weight (or
-    the tied embedding) is one of these types."""
+    the tied embedding) is one of these types, and the embedding itself."""
     path = Path(path)
     header = read_header(path)  # the C++ reader: no Python walk of the vocabulary
     meta = header.values
@@ -241,7 +242,6 @@ def load_gguf(path: str | os.PathLike[str], dtype: torch.dtype = torch.float32,
 
     state: dict[str, torch.Tensor] = {}
     planes: dict[str, Any] = {}
-    emb_planes: Any = None
     for t in header.tensors:
         name = _hf_name(t.name)
         if name is None:
@@ -256,11 +256,9 @@ def load_gguf(path: str | os.PathLike[str], dtype: torch.dtype = torch.float32,
         shape = t.shape
         linear = name.endswith("_proj.weight") or name in ("lm_head.weight", "model.embed_tokens.weight")
         if quantized and linear and qtype in KEEP_QUANTIZED_TYPES:
-            p = _quant_planes(path, t.name, header.tensor_bytes(t), qtype, shape, name, n_head, n_kv)
-            if name != "model.embed_tokens.weight":
-                planes[name[:-len(".weight")]] = p
-                continue
-            emb_planes = p  # the LM head if tied; the lookup itself still reads floats
+            planes[name[:-len(".weight")]] = _quant_planes(path, t.name, header.tensor_bytes(t), qtype, shape,
+                                                           name, n_head, n_kv)
+            continue
         w = dequantize(qtype, header.tensor_bytes(t), shape)
         finite = np.isfinite(w)
         if not finite.all():  # garbage weights never reach the output
@@ -274,15 +272,16 @@ def load_gguf(path: str | os.PathLike[str], dtype: torch.dtype = torch.float32,
             w = np.array(w)
         state[name] = torch.from_numpy(np.ascontiguousarray(w)).to(dtype)
 
-    if "model.embed_tokens.weight" not in state:
+    emb_planes = planes.get("model.embed_tokens")
+    if "model.embed_tokens.weight" not in state and emb_planes is None:
         raise GGUFFormatError(f"{path}: tensor token_embd.weight is missing")
     tied = "lm_head.weight" not in state and "lm_head" not in planes
     if tied:
         if emb_planes is not None:
-            planes["lm_head"] = emb_planes
+            planes["lm_head"] = emb_planes  # the same object: one table (QuantEmbedding.tied)
         else:
             state["lm_head.weight"] = state["model.embed_tokens.weight"]
-    n_vocab = state["model.embed_tokens.weight"].shape[0]
+    n_vocab = emb_planes.shape[0] if emb_planes is not None else state["model.embed_tokens.weight"].shape[0]
     n_tokens = header.array_lengths.get("tokenizer.ggml.tokens")
     if n_tokens is not None and n_tokens > n_vocab:  # ids past the table would read garbage
         raise GGUFFormatError(f"{path}: the tokenizer has {n_tokens} tokens but token_embd.weight "

@@ -235,7 +235,7 @@ class _Compute(nn.Module):
 
     def new_cache(self) -> tuple[torch.Tensor, torch.Tensor]:
         shape = (self.n_layers, self.n_kv, self.max_len, self.head_dim)
-        w = self.model.embed_tokens.weight  # float even when the linear layers are quantized
+        w = self.model.norm.weight  # float even when the linear layers and the embedding are quantized
         return (torch.zeros(shape, dtype=w.dtype, device=w.device),
                 torch.zeros(shape, dtype=w.dtype, device=w.device))
 
@@ -261,9 +261,11 @@ class LlamaStatic(_Compute):
                         dtype: torch.dtype = torch.float32,
                         quantized: Mapping[str, Any] | None = None) -> "LlamaStatic":
         """Build from a HF-named state dict (as returned by either loader). `quantized` maps
-        linear module names (``model.layers.0.mlp.up_proj``, ``lm_head``) to block-quantized
-        planes (`buddy.quant.QuantPlanes`): those modules become `buddy.quant.QuantLinear`
-        (float32 activations only) and take no ``.weight`` from `state`."""
+        linear module names (``model.layers.0.mlp.up_proj``, ``lm_head``) and, optionally,
+        ``model.embed_tokens`` to block-quantized planes (`buddy.quant.QuantPlanes`): those
+        modules become `buddy.quant.QuantLinear` (float32 activations only) or
+        `buddy.quant.QuantEmbedding` and take no ``.weight`` from `state`. When the LM head's
+        planes are the embedding's (a tied table), both modules share one set of buffers."""
         m = cls(config, max_len, dtype)
         if quantized:
             if dtype != torch.float32:
@@ -286,9 +288,12 @@ class LlamaStatic(_Compute):
         return m
 
     def _quantize(self, planes: Mapping[str, Any]) -> None:
-        from buddy.quant import QuantLinear
+        from buddy.quant import QuantEmbedding, QuantLinear
 
+        emb = planes.get("model.embed_tokens")
         for name, p in planes.items():
+            if name == "model.embed_tokens":
+                continue
             parent_name, _, child = name.rpartition(".")
             parent = self.get_submodule(parent_name) if parent_name else self
             old = getattr(parent, child, None)
@@ -296,11 +301,21 @@ class LlamaStatic(_Compute):
                 raise ValueError(f"quantized weight {name!r} {p.fmt} {list(p.shape)} does not fit the "
                                  f"model's layer {old!r}")
             setattr(parent, child, QuantLinear.from_planes(p, name=f"{name}.weight"))
+        if emb is not None:
+            old = self.model.embed_tokens
+            if not isinstance(old, nn.Embedding) or (old.num_embeddings, old.embedding_dim) != tuple(emb.shape):
+                raise ValueError(f"quantized embedding {emb.fmt} {list(emb.shape)} does not fit the model's "
+                                 f"table {old!r}")
+            if planes.get("lm_head") is emb and isinstance(self.lm_head, QuantLinear):
+                self.model.embed_tokens = QuantEmbedding.tied(self.lm_head)  # one table in memory and on disk
+            else:
+                self.model.embed_tokens = QuantEmbedding.from_planes(emb, name="model.embed_tokens.weight")
 
     @classmethod
     def from_gguf(cls, path: str, max_len: int, dtype: torch.dtype | None = None) -> "LlamaStatic":
-        """`dtype` None (default): linear weights stored as Q8_0/Q4_0/Q4_1 stay block-quantized
-        (`buddy.quant.QuantLinear`, float32 activations), everything else float32; a dtype
+        """`dtype` None (default): linear weights and the embedding stored as Q8_0/Q4_0/Q4_1 stay
+        block-quantized (`buddy.quant.QuantLinear`/`QuantEmbedding`, float32 activations),
+        everything else float32; a dtype
         (float32, bfloat16) dequantizes every weight to it."""
         from .gguf_loader import load_gguf
         quantized = dtype is None

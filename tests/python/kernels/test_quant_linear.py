@@ -168,3 +168,72 @@ def test_planes_match_gguf_dequantize() -> None:
         np.testing.assert_array_equal(w, deq, err_msg=fmt)
         mod = QuantLinear.from_planes(planes)
         np.testing.assert_array_equal(mod.dequantized_weight().numpy(), deq, err_msg=fmt)
+
+
+# ---------------------------------------------------------------- the quantized embedding
+class _Emb(torch.nn.Module):
+    def __init__(self, e) -> None:
+        super().__init__()
+        self.emb = e
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.emb(ids)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("ids_shape", [(1, 1), (2, 7), (5,)])
+def test_embedding_matches_gguf_dequantize(fmt: str, ids_shape: tuple[int, ...], tmp_path: Path) -> None:
+    """`QuantEmbedding` reads exactly the gguf-dequantized rows (a gather, no arithmetic but the
+    block's own d * q + m: bit-equal), eager and compiled; negative ids wrap like nn.Embedding."""
+    from buddy.quant import QuantEmbedding
+
+    n, k = 37, 96
+    planes, deq = _quantized(fmt, n, k, seed=len(ids_shape) * 7 + len(fmt))
+    mod = _Emb(QuantEmbedding.from_planes(planes)).eval()
+    ids = torch.from_numpy(np.random.default_rng(5).integers(-n, n, size=ids_shape).astype(np.int64))
+    want = deq[np.where(ids.numpy() < 0, ids.numpy() + n, ids.numpy())]
+    np.testing.assert_array_equal(mod(ids).numpy(), want)
+    compiled = buddy.compile(mod, (ids,), cache_dir=tmp_path, progress=False)
+    got = np.asarray(compiled(ids))
+    assert got.shape == (*ids_shape, k) and got.dtype == np.float32
+    np.testing.assert_array_equal(got, want)
+
+
+def test_embedding_tied_to_linear_is_one_table(tmp_path: Path) -> None:
+    """A tied embedding and LM head (`QuantEmbedding.tied`) are one set of planes: the weight
+    file holds them once, and both uses read it."""
+    from buddy.quant import QuantEmbedding
+
+    planes, deq = _quantized("Q8_0", 64, 32, seed=11)
+
+    class Tied(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = QuantLinear.from_planes(planes)
+            self.emb = QuantEmbedding.tied(self.head)
+
+        def forward(self, ids: torch.Tensor) -> torch.Tensor:
+            return self.head(self.emb(ids))
+
+    mod = Tied().eval()
+    assert mod.emb.qweight is mod.head.qweight and mod.emb.scales is mod.head.scales
+    ids = torch.tensor([[3, 63, 0]])
+    compiled = buddy.compile(mod, (ids,), cache_dir=tmp_path, progress=False)
+    ref = deq[ids.numpy()].astype(np.float64) @ deq.astype(np.float64).T
+    np.testing.assert_allclose(np.asarray(compiled(ids)), ref, rtol=1e-5, atol=1e-4)
+    # one i8 [64, 32] table and one f32 [64, 1] scale plane (+ the header), not two of each
+    size = (compiled.artifact_dir / "weights.bwt").stat().st_size
+    assert 64 * 32 + 64 * 4 <= size < 2 * 64 * 32, size
+
+
+def test_embedding_bad_ids_and_planes() -> None:
+    from buddy.quant import QuantEmbedding
+
+    planes, _ = _quantized("Q4_1", 8, 32, seed=2)
+    e = QuantEmbedding.from_planes(planes)
+    with pytest.raises(IndexError, match="index 8 is out of range for a table of 8 rows"):
+        e(torch.tensor([1, 8]))
+    with pytest.raises(QuantFormatError, match="indices must be int64 or int32"):
+        e(torch.tensor([1.0]))
+    with pytest.raises(QuantFormatError, match="needs mins"):
+        torch.ops.buddy.quant_embedding(torch.tensor([0]), e.qweight, e.scales, None, "Q4_1")

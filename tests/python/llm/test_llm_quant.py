@@ -19,7 +19,7 @@ from gguf import GGMLQuantizationType as QT  # noqa: E402
 from buddy.llm import CompiledLlama, Generator, HFTokenizer, SamplingConfig, find_smollm2_gguf  # noqa: E402
 from buddy.llm.gguf_loader import UnsupportedModelError, load_gguf  # noqa: E402
 from buddy.llm.model import LlamaStatic  # noqa: E402
-from buddy.quant import QuantLinear  # noqa: E402
+from buddy.quant import QuantEmbedding, QuantLinear  # noqa: E402
 
 from test_llm_model import tiny_hf, write_tiny_gguf  # noqa: E402
 
@@ -46,7 +46,10 @@ def test_smollm2_q4_1_compiled_matches_dequantized(smollm2: Path, tmp_path: Path
     quant = {name: m.fmt for name, m in q.named_modules() if isinstance(m, QuantLinear)}
     assert quant["lm_head"] == "Q8_0" and quant["model.layers.0.mlp.down_proj"] == "Q4_1"
     assert len(quant) == 7 * q.n_layers + 1
-    assert not any(isinstance(m, torch.nn.Linear) for m in q.modules())
+    assert not any(isinstance(m, (torch.nn.Linear, torch.nn.Embedding)) for m in q.modules())
+    # the tied Q8_0 table is one set of planes, read by the lookup and the LM head
+    emb = q.model.embed_tokens
+    assert isinstance(emb, QuantEmbedding) and emb.fmt == "Q8_0" and emb.qweight is q.lm_head.qweight
     tok = HFTokenizer(smollm2)
     prompt = tok.encode("The capital of France is")
     runner = CompiledLlama(q, prefill_lengths=(16,), progress=False, cache_dir=tmp_path)
@@ -54,6 +57,10 @@ def test_smollm2_q4_1_compiled_matches_dequantized(smollm2: Path, tmp_path: Path
         prompt, SamplingConfig(max_new_tokens=16, stop_at_eos=False))
     assert tok.decode(res.tokens).startswith(" Paris"), tok.decode(res.tokens)
     assert len(res.logits) == 16
+    # the weight file holds the blocks, not floats: within 1.3x the GGUF (planes widen f16 scales)
+    bwt = sorted(tmp_path.rglob("*.bwt"))
+    assert len(bwt) == 1 and bwt[0].stat().st_size <= 1.3 * smollm2.stat().st_size, \
+        (bwt, [b.stat().st_size for b in bwt], smollm2.stat().st_size)
 
     ref = LlamaStatic.from_gguf(str(smollm2), n, torch.float32)   # dequantized on request
     assert isinstance(ref.lm_head, torch.nn.Linear)
@@ -76,10 +83,11 @@ def test_tiny_mixed_quant_types_eager_equals_dequantized(tmp_path: Path) -> None
     p = tmp_path / "tiny-q.gguf"
     write_tiny_gguf(p, hf, qtypes, tied=True)
     g = load_gguf(p, quantized=True)
-    assert set(g.quantized) == {"lm_head", "model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj",
-                                "model.layers.1.self_attn.q_proj", "model.layers.2.self_attn.k_proj",
-                                "model.layers.3.mlp.down_proj"}
-    assert "model.embed_tokens.weight" in g.state_dict      # the lookup reads floats
+    assert set(g.quantized) == {"lm_head", "model.embed_tokens", "model.layers.0.self_attn.q_proj",
+                                "model.layers.0.self_attn.k_proj", "model.layers.1.self_attn.q_proj",
+                                "model.layers.2.self_attn.k_proj", "model.layers.3.mlp.down_proj"}
+    assert g.quantized["lm_head"] is g.quantized["model.embed_tokens"]   # tied: one table
+    assert "model.embed_tokens.weight" not in g.state_dict
     assert "model.layers.0.self_attn.q_proj.weight" not in g.state_dict
     q = LlamaStatic.from_gguf(str(p), 32)
     f = LlamaStatic.from_gguf(str(p), 32, torch.float32)
@@ -87,6 +95,8 @@ def test_tiny_mixed_quant_types_eager_equals_dequantized(tmp_path: Path) -> None
         if isinstance(m, QuantLinear):
             w = f.get_submodule(name).weight
             torch.testing.assert_close(m.dequantized_weight(), w, rtol=0, atol=0, msg=name)
+    assert isinstance(q.model.embed_tokens, QuantEmbedding)
+    torch.testing.assert_close(q.model.embed_tokens.weight, f.model.embed_tokens.weight, rtol=0, atol=0)
     tokens = torch.tensor([[3, 1, 4, 1, 5, 9, 2, 6]])
     with torch.no_grad():
         lq, _, _ = q.prefill(tokens, torch.tensor([7]))
