@@ -211,6 +211,26 @@ def _quant_embedding_fake(ids: torch.Tensor, qweight: torch.Tensor, scales: torc
     return scales.new_empty((*ids.shape, k))
 
 
+def _register_planes(m: nn.Module, n: int, k: int, fmt: str, device: Optional[torch.device] = None) -> None:
+    """Zero buffers qweight / scales (/ mins for Q4_1) of a `fmt` weight [n, k] on module `m`."""
+    g = k // BLOCK
+    m.register_buffer("qweight", torch.zeros(qweight_shape(fmt, n, k), dtype=torch.int8, device=device))
+    m.register_buffer("scales", torch.zeros(n, g, dtype=torch.float32, device=device))
+    if fmt == "Q4_1":
+        m.register_buffer("mins", torch.zeros(n, g, dtype=torch.float32, device=device))
+    else:
+        m.mins = None
+
+
+def _copy_planes(m: nn.Module, p: QuantPlanes) -> None:
+    with torch.no_grad():
+        m.qweight.copy_(torch.from_numpy(p.qweight))
+        m.scales.copy_(torch.from_numpy(p.scales))
+        if m.mins is not None:
+            assert p.mins is not None
+            m.mins.copy_(torch.from_numpy(p.mins))
+
+
 class QuantLinear(nn.Module):
     """`nn.Linear(in_features, out_features, bias=False)` with a block-quantized weight."""
 
@@ -220,15 +240,8 @@ class QuantLinear(nn.Module):
         _check_fmt(fmt, name)
         _check_k(name, (out_features, in_features))
         self.in_features, self.out_features, self.fmt = int(in_features), int(out_features), fmt
-        g = in_features // BLOCK
-        self.register_buffer("qweight", torch.zeros(qweight_shape(fmt, out_features, in_features),
-                                                    dtype=torch.int8, device=device))
-        self.register_buffer("scales", torch.zeros(out_features, g, dtype=torch.float32, device=device))
         self.mins: Optional[torch.Tensor]
-        if fmt == "Q4_1":
-            self.register_buffer("mins", torch.zeros(out_features, g, dtype=torch.float32, device=device))
-        else:
-            self.mins = None
+        _register_planes(self, self.out_features, self.in_features, fmt, device)
 
     @classmethod
     def from_planes(cls, p: QuantPlanes, name: str = "weight") -> "QuantLinear":
@@ -241,12 +254,7 @@ class QuantLinear(nn.Module):
         if p.fmt != self.fmt or p.shape != (self.out_features, self.in_features):
             raise QuantFormatError(f"planes {p.fmt} {list(p.shape)} do not fit QuantLinear {self.fmt} "
                                    f"[{self.out_features}, {self.in_features}]")
-        with torch.no_grad():
-            self.qweight.copy_(torch.from_numpy(p.qweight))
-            self.scales.copy_(torch.from_numpy(p.scales))
-            if self.mins is not None:
-                assert p.mins is not None
-                self.mins.copy_(torch.from_numpy(p.mins))
+        _copy_planes(self, p)
 
     def dequantized_weight(self) -> torch.Tensor:
         return dequantize_planes(self.qweight, self.scales, self.mins, self.fmt)
@@ -266,15 +274,8 @@ class QuantEmbedding(nn.Module):
         _check_fmt(fmt, name)
         _check_k(name, (num_embeddings, embedding_dim))
         self.num_embeddings, self.embedding_dim, self.fmt = int(num_embeddings), int(embedding_dim), fmt
-        g = embedding_dim // BLOCK
-        self.register_buffer("qweight", torch.zeros(qweight_shape(fmt, num_embeddings, embedding_dim),
-                                                    dtype=torch.int8))
-        self.register_buffer("scales", torch.zeros(num_embeddings, g, dtype=torch.float32))
         self.mins: Optional[torch.Tensor]
-        if fmt == "Q4_1":
-            self.register_buffer("mins", torch.zeros(num_embeddings, g, dtype=torch.float32))
-        else:
-            self.mins = None
+        _register_planes(self, self.num_embeddings, self.embedding_dim, fmt)
 
     @classmethod
     def tied(cls, linear: QuantLinear) -> "QuantEmbedding":
@@ -295,12 +296,7 @@ class QuantEmbedding(nn.Module):
     def from_planes(cls, p: QuantPlanes, name: str = "weight") -> "QuantEmbedding":
         n, k = p.shape
         m = cls(n, k, p.fmt, name=name)
-        with torch.no_grad():
-            m.qweight.copy_(torch.from_numpy(p.qweight))
-            m.scales.copy_(torch.from_numpy(p.scales))
-            if m.mins is not None:
-                assert p.mins is not None
-                m.mins.copy_(torch.from_numpy(p.mins))
+        _copy_planes(m, p)
         return m
 
     @property
