@@ -77,16 +77,86 @@ def clip_vision() -> Built:
 
 def whisper_encoder() -> Built:
     """Whisper encoder: d_model 32, 2 layers, 4 heads, 16 mel bins, 32 frames (16 positions)."""
-    from transformers import WhisperConfig
     from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
-    cfg = WhisperConfig(vocab_size=100, d_model=32, encoder_layers=2, encoder_attention_heads=4,
-                        decoder_layers=2, decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64,
-                        num_mel_bins=16, max_source_positions=16, max_target_positions=16,
-                        decoder_start_token_id=2, **_TOKEN_IDS)
     torch.manual_seed(0)
     feats = torch.randn(1, 16, 32, generator=torch.Generator().manual_seed(1))
-    return WhisperEncoder(cfg).eval(), (feats,)
+    return WhisperEncoder(_whisper_config()).eval(), (feats,)
+
+
+WHISPER_DECODER_LAYERS = 2
+
+
+def _whisper_config() -> Any:
+    from transformers import WhisperConfig
+
+    return WhisperConfig(vocab_size=100, d_model=32, encoder_layers=2, encoder_attention_heads=4,
+                         decoder_layers=WHISPER_DECODER_LAYERS, decoder_attention_heads=4, encoder_ffn_dim=64,
+                         decoder_ffn_dim=64, num_mel_bins=16, max_source_positions=16, max_target_positions=16,
+                         decoder_start_token_id=2, **_TOKEN_IDS)
+
+
+class WhisperDecoderNoCache(torch.nn.Module):
+    """(token ids, encoder states) -> the decoder's last hidden state, no KV cache."""
+
+    def __init__(self, decoder: torch.nn.Module) -> None:
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, ids: torch.Tensor, encoder_states: torch.Tensor) -> torch.Tensor:
+        return self.decoder(input_ids=ids, encoder_hidden_states=encoder_states, use_cache=False).last_hidden_state
+
+
+class WhisperDecoderStep(torch.nn.Module):
+    """One decode step with an explicit cache: (ids, encoder states, then per layer self k, self v,
+    cross k, cross v) -> (last hidden state, then per layer the new self k and v)."""
+
+    def __init__(self, decoder: torch.nn.Module) -> None:
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, ids: torch.Tensor, encoder_states: torch.Tensor, *kv: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        from transformers import DynamicCache, EncoderDecoderCache
+
+        self_cache, cross_cache = DynamicCache(), DynamicCache()
+        for i in range(WHISPER_DECODER_LAYERS):
+            self_cache.update(kv[4 * i], kv[4 * i + 1], i)
+            cross_cache.update(kv[4 * i + 2], kv[4 * i + 3], i)
+        out = self.decoder(input_ids=ids, encoder_hidden_states=encoder_states,
+                           past_key_values=EncoderDecoderCache(self_cache, cross_cache), use_cache=True)
+        news: List[torch.Tensor] = []
+        for layer in out.past_key_values.self_attention_cache.layers:
+            news += [layer.keys, layer.values]
+        return (out.last_hidden_state, *news)
+
+
+def _whisper_decoder_and_inputs() -> Tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
+    from transformers.models.whisper.modeling_whisper import WhisperDecoder
+
+    torch.manual_seed(0)
+    decoder = WhisperDecoder(_whisper_config()).eval()
+    gen = torch.Generator().manual_seed(1)
+    encoder_states = torch.randn(1, 16, 32, generator=gen)
+    ids = torch.randint(4, 100, (1, 5), generator=gen)
+    return decoder, ids, encoder_states
+
+
+def whisper_decoder() -> Built:
+    """Whisper decoder without a cache: 5 tokens attending to 16 encoder positions."""
+    decoder, ids, encoder_states = _whisper_decoder_and_inputs()
+    return WhisperDecoderNoCache(decoder).eval(), (ids, encoder_states)
+
+
+def whisper_decoder_step() -> Built:
+    """Whisper decoder, one token with the KV cache of an eager prefill of the 4 before it."""
+    decoder, ids, encoder_states = _whisper_decoder_and_inputs()
+    with torch.no_grad():
+        prefill = decoder(input_ids=ids[:, :4], encoder_hidden_states=encoder_states, use_cache=True)
+    cache = prefill.past_key_values
+    kv: List[torch.Tensor] = []
+    for s, c in zip(cache.self_attention_cache.layers, cache.cross_attention_cache.layers):
+        kv += [s.keys, s.values, c.keys, c.values]
+    return WhisperDecoderStep(decoder).eval(), (ids[:, 4:], encoder_states, *kv)
 
 
 def _randomize_batch_norm(m: torch.nn.Module) -> None:
@@ -102,7 +172,8 @@ def _randomize_batch_norm(m: torch.nn.Module) -> None:
 
 FAMILIES: Dict[str, Callable[[], Built]] = {
     "resnet": resnet, "mobilenet_v2": mobilenet_v2, "vit": vit, "clip_text": clip_text,
-    "clip_vision": clip_vision, "whisper_encoder": whisper_encoder,
+    "clip_vision": clip_vision, "whisper_encoder": whisper_encoder, "whisper_decoder": whisper_decoder,
+    "whisper_decoder_step": whisper_decoder_step,
 }
 
 # Tolerance against eager, fp32: |got - want| <= ATOL_SCALE * max|want| + RTOL * |want|.
