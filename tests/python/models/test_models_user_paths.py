@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("transformers")
-
-from support import model_families as fam  # noqa: E402
+from support import model_families as fam
 
 SOURCE_TREE = Path(__file__).resolve().parents[3]
 
@@ -33,6 +31,7 @@ print("RESULT", json.dumps({{"max_scaled_error": max_scaled_error(got, want)}}))
 
 @pytest.mark.parametrize("family", list(fam.FAMILIES))
 def test_torch_compile_in_a_fresh_process(family: str, tmp_path: Path) -> None:
+    pytest.importorskip(fam.PACKAGE[family])
     work = tmp_path / "user"
     work.mkdir()
     assert SOURCE_TREE not in work.resolve().parents

@@ -159,6 +159,44 @@ def whisper_decoder_step() -> Built:
     return WhisperDecoderStep(decoder).eval(), (ids[:, 4:], encoder_states, *kv)
 
 
+def unet() -> Built:
+    """Stable Diffusion's UNet2DConditionModel: channels (8, 16), one cross-attention down and up
+    block, group norm of 4 groups, an 8x8 latent of 4 channels, 5 text states of width 16."""
+    from diffusers import UNet2DConditionModel
+
+    torch.manual_seed(0)
+    m = UNet2DConditionModel(sample_size=8, in_channels=4, out_channels=4, layers_per_block=1,
+                             block_out_channels=(8, 16), down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+                             up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=16,
+                             attention_head_dim=4, norm_num_groups=4).eval()
+    gen = torch.Generator().manual_seed(1)
+    latent = torch.randn(1, 4, 8, 8, generator=gen)
+    return m, (latent, torch.tensor([10.0]), torch.randn(1, 5, 16, generator=gen))
+
+
+class VaeDecode(torch.nn.Module):
+    """latent -> image of an AutoencoderKL (its decoder and post-quant conv)."""
+
+    def __init__(self, vae: torch.nn.Module) -> None:
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        return self.vae.decode(latent).sample
+
+
+def vae_decoder() -> Built:
+    """Stable Diffusion's AutoencoderKL decoder: channels (8, 16), group norm of 4 groups,
+    nearest 2x upsampling, mid-block attention; a 4-channel 8x8 latent to a 16x16 image."""
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(0)
+    vae = AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
+                        up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(8, 16), layers_per_block=1,
+                        latent_channels=4, norm_num_groups=4, sample_size=16)
+    return VaeDecode(vae.eval()).eval(), (torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(1)),)
+
+
 def _randomize_batch_norm(m: torch.nn.Module) -> None:
     """Non-trivial running statistics, so that eval-mode batch norm is not the identity."""
     gen = torch.Generator().manual_seed(3)
@@ -173,8 +211,13 @@ def _randomize_batch_norm(m: torch.nn.Module) -> None:
 FAMILIES: Dict[str, Callable[[], Built]] = {
     "resnet": resnet, "mobilenet_v2": mobilenet_v2, "vit": vit, "clip_text": clip_text,
     "clip_vision": clip_vision, "whisper_encoder": whisper_encoder, "whisper_decoder": whisper_decoder,
-    "whisper_decoder_step": whisper_decoder_step,
+    "whisper_decoder_step": whisper_decoder_step, "unet": unet, "vae_decoder": vae_decoder,
 }
+
+# The package each family is built with (a test skips a family whose package is missing).
+# Stable Diffusion's text encoder is CLIP's text tower (`clip_text`).
+PACKAGE: Dict[str, str] = {name: "transformers" for name in FAMILIES}
+PACKAGE.update({"unet": "diffusers", "vae_decoder": "diffusers"})
 
 # Tolerance against eager, fp32: |got - want| <= ATOL_SCALE * max|want| + RTOL * |want|.
 # The absolute part is scaled by the output's magnitude because reassociated fp32 sums
