@@ -1,5 +1,5 @@
-"""Convolution and pooling (linalg): 2-D convolution (linalg.conv_2d_nchw_fchw, grouped as a
-generic), max/avg pooling 2-D (named pooling ops) and 3-D (generics), adaptive average
+"""Convolution and pooling (linalg): 1-D and 2-D convolution (linalg.conv_2d_nchw_fchw, grouped as a
+generic; 1-D as 2-D of height 1), max/avg pooling 2-D (named pooling ops) and 3-D (generics), adaptive average
 pooling, col2im."""
 
 from __future__ import annotations
@@ -21,24 +21,37 @@ op = OPS.op
 
 @op("aten.convolution.default")
 def _conv(cx, a):
-    x, w = cx.value(a["input"]), cx.value(a["weight"])
+    """2-D convolution; 1-D (N, C, L) runs as 2-D on (N, C, 1, L) with a (F, C/g, 1, K) kernel."""
     xs, ws = list(cx.shape(a["input"])), list(cx.shape(a["weight"]))
     if a["transposed"]:
         raise Unsupported("transposed convolution")
-    if len(xs) != 4:
-        raise Unsupported(f"{len(xs) - 2}-D convolution (only 2-D)")
-    groups = a["groups"]
-    stride, pad, dil = list(a["stride"]), list(a["padding"]), list(a["dilation"])
+    if len(xs) not in (3, 4):
+        raise Unsupported(f"{len(xs) - 2}-D convolution (only 1-D and 2-D)")
+    x, w = cx.value(a["input"]), cx.value(a["weight"])
+    stride, pad, dil = (list(a[k]) for k in ("stride", "padding", "dilation"))
+    out = list(cx.out.shape)
+    if len(xs) == 3:
+        xs, ws = [xs[0], xs[1], 1, xs[2]], [ws[0], ws[1], 1, ws[2]]
+        x, w = reshape(x, xs), reshape(w, ws)
+        stride, pad, dil = [1] + stride[-1:], [0] + pad[-1:], [1] + dil[-1:]
+        r = _conv2d(cx, a, x, w, xs, ws, [out[0], out[1], 1, out[2]], stride, pad, dil)
+        return reshape(r, out)
     stride = stride * 2 if len(stride) == 1 else stride
     pad = pad * 2 if len(pad) == 1 else pad
     dil = dil * 2 if len(dil) == 1 else dil
+    return _conv2d(cx, a, x, w, xs, ws, out, stride, pad, dil)
+
+
+def _conv2d(cx, a, x: ir.Value, w: ir.Value, xs: List[int], ws: List[int], out: List[int],
+            stride: List[int], pad: List[int], dil: List[int]) -> ir.Value:
+    """NCHW x FCHW convolution of `x` (shape `xs`) by `w` (shape `ws`) into `out`, plus a["bias"]."""
+    groups = a["groups"]
     odt = cx.out.dtype
     xdt = cx.dtype(a["input"])
     acc = compute_dtype(odt)
     if any(pad):
         padded = [xs[0], xs[1], xs[2] + 2 * pad[0], xs[3] + 2 * pad[1]]
         x = insert_slice(x, filled(padded, xdt, 0), [0, 0, pad[0], pad[1]], xs, [1] * 4)
-    out = list(cx.out.shape)
     init = filled(out, acc, 0)
     if groups == 1:
         r = linalg.conv_2d_nchw_fchw(x, w, outs=[init], strides=stride, dilations=dil)
