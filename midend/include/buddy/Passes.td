@@ -432,4 +432,25 @@ def OutlineLoopNests
   ];
 }
 
+def ConvertLinalgToGemmini
+    : Pass<"buddy-convert-linalg-to-gemmini", "mlir::func::FuncOp"> {
+  let summary = "int8 linalg.matmul with i32 accumulation on memrefs -> gemmini.tile_matmul";
+  let description = [{
+    Matches `linalg.matmul ins(%a, %b : memref<MxKxi8>, memref<KxNxi8>)
+    outs(%c : memref<MxNxi32>)` with the default (untransposed) indexing maps
+    and rewrites it to `gemmini.tile_matmul %a, %b -> %c` (docs/gemmini.md).
+    linalg.matmul accumulates into C: when C's only writer before the matmul
+    (in the same block) is a `linalg.fill` of zero, the fill is erased and
+    the tile op overwrites C; otherwise C itself is the MxN i32 bias, so
+    C = A @ B + C is kept exactly. Everything else is left alone.
+    `buddy::gemmini::convertLinalgToGemmini` (buddy/Gemmini/Transforms.h) is
+    the transform; this pass wraps it. Option `dataflow` (`ws` | `os`).
+  }];
+  let options = [
+    Option<"dataflow", "dataflow", "std::string", "\"ws\"",
+           "Systolic-array dataflow of the tile ops: ws or os">,
+  ];
+  let dependentDialects = ["::buddy::gemmini::GemminiDialect"];
+}
+
 #endif // BUDDY_PASSES_TD
