@@ -453,4 +453,27 @@ def ConvertLinalgToGemmini
   let dependentDialects = ["::buddy::gemmini::GemminiDialect"];
 }
 
+def LowerGemmini : Pass<"buddy-lower-gemmini", "mlir::func::FuncOp"> {
+  let summary = "gemmini.tile_matmul -> Gemmini instruction ops (mvin, preload, compute, mvout)";
+  let description = [{
+    Static-shape, identity-layout tile ops become the instruction sequence of
+    tests/python/support/gemmini_tiling.py (docs/gemmini.md): C tiles in the
+    accumulator, A/B tiles in the scratchpad, remainders through the
+    rows/cols fields, both dataflows, bias and scaled (or full-width i32)
+    mvout. rs2 fields are constants, DRAM addresses the aligned pointers plus
+    byte offsets. `buddy::gemmini::lowerGemmini` (buddy/Gemmini/Transforms.h)
+    is the transform. Options `tile-i tile-j tile-k` (blocks; 0 = chosen) and
+    `max-instructions` (the sequence is emitted straight-line).
+  }];
+  let options = [
+    Option<"tileI", "tile-i", "int64_t", "0", "C tile rows in 16-row blocks (0: chosen)">,
+    Option<"tileJ", "tile-j", "int64_t", "0", "C tile columns in 16-column blocks (0: chosen)">,
+    Option<"tileK", "tile-k", "int64_t", "0", "K blocks per scratchpad tile (0: chosen)">,
+    Option<"maxInstructions", "max-instructions", "int64_t", "200000",
+           "Error out above this many instructions per function">,
+  ];
+  let dependentDialects = ["::buddy::gemmini::GemminiDialect", "mlir::arith::ArithDialect",
+                           "mlir::memref::MemRefDialect"];
+}
+
 #endif // BUDDY_PASSES_TD

@@ -13,6 +13,24 @@ namespace buddy::gemmini {
 mlir::FailureOr<unsigned> convertLinalgToGemmini(mlir::func::FuncOp f,
                                                  llvm::StringRef dataflow);
 
+class TileMatmulOp;
+
+/// Tile sizes in 16x16 blocks (0 = chosen from the shape and the capacities).
+struct GemminiTiling {
+  int64_t ti = 0, tj = 0, tk = 0;
+};
+
+/// Largest tiles that fit: C (ti x tj blocks) in the accumulator, A and B
+/// (tk K blocks) together in the scratchpad.
+GemminiTiling chooseTiling(int64_t m, int64_t n, int64_t k);
+
+/// Replaces `op` by its instruction sequence (see LowerGemmini.cpp).
+mlir::LogicalResult lowerTileMatmul(TileMatmulOp op, GemminiTiling forced,
+                                    int64_t maxInstructions);
+/// Lowers every gemmini.tile_matmul in `f`.
+mlir::LogicalResult lowerGemmini(mlir::func::FuncOp f, GemminiTiling forced,
+                                 int64_t maxInstructions);
+
 } // namespace buddy::gemmini
 
 #endif // BUDDY_GEMMINI_TRANSFORMS_H
