@@ -476,4 +476,18 @@ def LowerGemmini : Pass<"buddy-lower-gemmini", "mlir::func::FuncOp"> {
                            "mlir::memref::MemRefDialect"];
 }
 
+def ConvertGemminiToLLVM : Pass<"buddy-convert-gemmini-to-llvm", "mlir::func::FuncOp"> {
+  let summary = "Gemmini instruction ops -> RoCC custom instructions (LLVM inline asm, riscv64)";
+  let description = [{
+    Every instruction op (`gemmini.config_ex` ... `gemmini.flush`) becomes
+    `llvm.inline_asm has_side_effects ".insn r 0x7b, 3, <funct7>, x0, $0, $1"`
+    on its two i64 operands, with a memory clobber: opcode custom3, funct3 011
+    (xs1, xs2, no xd), the register numbers chosen by the RISC-V backend.
+    Run before (or with) the usual conversions to the LLVM dialect; the result
+    only assembles for riscv64. `buddy::gemmini::convertGemminiToLLVM`
+    (buddy/Gemmini/Transforms.h) is the transform.
+  }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect"];
+}
+
 #endif // BUDDY_PASSES_TD

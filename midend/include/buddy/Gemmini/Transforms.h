@@ -31,6 +31,10 @@ mlir::LogicalResult lowerTileMatmul(TileMatmulOp op, GemminiTiling forced,
 mlir::LogicalResult lowerGemmini(mlir::func::FuncOp f, GemminiTiling forced,
                                  int64_t maxInstructions);
 
+/// Replaces every Gemmini instruction op in `f` by its RoCC instruction
+/// (LLVM inline asm `.insn r 0x7b, 3, funct7, x0, rs1, rs2`); returns how many.
+unsigned convertGemminiToLLVM(mlir::func::FuncOp f);
+
 } // namespace buddy::gemmini
 
 #endif // BUDDY_GEMMINI_TRANSFORMS_H
