@@ -78,3 +78,25 @@ def test_lowered_larger_than_scratchpad():
     c, ref, prog, _, _ = run_lowered(300, 40, 1000, dataflow="ws", bias="row", scale=1 / 4096)
     np.testing.assert_array_equal(c, ref)
     assert len(prog) > 1000
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+@pytest.mark.parametrize("zero_init", [True, False], ids=["fill0", "accumulate"])
+def test_linalg_matmul_end_to_end(dataflow, zero_init):
+    # linalg.matmul (C += A @ B, i8 x i8 -> i32) -> tile_matmul -> instructions -> model.
+    m, n, k = 45, 37, 70
+    rng = np.random.default_rng(11)
+    a = rng.integers(-128, 128, size=(m, k), dtype=np.int8)
+    b = rng.integers(-128, 128, size=(k, n), dtype=np.int8)
+    c0 = rng.integers(-10**6, 10**6, size=(m, n), dtype=np.int32)
+    c = c0.copy()
+    ta, tb, tc = gr.memref_type(a), gr.memref_type(b), gr.memref_type(c)
+    fill = f"  %z = arith.constant 0 : i32\n  linalg.fill ins(%z : i32) outs(%c : {tc})\n"
+    text = (f"func.func @f(%a: {ta}, %b: {tb}, %c: {tc}) {{\n" + (fill if zero_init else "") +
+            f"  linalg.matmul ins(%a, %b : {ta}, {tb}) outs(%c : {tc})\n  return\n}}\n")
+    lowered = gr.lower(text, before=(f"--buddy-convert-linalg-to-gemmini=dataflow={dataflow}",))
+    model = gemmini.Model()
+    prog = gr.program(lowered, [model.map(a), model.map(b), model.map(c)])
+    model.run(prog)
+    ref = a.astype(np.int32) @ b.astype(np.int32) + (0 if zero_init else c0)
+    np.testing.assert_array_equal(c, ref)

@@ -20,11 +20,12 @@ FUNCT = {
 MASK64 = (1 << 64) - 1
 
 
-def lower(mlir_text: str, *options: str) -> str:
-    """The function after --buddy-lower-gemmini, in the generic op form."""
+def lower(mlir_text: str, *options: str, before: tuple[str, ...] = ()) -> str:
+    """The function after the passes `before` and --buddy-lower-gemmini=<options>, in the
+    generic op form."""
     opts = " ".join(options)
     flag = f"--buddy-lower-gemmini={opts}" if opts else "--buddy-lower-gemmini"
-    return subprocess.run([str(buddy_opt_path()), flag, "--mlir-print-op-generic"],
+    return subprocess.run([str(buddy_opt_path()), *before, flag, "--mlir-print-op-generic"],
                           input=mlir_text, capture_output=True, text=True, check=True).stdout
 
 
