@@ -74,8 +74,10 @@ def test_lowered_full_width_i32(dataflow):
     np.testing.assert_array_equal(c, ref)
 
 
-def test_lowered_larger_than_scratchpad():
-    c, ref, prog, _, _ = run_lowered(300, 40, 1000, dataflow="ws", bias="row", scale=1 / 4096)
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_lowered_larger_than_scratchpad(dataflow):
+    # A (300 x 1000 int8) alone exceeds the 256 KiB scratchpad.
+    c, ref, prog, _, _ = run_lowered(300, 40, 1000, dataflow=dataflow, bias="row", scale=1 / 4096)
     np.testing.assert_array_equal(c, ref)
     assert len(prog) > 1000
 
