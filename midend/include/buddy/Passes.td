@@ -442,7 +442,13 @@ def ConvertLinalgToGemmini
     linalg.matmul accumulates into C: when C's only writer before the matmul
     (in the same block) is a `linalg.fill` of zero, the fill is erased and
     the tile op overwrites C; otherwise C itself is the MxN i32 bias, so
-    C = A @ B + C is kept exactly. Everything else is left alone.
+    C = A @ B + C is kept exactly. A zero-filled C that only a following
+    `linalg.generic` reads, computing an i8 output as
+    `fptosi(minimumf(maximumf(roundeven(sitofp(acc [+ bias]) * scale), -128), 127))`
+    (bias i32, per column or MxN; constant f32 scale), folds with it into one
+    tile op with that `bias` and `scale` writing the i8 output (Gemmini's
+    accumulator scale is exactly this arithmetic); the dead i32 buffer goes.
+    Everything else is left alone.
     `buddy::gemmini::convertLinalgToGemmini` (buddy/Gemmini/Transforms.h) is
     the transform; this pass wraps it. Option `dataflow` (`ws` | `os`).
   }];

@@ -42,7 +42,8 @@ def program(lowered: str, args: list[int]) -> list[tuple[int, int, int]]:
     for op in block.operations:
         name = op.operation.name
         if name == "arith.constant":
-            values[op.results[0]] = int(ir.IntegerAttr(op.attributes["value"]).value) & MASK64
+            if isinstance(op.attributes["value"], ir.IntegerAttr):  # f32 ones are dead here
+                values[op.results[0]] = int(ir.IntegerAttr(op.attributes["value"]).value) & MASK64
         elif name in ("memref.extract_aligned_pointer_as_index", "arith.index_cast"):
             values[op.results[0]] = values[op.operands[0]]
         elif name == "arith.addi":
