@@ -5,6 +5,7 @@ namespace py = pybind11;
 
 void bindText(py::module_ &m);
 void bindRuntime(py::module_ &m);
+void bindGemmini(py::module_ &m);
 
 PYBIND11_MODULE(_runtime, m) {
   m.doc() = "Buddy C++ runtime: MemRef and Text containers, weight files, "
@@ -12,4 +13,5 @@ PYBIND11_MODULE(_runtime, m) {
   m.attr("__version__") = BUDDY_VERSION;
   bindText(m);
   bindRuntime(m);
+  bindGemmini(m);
 }

@@ -2,6 +2,8 @@
 #ifndef BUDDY_PASSES_H
 #define BUDDY_PASSES_H
 
+#include "buddy/Gemmini/GemminiDialect.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Pass/Pass.h"

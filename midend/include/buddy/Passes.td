@@ -436,4 +436,68 @@ def OutlineLoopNests
   ];
 }
 
+def ConvertLinalgToGemmini
+    : Pass<"buddy-convert-linalg-to-gemmini", "mlir::func::FuncOp"> {
+  let summary = "int8 linalg.matmul with i32 accumulation on memrefs -> gemmini.tile_matmul";
+  let description = [{
+    Matches `linalg.matmul ins(%a, %b : memref<MxKxi8>, memref<KxNxi8>)
+    outs(%c : memref<MxNxi32>)` with the default (untransposed) indexing maps
+    and rewrites it to `gemmini.tile_matmul %a, %b -> %c` (docs/gemmini.md).
+    linalg.matmul accumulates into C: when C's only writer before the matmul
+    (in the same block) is a `linalg.fill` of zero, the fill is erased and
+    the tile op overwrites C; otherwise C itself is the MxN i32 bias, so
+    C = A @ B + C is kept exactly. A zero-filled C that only a following
+    `linalg.generic` reads, computing an i8 output as
+    `fptosi(minimumf(maximumf(roundeven(sitofp(acc [+ bias]) * scale), -128), 127))`
+    (bias i32, per column or MxN; constant f32 scale), folds with it into one
+    tile op with that `bias` and `scale` writing the i8 output (Gemmini's
+    accumulator scale is exactly this arithmetic); the dead i32 buffer goes.
+    Everything else is left alone.
+    `buddy::gemmini::convertLinalgToGemmini` (buddy/Gemmini/Transforms.h) is
+    the transform; this pass wraps it. Option `dataflow` (`ws` | `os`).
+  }];
+  let options = [
+    Option<"dataflow", "dataflow", "std::string", "\"ws\"",
+           "Systolic-array dataflow of the tile ops: ws or os">,
+  ];
+  let dependentDialects = ["::buddy::gemmini::GemminiDialect"];
+}
+
+def LowerGemmini : Pass<"buddy-lower-gemmini", "mlir::func::FuncOp"> {
+  let summary = "gemmini.tile_matmul -> Gemmini instruction ops (mvin, preload, compute, mvout)";
+  let description = [{
+    Static-shape, identity-layout tile ops become the instruction sequence of
+    tests/python/support/gemmini_tiling.py (docs/gemmini.md): C tiles in the
+    accumulator, A/B tiles in the scratchpad, remainders through the
+    rows/cols fields, both dataflows, bias and scaled (or full-width i32)
+    mvout. rs2 fields are constants, DRAM addresses the aligned pointers plus
+    byte offsets. `buddy::gemmini::lowerGemmini` (buddy/Gemmini/Transforms.h)
+    is the transform. Options `tile-i tile-j tile-k` (blocks; 0 = chosen) and
+    `max-instructions` (the sequence is emitted straight-line).
+  }];
+  let options = [
+    Option<"tileI", "tile-i", "int64_t", "0", "C tile rows in 16-row blocks (0: chosen)">,
+    Option<"tileJ", "tile-j", "int64_t", "0", "C tile columns in 16-column blocks (0: chosen)">,
+    Option<"tileK", "tile-k", "int64_t", "0", "K blocks per scratchpad tile (0: chosen)">,
+    Option<"maxInstructions", "max-instructions", "int64_t", "200000",
+           "Error out above this many instructions per function">,
+  ];
+  let dependentDialects = ["::buddy::gemmini::GemminiDialect", "mlir::arith::ArithDialect",
+                           "mlir::memref::MemRefDialect"];
+}
+
+def ConvertGemminiToLLVM : Pass<"buddy-convert-gemmini-to-llvm", "mlir::func::FuncOp"> {
+  let summary = "Gemmini instruction ops -> RoCC custom instructions (LLVM inline asm, riscv64)";
+  let description = [{
+    Every instruction op (`gemmini.config_ex` ... `gemmini.flush`) becomes
+    `llvm.inline_asm has_side_effects ".insn r 0x7b, 3, <funct7>, x0, $0, $1"`
+    on its two i64 operands, with a memory clobber: opcode custom3, funct3 011
+    (xs1, xs2, no xd), the register numbers chosen by the RISC-V backend.
+    Run before (or with) the usual conversions to the LLVM dialect; the result
+    only assembles for riscv64. `buddy::gemmini::convertGemminiToLLVM`
+    (buddy/Gemmini/Transforms.h) is the transform.
+  }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect"];
+}
+
 #endif // BUDDY_PASSES_TD

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "buddy/Gemmini/GemminiDialect.h"
 #include "buddy/Passes.h"
 #include "buddy/Pipelines.h"
 
@@ -29,6 +30,7 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
+  registry.insert<buddy::gemmini::GemminiDialect>();
 
   llvm::cl::AddExtraVersionPrinter([](llvm::raw_ostream &os) {
     os << "Buddy " << BUDDY_VERSION << " (buddy-opt, MLIR " << LLVM_VERSION_STRING

@@ -1,0 +1,227 @@
+//===- ConvertLinalgToGemmini.cpp - int8 linalg.matmul -> gemmini ---------===//
+//
+// int8 x int8 -> i32 `linalg.matmul` on memrefs becomes
+// `gemmini.tile_matmul` (see Passes.td and docs/gemmini.md). A preceding
+// zero `linalg.fill` of C is folded away (the tile op overwrites C);
+// otherwise C is passed as the MxN bias, which keeps linalg's C += A @ B.
+//
+//===----------------------------------------------------------------------===//
+
+#include "buddy/Gemmini/GemminiDialect.h"
+#include "buddy/Gemmini/Transforms.h"
+#include "buddy/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace buddy {
+#define GEN_PASS_DEF_CONVERTLINALGTOGEMMINI
+#include "buddy/Passes.h.inc"
+} // namespace buddy
+
+using namespace mlir;
+
+namespace {
+
+bool isMemRefOf(Value v, unsigned bits) {
+  auto t = dyn_cast<MemRefType>(v.getType());
+  return t && t.getRank() == 2 && t.getElementType().isSignlessInteger(bits);
+}
+
+/// An int8 matmul Gemmini can run: memrefs i8, i8 -> i32, signed casts, the
+/// default indexing maps.
+bool isGemminiMatmul(linalg::MatmulOp op) {
+  if (!op.hasPureBufferSemantics() || op.getInputs().size() != 2 || op.getOutputs().size() != 1)
+    return false;
+  if (!isMemRefOf(op.getInputs()[0], 8) || !isMemRefOf(op.getInputs()[1], 8) ||
+      !isMemRefOf(op.getOutputs()[0], 32))
+    return false;
+  if (op.getCast() != linalg::TypeFn::cast_signed)
+    return false;
+  return op.getIndexingMapsArray() == linalg::MatmulOp::getDefaultIndexingMaps(op.getContext());
+}
+
+/// The zero fill of `c` directly before `op` in its block, with nothing in
+/// between touching `c`.
+linalg::FillOp zeroFillBefore(linalg::MatmulOp op, Value c) {
+  for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
+    if (auto fill = dyn_cast<linalg::FillOp>(prev)) {
+      if (fill.getOutputs().size() == 1 && fill.getOutputs()[0] == c) {
+        if (matchPattern(fill.getInputs()[0], m_Zero()))
+          return fill;
+        return {};
+      }
+    }
+    if (llvm::is_contained(prev->getOperands(), c) || prev->getNumRegions() != 0)
+      return {};
+  }
+  return {};
+}
+
+
+/// The requantization the tile op does on an i8 C, as a `linalg.generic` that
+/// reads `acc` (identity map) and optionally an i32 bias (per column `(d0, d1)
+/// -> (d1)` or identity), writes an i8 MxN memref, and computes
+///   fptosi(minimumf(maximumf(roundeven(sitofp(acc [+ bias]) * scale), -128), 127)).
+struct Requant {
+  linalg::GenericOp op;
+  Value bias; // null: none
+  Value out;
+  float scale = 1.0f;
+};
+
+bool isF32Const(Value v, float want) {
+  FloatAttr a;
+  return matchPattern(v, m_Constant(&a)) && a.getValueAsDouble() == double(want);
+}
+
+std::optional<Requant> matchRequant(linalg::GenericOp g, Value acc) {
+  if (!g.hasPureBufferSemantics() || g.getNumDpsInits() != 1 || g.getNumLoops() != 2 ||
+      g.getNumParallelLoops() != 2)
+    return std::nullopt;
+  auto ins = g.getDpsInputs();
+  if (ins.empty() || ins.size() > 2 || ins[0] != acc)
+    return std::nullopt;
+  Value out = g.getDpsInits()[0];
+  auto outType = dyn_cast<MemRefType>(out.getType());
+  if (!outType || outType.getRank() != 2 || !outType.getElementType().isSignlessInteger(8))
+    return std::nullopt;
+  auto maps = g.getIndexingMapsArray();
+  MLIRContext *ctx = g.getContext();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(2, ctx);
+  if (maps.front() != id || maps.back() != id)
+    return std::nullopt;
+  Requant r{g, Value(), out};
+  if (ins.size() == 2) {
+    auto bt = dyn_cast<MemRefType>(ins[1].getType());
+    if (!bt || !bt.getElementType().isSignlessInteger(32))
+      return std::nullopt;
+    AffineMap col = AffineMap::get(2, 0, getAffineDimExpr(1, ctx), ctx);
+    if (!((bt.getRank() == 1 && maps[1] == col) || (bt.getRank() == 2 && maps[1] == id)))
+      return std::nullopt;
+    r.bias = ins[1];
+  }
+  Block &body = g.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto toI = yield.getValues()[0].getDefiningOp<arith::FPToSIOp>();
+  if (!toI)
+    return std::nullopt;
+  auto hi = toI.getIn().getDefiningOp<arith::MinimumFOp>();
+  if (!hi || !isF32Const(hi.getRhs(), 127.0f))
+    return std::nullopt;
+  auto lo = hi.getLhs().getDefiningOp<arith::MaximumFOp>();
+  if (!lo || !isF32Const(lo.getRhs(), -128.0f))
+    return std::nullopt;
+  auto rnd = lo.getLhs().getDefiningOp<math::RoundEvenOp>();
+  if (!rnd)
+    return std::nullopt;
+  auto mul = rnd.getOperand().getDefiningOp<arith::MulFOp>();
+  FloatAttr scale;
+  if (!mul || !matchPattern(mul.getRhs(), m_Constant(&scale)) || !mul.getType().isF32())
+    return std::nullopt;
+  r.scale = float(scale.getValueAsDouble());
+  if (!(r.scale > 0.0f))
+    return std::nullopt;
+  auto toF = mul.getLhs().getDefiningOp<arith::SIToFPOp>();
+  if (!toF)
+    return std::nullopt;
+  Value sum = toF.getIn();
+  if (r.bias) {
+    auto add = sum.getDefiningOp<arith::AddIOp>();
+    if (!add || add.getLhs() != body.getArgument(0) || add.getRhs() != body.getArgument(1))
+      return std::nullopt;
+  } else if (sum != body.getArgument(0)) {
+    return std::nullopt;
+  }
+  // Nothing else in the body (constants aside).
+  size_t ops = llvm::count_if(body, [](Operation &o) { return !isa<arith::ConstantOp>(o); });
+  if (ops != size_t(r.bias ? 8 : 7))
+    return std::nullopt;
+  return r;
+}
+
+/// The generic after `op` in its block that requantizes C, if `acc` is read
+/// by nothing else (other than the zero fill, the matmul and a dealloc).
+std::optional<Requant> requantAfter(linalg::MatmulOp op, Value acc, linalg::FillOp fill) {
+  if (!fill)
+    return std::nullopt;
+  linalg::GenericOp g;
+  for (Operation *user : acc.getUsers()) {
+    if (user == op.getOperation() || user == fill.getOperation() || isa<memref::DeallocOp>(user))
+      continue;
+    auto gen = dyn_cast<linalg::GenericOp>(user);
+    if (!gen || g || gen->getBlock() != op->getBlock() || !op->isBeforeInBlock(gen))
+      return std::nullopt;
+    g = gen;
+  }
+  if (!g)
+    return std::nullopt;
+  // The tile op will read A and B where the generic is: only memory-effect-free ops
+  // (constants, index math) may sit between the matmul and the generic.
+  for (Operation *o = op->getNextNode(); o && o != g.getOperation(); o = o->getNextNode())
+    if (!isMemoryEffectFree(o))
+      return std::nullopt;
+  return matchRequant(g, acc);
+}
+
+struct ConvertLinalgToGemminiPass
+    : buddy::impl::ConvertLinalgToGemminiBase<ConvertLinalgToGemminiPass> {
+  using ConvertLinalgToGemminiBase::ConvertLinalgToGemminiBase;
+  void runOnOperation() override {
+    if (failed(buddy::gemmini::convertLinalgToGemmini(getOperation(), dataflow)))
+      signalPassFailure();
+  }
+};
+
+} // namespace
+
+FailureOr<unsigned> buddy::gemmini::convertLinalgToGemmini(func::FuncOp f,
+                                                           StringRef dataflow) {
+  if (dataflow != "ws" && dataflow != "os") {
+    f.emitError() << "buddy-convert-linalg-to-gemmini: dataflow must be ws or os, not '"
+                  << dataflow << "'";
+    return failure();
+  }
+  SmallVector<linalg::MatmulOp> matmuls;
+  f.walk([&](linalg::MatmulOp op) {
+    if (isGemminiMatmul(op))
+      matmuls.push_back(op);
+  });
+  OpBuilder b(f.getContext());
+  for (linalg::MatmulOp op : matmuls) {
+    Value a = op.getInputs()[0], bm = op.getInputs()[1], c = op.getOutputs()[0];
+    linalg::FillOp fill = zeroFillBefore(op, c);
+    if (std::optional<Requant> rq = requantAfter(op, c, fill)) {
+      // C = requant(A @ B + bias) straight into the i8 output; the i32 buffer is dead.
+      b.setInsertionPoint(rq->op);
+      buddy::gemmini::TileMatmulOp::create(b, op.getLoc(), a, bm, rq->out, rq->bias,
+                                           b.getF32FloatAttr(rq->scale),
+                                           b.getStringAttr(dataflow), /*relu=*/nullptr);
+      rq->op.erase();
+      op.erase();
+      fill.erase();
+      if (auto alloc = c.getDefiningOp<memref::AllocOp>()) {
+        if (llvm::all_of(alloc->getUsers(), [](Operation *u) { return isa<memref::DeallocOp>(u); })) {
+          for (Operation *u : llvm::make_early_inc_range(alloc->getUsers()))
+            u->erase();
+          alloc.erase();
+        }
+      }
+      continue;
+    }
+    b.setInsertionPoint(op);
+    auto tile = buddy::gemmini::TileMatmulOp::create(b, op.getLoc(), a, bm, c, fill ? Value() : c,
+                                     b.getF32FloatAttr(1.0f), b.getStringAttr(dataflow),
+                                     /*relu=*/nullptr);
+    (void)tile;
+    op.erase();
+    if (fill)
+      fill.erase();
+  }
+  return static_cast<unsigned>(matmuls.size());
+}

@@ -1,0 +1,162 @@
+"""--buddy-lower-gemmini end to end: the instruction sequence the C++ pass emits for a
+gemmini.tile_matmul is the reference sequence of support/gemmini_tiling.py, and replayed
+through the functional model it computes C bit for bit like NumPy (odd shapes, both
+dataflows, with/without bias, i8 scaled and i32 full-width outputs, forced small tiles)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from buddy._runtime import gemmini
+from support import gemmini_replay as gr
+from support import gemmini_tiling as gt
+
+
+def tile_matmul_mlir(a, b, c, bias, *, scale: float, dataflow: str, relu: bool) -> str:
+    args = [a, b, c] + ([bias] if bias is not None else [])
+    sig = ", ".join(f"%a{i}: {gr.memref_type(x)}" for i, x in enumerate(args))
+    bias_part = f" bias %a3 : {gr.memref_type(bias)}" if bias is not None else ""
+    attrs = [f"scale = {np.float32(scale)!r} : f32".replace("np.float32(", "").replace(")", ""),
+             f'dataflow = "{dataflow}"'] + (["relu"] if relu else [])
+    return (f"func.func @f({sig}) {{\n"
+            f"  gemmini.tile_matmul %a0, %a1 -> %a2{bias_part} {{{', '.join(attrs)}}} : "
+            f"{gr.memref_type(a)}, {gr.memref_type(b)}, {gr.memref_type(c)}\n"
+            f"  return\n}}\n")
+
+
+def run_lowered(m, n, k, *, dataflow, bias, scale, relu=False, out="i8", tiles=(0, 0, 0)):
+    rng = np.random.default_rng(7 + 1000 * m + 100 * n + k)
+    a = rng.integers(-128, 128, size=(m, k), dtype=np.int8)
+    b = rng.integers(-128, 128, size=(k, n), dtype=np.int8)
+    bias_arr = None
+    if bias == "row":
+        bias_arr = rng.integers(-50000, 50000, size=(n,), dtype=np.int32)
+    elif bias == "full":
+        bias_arr = rng.integers(-50000, 50000, size=(m, n), dtype=np.int32)
+    c = np.full((m, n), 99, dtype=np.int8 if out == "i8" else np.int32)
+    text = tile_matmul_mlir(a, b, c, bias_arr, scale=scale, dataflow=dataflow, relu=relu)
+    opts = [f"tile-i={tiles[0]} tile-j={tiles[1]} tile-k={tiles[2]}"] if any(tiles) else []
+    lowered = gr.lower(text, *opts)
+    model = gemmini.Model()
+    addrs = [model.map(x) for x in (a, b, c) + ((bias_arr,) if bias_arr is not None else ())]
+    prog = gr.program(lowered, addrs)
+    model.run(prog)
+    if out == "i8":
+        ref = gt.reference(a, b, bias_arr, scale, relu)
+    else:
+        ref = a.astype(np.int32) @ b.astype(np.int32) + (0 if bias_arr is None else bias_arr)
+    return c, ref, prog, addrs, bias_arr
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+@pytest.mark.parametrize("bias", [None, "row", "full"])
+@pytest.mark.parametrize("m,n,k,scale", [(1, 1, 1, 1.0), (17, 33, 9, 1 / 64), (50, 70, 40, 1 / 512)])
+def test_lowered_matches_numpy_and_reference(m, n, k, scale, bias, dataflow):
+    c, ref, prog, addrs, bias_arr = run_lowered(m, n, k, dataflow=dataflow, bias=bias, scale=scale)
+    np.testing.assert_array_equal(c, ref)
+    df = gt.WS if dataflow == "ws" else gt.OS
+    expected = gt.tiled_matmul(addrs[0], addrs[1], addrs[2], addrs[3] if bias else None, m, n, k,
+                               bias_per_row=bias == "full", scale=scale, dataflow=df)
+    assert prog == expected
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_lowered_small_tiles_and_relu(dataflow):
+    c, ref, _, _, _ = run_lowered(37, 50, 100, dataflow=dataflow, bias="row", scale=1 / 1024,
+                                  relu=True, tiles=(1, 2, 3))
+    np.testing.assert_array_equal(c, ref)
+    assert (c == 0).any()
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_lowered_full_width_i32(dataflow):
+    c, ref, _, _, _ = run_lowered(20, 18, 70, dataflow=dataflow, bias="full", scale=1.0, out="i32")
+    np.testing.assert_array_equal(c, ref)
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_lowered_larger_than_scratchpad(dataflow):
+    # A (300 x 1000 int8) alone exceeds the 256 KiB scratchpad.
+    c, ref, prog, _, _ = run_lowered(300, 40, 1000, dataflow=dataflow, bias="row", scale=1 / 4096)
+    np.testing.assert_array_equal(c, ref)
+    assert len(prog) > 1000
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+@pytest.mark.parametrize("zero_init", [True, False], ids=["fill0", "accumulate"])
+def test_linalg_matmul_end_to_end(dataflow, zero_init):
+    # linalg.matmul (C += A @ B, i8 x i8 -> i32) -> tile_matmul -> instructions -> model.
+    m, n, k = 45, 37, 70
+    rng = np.random.default_rng(11)
+    a = rng.integers(-128, 128, size=(m, k), dtype=np.int8)
+    b = rng.integers(-128, 128, size=(k, n), dtype=np.int8)
+    c0 = rng.integers(-10**6, 10**6, size=(m, n), dtype=np.int32)
+    c = c0.copy()
+    ta, tb, tc = gr.memref_type(a), gr.memref_type(b), gr.memref_type(c)
+    fill = f"  %z = arith.constant 0 : i32\n  linalg.fill ins(%z : i32) outs(%c : {tc})\n"
+    text = (f"func.func @f(%a: {ta}, %b: {tb}, %c: {tc}) {{\n" + (fill if zero_init else "") +
+            f"  linalg.matmul ins(%a, %b : {ta}, {tb}) outs(%c : {tc})\n  return\n}}\n")
+    lowered = gr.lower(text, before=(f"--buddy-convert-linalg-to-gemmini=dataflow={dataflow}",))
+    model = gemmini.Model()
+    prog = gr.program(lowered, [model.map(a), model.map(b), model.map(c)])
+    model.run(prog)
+    ref = a.astype(np.int32) @ b.astype(np.int32) + (0 if zero_init else c0)
+    np.testing.assert_array_equal(c, ref)
+
+
+def requant_mlir(m: int, n: int, k: int, bias: str | None, scale: float) -> str:
+    ta, tb, to, tacc = (f"memref<{m}x{k}xi8>", f"memref<{k}x{n}xi8>", f"memref<{m}x{n}xi8>",
+                        f"memref<{m}x{n}xi32>")
+    tbias = {None: "", "row": f"memref<{n}xi32>", "full": f"memref<{m}x{n}xi32>"}[bias]
+    bias_arg = f", %bias: {tbias}" if bias else ""
+    bmap = {None: "", "row": ", affine_map<(d0, d1) -> (d1)>",
+            "full": ", affine_map<(d0, d1) -> (d0, d1)>"}[bias]
+    ins = f"%acc, %bias : {tacc}, {tbias}" if bias else f"%acc : {tacc}"
+    bb = ", %bb: i32" if bias else ""
+    add = "    %s = arith.addi %x, %bb : i32\n" if bias else ""
+    s = "%s" if bias else "%x"
+    return f"""func.func @f(%a: {ta}, %b: {tb}, %out: {to}{bias_arg}) {{
+  %z = arith.constant 0 : i32
+  %c = arith.constant {np.float32(scale).item()!r} : f32
+  %lo = arith.constant -128.0 : f32
+  %hi = arith.constant 127.0 : f32
+  %acc = memref.alloc() : {tacc}
+  linalg.fill ins(%z : i32) outs(%acc : {tacc})
+  linalg.matmul ins(%a, %b : {ta}, {tb}) outs(%acc : {tacc})
+  linalg.generic {{indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>{bmap}, affine_map<(d0, d1) -> (d0, d1)>],
+                  iterator_types = ["parallel", "parallel"]}}
+      ins({ins}) outs(%out : {to}) {{
+  ^bb0(%x: i32{bb}, %o: i8):
+{add}    %f = arith.sitofp {s} : i32 to f32
+    %m = arith.mulf %f, %c : f32
+    %r = math.roundeven %m : f32
+    %l = arith.maximumf %r, %lo : f32
+    %h = arith.minimumf %l, %hi : f32
+    %i = arith.fptosi %h : f32 to i8
+    linalg.yield %i : i8
+  }}
+  memref.dealloc %acc : {tacc}
+  return
+}}
+"""
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+@pytest.mark.parametrize("bias", [None, "row", "full"])
+def test_requantized_linalg_end_to_end(dataflow, bias):
+    # matmul + bias + requant generic -> one tile_matmul with scale and bias -> model.
+    m, n, k, scale = 33, 45, 70, 1 / 1024
+    rng = np.random.default_rng(5)
+    a = rng.integers(-128, 128, size=(m, k), dtype=np.int8)
+    b = rng.integers(-128, 128, size=(k, n), dtype=np.int8)
+    bias_arr = {None: None, "row": rng.integers(-50000, 50000, size=(n,), dtype=np.int32),
+                "full": rng.integers(-50000, 50000, size=(m, n), dtype=np.int32)}[bias]
+    out = np.full((m, n), 99, dtype=np.int8)
+    lowered = gr.lower(requant_mlir(m, n, k, bias, scale),
+                       before=(f"--buddy-convert-linalg-to-gemmini=dataflow={dataflow}",))
+    assert "linalg" not in lowered
+    model = gemmini.Model()
+    args = [model.map(a), model.map(b), model.map(out)] + ([model.map(bias_arr)] if bias else [])
+    prog = gr.program(lowered, args)
+    model.run(prog)
+    np.testing.assert_array_equal(out, gt.reference(a, b, bias_arr, scale, relu=False))
