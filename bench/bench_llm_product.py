@@ -1,6 +1,6 @@
 """`buddy llama` / `buddy serve` as a user runs them, against llama.cpp in the same run.
 
-    python bench/bench_llm_product.py --llamacpp DIR [--reps 3] [--skip-cold] [--skip-serve]
+    python bench/bench_llm_product.py [--llamacpp DIR] [--reps 3] [--skip-cold] [--skip-serve]
 
 DIR holds llama.cpp's `llama-completion` and `llama-quantize`, built from the PyPI sdist of
 `llama-cpp-python==0.3.36` (vendor/llama.cpp; `cmake -DCMAKE_BUILD_TYPE=Release
@@ -151,12 +151,17 @@ def bench_serve(env: Dict[str, str], cwd: Path) -> Dict[str, Any]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--llamacpp", type=Path, required=True, help="folder with llama-completion, llama-quantize")
+    ap.add_argument("--llamacpp", type=Path, help="folder with llama-completion, llama-quantize "
+                    "(default: bench/llamacpp.py's cached build, made on first use)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--skip-cold", action="store_true")
     ap.add_argument("--skip-serve", action="store_true")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "llm_product.json")
     a = ap.parse_args()
+    if a.llamacpp is None:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from llamacpp import build as build_llamacpp
+        a.llamacpp = build_llamacpp()
     for tool in ("llama-completion", "llama-quantize"):
         if not (a.llamacpp / tool).is_file():
             print(f"bench_llm_product: {a.llamacpp / tool} not found (build llama.cpp from the "
