@@ -25,14 +25,7 @@ def tile_matmul_mlir(a, b, c, bias, *, scale: float, dataflow: str, relu: bool) 
 
 
 def run_lowered(m, n, k, *, dataflow, bias, scale, relu=False, out="i8", tiles=(0, 0, 0)):
-    rng = np.random.default_rng(7 + 1000 * m + 100 * n + k)
-    a = rng.integers(-128, 128, size=(m, k), dtype=np.int8)
-    b = rng.integers(-128, 128, size=(k, n), dtype=np.int8)
-    bias_arr = None
-    if bias == "row":
-        bias_arr = rng.integers(-50000, 50000, size=(n,), dtype=np.int32)
-    elif bias == "full":
-        bias_arr = rng.integers(-50000, 50000, size=(m, n), dtype=np.int32)
+    a, b, bias_arr = gt.random_operands(m, n, k, bias, seed=7)
     c = np.full((m, n), 99, dtype=np.int8 if out == "i8" else np.int32)
     text = tile_matmul_mlir(a, b, c, bias_arr, scale=scale, dataflow=dataflow, relu=relu)
     opts = [f"tile-i={tiles[0]} tile-j={tiles[1]} tile-k={tiles[2]}"] if any(tiles) else []

@@ -12,14 +12,7 @@ from support import gemmini_tiling as gt
 
 def run(m: int, n: int, k: int, *, dataflow: int, bias: str | None, scale: float,
         relu: bool = False, tiling: gt.Tiling | None = None, seed: int = 0):
-    rng = np.random.default_rng(seed + 1000 * m + 100 * n + k)
-    a = rng.integers(-128, 128, size=(m, k), dtype=np.int8)
-    b = rng.integers(-128, 128, size=(k, n), dtype=np.int8)
-    bias_arr = None
-    if bias == "row":
-        bias_arr = rng.integers(-50000, 50000, size=(n,), dtype=np.int32)
-    elif bias == "full":
-        bias_arr = rng.integers(-50000, 50000, size=(m, n), dtype=np.int32)
+    a, b, bias_arr = gt.random_operands(m, n, k, bias, seed)
     c = np.full((m, n), 99, dtype=np.int8)
     model = gemmini.Model()
     pa, pb, pc = model.map(a), model.map(b), model.map(c)
@@ -120,9 +113,7 @@ def test_ties_round_to_even():
     # The shapes above produce exact .5 products with power-of-two scales; rounding them
     # half away from zero instead of to even would give different bytes.
     c, ref, _, _ = run(50, 70, 40, dataflow=gt.WS, bias=None, scale=1 / 512)
-    rng = np.random.default_rng(1000 * 50 + 100 * 70 + 40)
-    a = rng.integers(-128, 128, size=(50, 40), dtype=np.int8)
-    b = rng.integers(-128, 128, size=(40, 70), dtype=np.int8)
+    a, b, _ = gt.random_operands(50, 70, 40, None)  # the operands run() used
     y = (a.astype(np.int32) @ b.astype(np.int32)).astype(np.float32) * np.float32(1 / 512)
     away = np.clip(np.sign(y) * np.floor(np.abs(y) + 0.5), -128, 127).astype(np.int8)
     np.testing.assert_array_equal(c, ref)

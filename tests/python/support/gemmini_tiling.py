@@ -188,3 +188,17 @@ def reference(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, scale: floa
     y = np.rint(acc.astype(np.float32) * np.float32(scale))
     out = np.clip(y, -128, 127).astype(np.int8)
     return np.maximum(out, 0) if relu else out
+
+
+def random_operands(m: int, n: int, k: int, bias: str | None, seed: int = 0):
+    """Random int8 A [m, k], B [k, n] and an int32 bias (None, "row": [n], "full": [m, n]) for
+    the tests, from a stream seeded by `seed` and the shape."""
+    rng = np.random.default_rng(seed + 1000 * m + 100 * n + k)
+    a = rng.integers(-128, 128, size=(m, k), dtype=np.int8)
+    b = rng.integers(-128, 128, size=(k, n), dtype=np.int8)
+    bias_arr = None
+    if bias == "row":
+        bias_arr = rng.integers(-50000, 50000, size=(n,), dtype=np.int32)
+    elif bias == "full":
+        bias_arr = rng.integers(-50000, 50000, size=(m, n), dtype=np.int32)
+    return a, b, bias_arr
