@@ -47,9 +47,10 @@ public:
       : b(b), loc(loc), ops(ops), m(m), cfg(cfg), im{b, loc} {}
 
   void emit() {
-    Value N = im.dim(ops.c, 1), K = im.dim(ops.a, 1);
+    Value N = im.dim(ops.c, ops.batched ? 2 : 1);
     int64_t chunk = cfg.chunk;
-    int64_t nStatic = cast<MemRefType>(ops.c.getType()).getShape()[1];
+    int64_t nStatic =
+        cast<MemRefType>(ops.c.getType()).getShape()[ops.batched ? 2 : 1];
     if (!ops.transposedB && !ShapedType::isDynamic(nStatic))
       // One contiguous column range per thread: every weight row is read as
       // `threads` long contiguous pieces.
@@ -58,17 +59,33 @@ public:
                   cfg.vw) * cfg.vw;
     else if (!ops.transposedB)
       chunk = llvm::divideCeil(cfg.chunk, cfg.vw) * cfg.vw;
-    auto par = scf::ParallelOp::create(b, loc, ValueRange{im.c(0)},
-                                       ValueRange{im.ceilDiv(N, chunk)},
-                                       ValueRange{im.c(1)});
+    // Batched (decode attention: one batch per KV head): the tasks are
+    // (batch, N chunk) pairs, each on the batch's 2-D slices.
+    SmallVector<Value> lbs{im.c(0)}, ubs{im.ceilDiv(N, chunk)}, steps{im.c(1)};
+    if (ops.batched) {
+      lbs.push_back(im.c(0));
+      ubs.insert(ubs.begin(), im.dim(ops.c, 0));
+      steps.push_back(im.c(1));
+    }
+    auto par = scf::ParallelOp::create(b, loc, lbs, ubs, steps);
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPoint(par.getBody()->getTerminator());
-    Value n0 = im.mul(par.getInductionVars()[0], chunk);
+    ValueRange ivs = par.getInductionVars();
+    Value n0 = im.mul(ivs.back(), chunk);
     Value n1 = im.min(im.add(n0, chunk), N);
+    MatmulOperands slice = ops;
+    if (ops.batched) {
+      slice.a = batchSlice(ops.a, ivs[0]);
+      slice.b = batchSlice(ops.b, ivs[0]);
+      slice.c = batchSlice(ops.c, ivs[0]);
+      slice.batched = false;
+    }
+    GemvEmitter inner(b, loc, slice, m, cfg);
+    Value K = inner.im.dim(slice.a, 1);
     if (ops.transposedB)
-      emitRowsOfB(n0, n1, K);
+      inner.emitRowsOfB(n0, n1, K);
     else
-      emitColsOfB(n0, n1, K);
+      inner.emitColsOfB(n0, n1, K);
   }
 
 private:
@@ -78,6 +95,20 @@ private:
   int64_t m;
   const GemvConfig &cfg;
   IndexMath im;
+
+  /// The rank-reduced 2-D slice memref[batch, :, :].
+  Value batchSlice(Value memref, Value batch) {
+    auto ty = cast<MemRefType>(memref.getType());
+    SmallVector<OpFoldResult> offsets{batch, b.getIndexAttr(0), b.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes{b.getIndexAttr(1)}, strides(3, b.getIndexAttr(1));
+    for (int64_t d = 1; d < 3; ++d)
+      sizes.push_back(ty.isDynamicDim(d) ? OpFoldResult(im.dim(memref, d))
+                                         : OpFoldResult(b.getIndexAttr(ty.getDimSize(d))));
+    auto sliceTy = memref::SubViewOp::inferRankReducedResultType(
+        ty.getShape().drop_front(), ty, offsets, sizes, strides);
+    return memref::SubViewOp::create(b, loc, cast<MemRefType>(sliceTy), memref,
+                                     offsets, sizes, strides);
+  }
 
   VectorType vecTy() const { return VectorType::get({cfg.vw}, b.getF32Type()); }
   Value zeroVec() {
@@ -238,9 +269,10 @@ struct GemvVectorizePass : buddy::impl::GemvVectorizeBase<GemvVectorizePass> {
     SmallVector<std::tuple<linalg::LinalgOp, MatmulOperands, int64_t>> work;
     getOperation().walk([&](linalg::LinalgOp op) {
       auto mm = matchMatmul(op, /*allowBF16Inputs=*/true);
-      if (!mm || mm->batched)
+      if (!mm)
         return;
-      int64_t mDim = cast<MemRefType>(mm->c.getType()).getShape()[0];
+      int64_t mDim =
+          cast<MemRefType>(mm->c.getType()).getShape()[mm->batched ? 1 : 0];
       if (ShapedType::isDynamic(mDim) || mDim < 1 || mDim > maxRows)
         return;
       work.emplace_back(op, *mm, mDim);

@@ -37,6 +37,8 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Matchers.h"
 
+#include <algorithm>
+
 namespace buddy {
 #define GEN_PASS_DEF_QUANTMATMULVECTORIZE
 #include "buddy/Passes.h.inc"
@@ -254,9 +256,19 @@ struct QuantEmitter {
   }
 
   // ---------------------------------------------------------------- decode
+  /// Rows per parallel task: at most `chunk`, and small enough that N splits
+  /// into at least kTasks tasks (24 divides evenly among 1, 2, 3, 4, 6, 8 or
+  /// 12 threads), so a small N (a 192-row K/V projection) is not split 2:1.
+  int64_t gemvChunk(int64_t r) const {
+    constexpr int64_t kTasks = 24;
+    int64_t most = llvm::divideCeil(cfg.chunk, r) * r;
+    int64_t balanced = (o.n / kTasks) / r * r;
+    return std::clamp<int64_t>(balanced, r, most);
+  }
+
   void emitGemv() {
     int64_t r = std::max<int64_t>(1, cfg.rows / o.m);
-    int64_t chunk = llvm::divideCeil(cfg.chunk, r) * r;
+    int64_t chunk = gemvChunk(r);
     parallelRows(chunk, [&](Value n0, Value n1) {
       Value nFull = im.add(n0, im.floorTo(im.sub(n1, n0), r));
       forLoop(n0, nFull, im.c(r), [&](Value n) { emitRows(n, r); });
@@ -291,6 +303,17 @@ struct QuantEmitter {
             }
           SmallVector<Value> next(it.begin(), it.end());
           for (int64_t j = 0; j < r; ++j) {
+            if (cfg.prefetch > 0) {
+              // The same block of the row `prefetch` steps ahead (clamped to
+              // the last row): the weight streams have many rows in flight
+              // the hardware prefetcher does not cover.
+              Value ahead = im.min(im.add(rowIdx[j], r * cfg.prefetch),
+                                   im.c(o.n - 1));
+              Value col = o.packed ? im.mul(g, o.block / 2) : k0;
+              memref::PrefetchOp::create(b, loc, o.q, ValueRange{ahead, col},
+                                         /*isWrite=*/false, /*locality=*/0,
+                                         /*isDataCache=*/true);
+            }
             SmallVector<Value> dot(m);
             SmallVector<Value> ws = blockWeights(rowIdx[j], g, k0);
             for (int64_t u = 0; u < U; ++u) {
@@ -368,14 +391,15 @@ struct QuantMatmulVectorizePass
   using QuantMatmulVectorizeBase::QuantMatmulVectorizeBase;
 
   void runOnOperation() override {
-    if (vectorWidth <= 0 || maxRows < 0 || rows <= 0 || chunk <= 0) {
+    if (vectorWidth <= 0 || maxRows < 0 || rows <= 0 || chunk <= 0 ||
+        prefetch < 0) {
       getOperation().emitError()
           << "buddy-quant-matmul-vectorize: vector-width, rows and chunk must "
-             "be positive, max-rows non-negative";
+             "be positive, max-rows and prefetch non-negative";
       return signalPassFailure();
     }
     buddy::vectorizeQuantMatmuls(getOperation(),
-                                 {vectorWidth, maxRows, rows, chunk});
+                                 {vectorWidth, maxRows, rows, chunk, prefetch});
   }
 };
 

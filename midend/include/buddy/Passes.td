@@ -198,7 +198,11 @@ def QuantMatmulVectorize
     Option<"rows", "rows", "int64_t", "4",
            "Weight rows per step of the GEMV kernel (divided by M)">,
     Option<"chunk", "chunk", "int64_t", "64",
-           "Weight rows per parallel task">,
+           "Most weight rows per parallel task (fewer when N splits into fewer "
+           "than 24 tasks)">,
+    Option<"prefetch", "prefetch", "int64_t", "2",
+           "GEMV: memref.prefetch each block of the weight rows this many "
+           "steps ahead (0: none)">,
   ];
 }
 

@@ -54,7 +54,8 @@ struct QuantMatmulConfig {
   int64_t vectorWidth = 16; ///< f32 lanes; B (packed: B/2) a multiple of it
   int64_t maxRows = 4;      ///< M <= maxRows: the streaming GEMV kernel
   int64_t rows = 4;         ///< weight rows per step of the GEMV kernel (/ M)
-  int64_t chunk = 64;       ///< weight rows per parallel task
+  int64_t chunk = 64;       ///< most weight rows per parallel task
+  int64_t prefetch = 2;     ///< GEMV: prefetch the rows this many steps ahead
 };
 
 /// Rewrites every match in `f`: M <= maxRows into a GEMV kernel that reads

@@ -55,3 +55,28 @@ func.func @too_many_rows(%a: memref<8x16xf32>, %b: memref<16x16xf32>, %c: memref
   linalg.matmul ins(%da, %b : memref<?x16xf32>, memref<16x16xf32>) outs(%dc : memref<?x16xf32>)
   return
 }
+
+// Decode attention (one batch per KV head, M = 3 query heads of the group): scores =
+// q k^T with the cache as (n, k), then probs v with the cache as (k, n). The tasks are
+// (batch, N chunk) pairs of an scf.parallel, each running the 2-D kernel on the batch's
+// rank-reduced subviews (no packed copy of the 512-position cache, as the GEMM would make).
+// CHECK-LABEL: func.func @attention_decode
+//       CHECK: scf.parallel (%[[B:.+]], %[[J:.+]]) = (%c0, %c0) to (%c3, %c16) step (%c1, %c1)
+//       CHECK:   memref.subview %arg0[%[[B]], 0, 0] [1, 3, 64] [1, 1, 1] : memref<3x3x64xf32> to memref<3x64xf32, strided<[64, 1], offset: ?>>
+//       CHECK:   memref.subview %arg1[%[[B]], 0, 0] [1, 512, 64] [1, 1, 1] : memref<3x512x64xf32> to memref<512x64xf32, strided<[64, 1], offset: ?>>
+//       CHECK:   vector.fma
+//       CHECK:   vector.reduction <add>
+//       CHECK: scf.parallel (%[[B2:.+]], %[[J2:.+]]) = (%c0, %c0) to (%c3, %c2) step (%c1, %c1)
+//       CHECK:   memref.subview %arg3[%[[B2]], 0, 0] [1, 512, 64] [1, 1, 1] : memref<3x512x64xf32> to memref<512x64xf32, strided<[64, 1], offset: ?>>
+//       CHECK:   vector.broadcast
+//       CHECK:   vector.maskedload
+//       CHECK:   vector.fma
+//       CHECK:   vector.maskedstore
+//   CHECK-NOT: linalg.batch_matmul
+func.func @attention_decode(%q: memref<3x3x64xf32>, %k: memref<3x512x64xf32>, %s: memref<3x3x512xf32>,
+                            %v: memref<3x512x64xf32>, %o: memref<3x3x64xf32>) {
+  linalg.batch_matmul indexing_maps = [affine_map<(b, m, n, k) -> (b, m, k)>, affine_map<(b, m, n, k) -> (b, n, k)>, affine_map<(b, m, n, k) -> (b, m, n)>]
+    ins(%q, %k : memref<3x3x64xf32>, memref<3x512x64xf32>) outs(%s : memref<3x3x512xf32>)
+  linalg.batch_matmul ins(%s, %v : memref<3x3x512xf32>, memref<3x512x64xf32>) outs(%o : memref<3x3x64xf32>)
+  return
+}

@@ -1,5 +1,7 @@
 // RUN: buddy-opt %s --buddy-quant-matmul-vectorize="vector-width=16 rows=4 chunk=4" --canonicalize --cse | FileCheck %s
 // RUN: buddy-opt %s --buddy-quant-matmul-vectorize="vector-width=8 rows=4 chunk=4" --canonicalize --cse | FileCheck %s --check-prefix=V8
+// RUN: buddy-opt %s --buddy-quant-matmul-vectorize --canonicalize --cse | FileCheck %s --check-prefix=DEF
+// RUN: buddy-opt %s --buddy-quant-matmul-vectorize="prefetch=0" --canonicalize --cse | FileCheck %s --check-prefix=NOPF
 
 // The frontend's quantized linear layer (buddy.quant_linear): y[m, n] += x[m, k] *
 // (d[n, k/32] * sitofp(q[n, k]) (+ mn[n, k/32])), here Q4_1-style with mins, M = 2, N = 9
@@ -101,6 +103,37 @@ func.func @q40_packed(%x: memref<1x64xf32>, %q: memref<8x32xi8>, %d: memref<8x2x
 // M = 8 > max-rows (prefill): the weight is dequantized once into an aligned f32 buffer
 // (rows in parallel, vectorized), then a B-transposed linalg.matmul reads it (for
 // --buddy-matmul-vectorize), and the buffer is freed.
+// Decode defaults (rows=4, chunk=64, prefetch=2) on a Q8_0 K/V projection, N = 192:
+// 64-row chunks would make 3 tasks (2:1 on two threads); the kernel takes 8-row chunks,
+// 24 tasks. Each block of each weight row prefetches the same block of the row 2 steps
+// (8 rows) ahead, clamped to the last row (191). prefetch=0 emits none.
+// DEF-LABEL: func.func @q80_kv_decode
+//       DEF:   %[[C191:.+]] = arith.constant 191 : index
+//       DEF:   scf.parallel (%[[T:.+]]) = (%c0) to (%c24) step (%c1)
+//       DEF:     %[[N0:.+]] = arith.muli %[[T]], %c8
+//       DEF:     scf.for %[[N:.+]] = %[[N0]] to %{{.+}} step %c4
+//       DEF:       scf.for %[[G:.+]] = %c0 to %c2 step %c1 iter_args
+//       DEF:         %[[K0:.+]] = arith.muli %[[G]], %c32
+//       DEF:         %[[AH:.+]] = arith.addi %[[N]], %c8
+//       DEF:         %[[CL:.+]] = arith.minsi %[[AH]], %[[C191]]
+//       DEF:         memref.prefetch %arg1[%[[CL]], %[[K0]]], read, locality<0>, data : memref<192x64xi8>
+//       DEF:         vector.load %arg1[%[[N]], %[[K0]]] : memref<192x64xi8>, vector<16xi8>
+// NOPF-LABEL: func.func @q80_kv_decode
+//   NOPF-NOT: memref.prefetch
+//       NOPF: return
+func.func @q80_kv_decode(%x: memref<1x64xf32>, %q: memref<192x64xi8>, %d: memref<192x2xf32>, %y: memref<1x192xf32>) {
+  linalg.generic {indexing_maps = [#x, #q, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %q, %d : memref<1x64xf32>, memref<192x64xi8>, memref<192x2xf32>) outs(%y : memref<1x192xf32>) {
+  ^bb0(%a: f32, %w: i8, %sc: f32, %acc: f32):
+    %wf = arith.sitofp %w : i8 to f32
+    %dw = arith.mulf %sc, %wf : f32
+    %p = arith.mulf %a, %dw : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
 // CHECK-LABEL: func.func @q8_prefill
 //       CHECK: %[[W:.+]] = memref.alloc() {alignment = 64 : i64} : memref<5x32xf32>
 //       CHECK: scf.parallel

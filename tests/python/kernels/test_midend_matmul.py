@@ -76,6 +76,22 @@ def test_batch_matmul_matches_torch(tmp_path: Path, transposed_b: bool, batch: i
     _check(MatmulSpec(37, 45, 64, transposed_b, batch=batch), tmp_path)
 
 
+DECODE_ATTENTION = [
+    (3, 512, 64, True),    # scores = q k^T over a 512-position cache (SmolLM2: 3 KV heads x 3)
+    (3, 64, 512, False),   # probs v
+    (1, 45, 37, True),     # ragged N and K, one query row
+    (4, 45, 37, False),
+]
+
+
+@pytest.mark.parametrize("m,n,k,transposed_b", DECODE_ATTENTION,
+                         ids=[f"{m}x{n}x{k}{'_QKt' if t else '_PV'}" for m, n, k, t in DECODE_ATTENTION])
+def test_small_m_batch_matmul_matches_torch(tmp_path: Path, m: int, n: int, k: int, transposed_b: bool) -> None:
+    """Batched M <= 4 (decode attention) takes the GEMV kernel per (batch, N chunk) task."""
+    require_native_toolchain()
+    _check(MatmulSpec(m, n, k, transposed_b, batch=3), tmp_path)
+
+
 @pytest.mark.parametrize("options", [
     "target=avx2",
     "target=generic",
