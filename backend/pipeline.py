@@ -110,9 +110,16 @@ def pipeline_description(options: PipelineOptions, target: Target) -> dict[str, 
     }
 
 
+# SelectionDAG store merging searches, for every store, the other stores off the same
+# chain: quadratic in the memref-descriptor stores of a whole-model entry function (the
+# SmolLM2 decode graph: 23 s of its 25 s in llc, 5.7 s without). The kernels store whole
+# vectors, which it has nothing to merge (docs/performance.md, "Compile time").
+LLC_NO_STORE_MERGING = "-combiner-store-merging=false"
+
+
 def llc_flags(target: Target, options: PipelineOptions) -> list[str]:
     fuse = ["-fp-contract=fast"] if options.fp_contract else []
-    return [*target.codegen_flags(), f"-O{options.opt_level}", *fuse,
+    return [*target.codegen_flags(), f"-O{options.opt_level}", *fuse, LLC_NO_STORE_MERGING,
             "-relocation-model=pic", "-filetype=obj"]
 
 
