@@ -19,6 +19,9 @@
 //      y[m, n+r] += reduce_add(acc[m][r])
 //    The scale is applied once per block to the vector of partial dots (not
 //    per weight), and with mins the x block sum is shared by all R rows.
+//    Rows are prefetched `prefetch` steps ahead; tasks are balanced (>= 24
+//    for a small N); decode matches of one x (q/k/v, gate/up) share one
+//    scf.parallel (one fork per group; groupSiblings below).
 //  M > max-rows (prefill): the weight is dequantized once into an aligned
 //    f32 [N, K] buffer (vectorized, rows in an scf.parallel), then a
 //    B-transposed linalg.matmul reads it, for --buddy-matmul-vectorize.
@@ -38,6 +41,7 @@
 #include "mlir/IR/Matchers.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace buddy {
 #define GEN_PASS_DEF_QUANTMATMULVECTORIZE
@@ -256,24 +260,30 @@ struct QuantEmitter {
   }
 
   // ---------------------------------------------------------------- decode
-  /// Rows per parallel task: at most `chunk`, and small enough that N splits
-  /// into at least kTasks tasks (24 divides evenly among 1, 2, 3, 4, 6, 8 or
-  /// 12 threads), so a small N (a 192-row K/V projection) is not split 2:1.
-  int64_t gemvChunk(int64_t r) const {
+  int64_t stepRows() const { return std::max<int64_t>(1, cfg.rows / o.m); }
+
+  /// Rows per parallel task for `n` rows in all: at most `chunk`, and small
+  /// enough that they split into at least kTasks tasks (24 divides evenly
+  /// among 1, 2, 3, 4, 6, 8 or 12 threads), so a small N (a 192-row K/V
+  /// projection) is not split 2:1.
+  int64_t gemvChunk(int64_t n) const {
     constexpr int64_t kTasks = 24;
+    int64_t r = stepRows();
     int64_t most = llvm::divideCeil(cfg.chunk, r) * r;
-    int64_t balanced = (o.n / kTasks) / r * r;
+    int64_t balanced = (n / kTasks) / r * r;
     return std::clamp<int64_t>(balanced, r, most);
   }
 
   void emitGemv() {
-    int64_t r = std::max<int64_t>(1, cfg.rows / o.m);
-    int64_t chunk = gemvChunk(r);
-    parallelRows(chunk, [&](Value n0, Value n1) {
-      Value nFull = im.add(n0, im.floorTo(im.sub(n1, n0), r));
-      forLoop(n0, nFull, im.c(r), [&](Value n) { emitRows(n, r); });
-      forLoop(nFull, n1, im.c(1), [&](Value n) { emitRows(n, 1); });
-    });
+    parallelRows(gemvChunk(o.n), [&](Value n0, Value n1) { emitRowRange(n0, n1); });
+  }
+
+  /// The GEMV kernel on weight rows [n0, n1).
+  void emitRowRange(Value n0, Value n1) {
+    int64_t r = stepRows();
+    Value nFull = im.add(n0, im.floorTo(im.sub(n1, n0), r));
+    forLoop(n0, nFull, im.c(r), [&](Value n) { emitRows(n, r); });
+    forLoop(nFull, n1, im.c(1), [&](Value n) { emitRows(n, 1); });
   }
 
   void emitRows(Value n, int64_t r) {
@@ -399,7 +409,8 @@ struct QuantMatmulVectorizePass
       return signalPassFailure();
     }
     buddy::vectorizeQuantMatmuls(getOperation(),
-                                 {vectorWidth, maxRows, rows, chunk, prefetch});
+                                 {vectorWidth, maxRows, rows, chunk, prefetch,
+                                  groupSiblings});
   }
 };
 
@@ -476,23 +487,206 @@ buddy::matchQuantMatmul(linalg::GenericOp op) {
   return r;
 }
 
+namespace {
+
+/// The buffer a memref value views (through view-like ops).
+Value rootOf(Value v) {
+  while (Operation *def = v.getDefiningOp()) {
+    auto view = dyn_cast<ViewLikeOpInterface>(def);
+    if (!view)
+      break;
+    v = view.getViewSource();
+  }
+  return v;
+}
+
+/// Decode GEMVs of one block that read the same x (q/k/v, gate/up): run as one
+/// scf.parallel, so a layer forks once per group instead of once per matrix.
+struct GemvGroup {
+  SmallVector<std::pair<linalg::GenericOp, buddy::QuantMatmulOperands>> members;
+  SmallVector<Operation *> hoist; ///< later members' allocs and fills, in order
+};
+
+/// `op` (strictly between the group's first member and `next`) can stay where
+/// it is while `next` is computed at the group's first member: a view or an
+/// allocation; or a linalg op that writes neither x nor anything `next`
+/// reads or writes, and reads nothing `next` writes (the fill of next's y
+/// aside, which `collect` hoists).
+bool commutesWithNext(Operation *op, Value xRoot, const buddy::QuantMatmulOperands &next) {
+  if (isa<memref::AllocOp, ViewLikeOpInterface>(op))
+    return true;
+  auto lin = dyn_cast<linalg::LinalgOp>(op);
+  if (!lin || !lin.hasPureBufferSemantics())
+    return false;
+  SmallVector<Value> nextIn{xRoot, rootOf(next.q), rootOf(next.scale)};
+  if (next.min)
+    nextIn.push_back(rootOf(next.min));
+  Value yRoot = rootOf(next.y);
+  for (OpOperand &init : lin.getDpsInitsMutable()) {
+    Value r = rootOf(init.get());
+    if (r == yRoot || llvm::is_contained(nextIn, r))
+      return false;
+  }
+  for (OpOperand *in : lin.getDpsInputOperands())
+    if (rootOf(in->get()) == yRoot)
+      return false;
+  return true;
+}
+
+/// next's y as its own buffer: a memref.alloc (static shape, no operands) or
+/// an argument of the function (an output buffer), whose other users before
+/// `next` are at most one linalg.fill; the alloc and the fill (if after
+/// `first`) go to `hoist`.
+bool hoistableY(linalg::GenericOp first, linalg::GenericOp next, Value y,
+                SmallVector<Operation *> &hoist) {
+  auto alloc = y.getDefiningOp<memref::AllocOp>();
+  auto arg = dyn_cast<BlockArgument>(y);
+  bool funcArg = arg && isa<func::FuncOp>(arg.getOwner()->getParentOp());
+  if (!funcArg && (!alloc || alloc->getNumOperands() != 0 ||
+                   alloc->getBlock() != next->getBlock()))
+    return false;
+  Operation *fill = nullptr;
+  for (Operation *user : y.getUsers()) {
+    if (user == next || next->isBeforeInBlock(user))
+      continue;
+    auto f = dyn_cast<linalg::FillOp>(user);
+    if (!f || fill || f.getDpsInitOperand(0)->get() != y ||
+        f->getBlock() != next->getBlock())
+      return false;
+    Value v = f.getDpsInputOperand(0)->get();
+    if (Operation *d = v.getDefiningOp(); d && !d->isBeforeInBlock(first))
+      return false; // the fill value must be available at the group
+    fill = user;
+  }
+  if (alloc && first->isBeforeInBlock(alloc))
+    hoist.push_back(alloc);
+  if (fill && first->isBeforeInBlock(fill))
+    hoist.push_back(fill);
+  return true;
+}
+
+bool definedBefore(Value v, Operation *op) {
+  Operation *d = v.getDefiningOp();
+  return !d ? cast<BlockArgument>(v).getOwner() == op->getBlock() ||
+                  cast<BlockArgument>(v).getOwner()->getParentOp()->isProperAncestor(op)
+            : d->getBlock() == op->getBlock() && d->isBeforeInBlock(op);
+}
+
+/// Splits the decode matches, in IR order, into groups of siblings.
+SmallVector<GemvGroup>
+groupSiblings(ArrayRef<std::pair<linalg::GenericOp, buddy::QuantMatmulOperands>> gemvs) {
+  SmallVector<GemvGroup> groups;
+  for (const auto &item : gemvs) {
+    linalg::GenericOp op = item.first;
+    const buddy::QuantMatmulOperands &qm = item.second;
+    if (!groups.empty()) {
+      GemvGroup &g = groups.back();
+      auto [first, fq] = g.members.front();
+      auto [last, lq] = g.members.back();
+      SmallVector<Operation *> hoist;
+      bool ok = op->getBlock() == first->getBlock() && qm.x == fq.x &&
+                qm.m == fq.m && qm.k == fq.k && definedBefore(qm.q, first) &&
+                definedBefore(qm.scale, first) &&
+                (!qm.min || definedBefore(qm.min, first)) &&
+                hoistableY(first, op, qm.y, hoist);
+      for (Operation *it = last->getNextNode(); ok && it != op.getOperation();
+           it = it->getNextNode())
+        ok = llvm::is_contained(hoist, it) || commutesWithNext(it, rootOf(qm.x), qm);
+      // Ops between earlier members were checked against those members; the
+      // new one must also commute with them.
+      for (size_t i = 0; ok && i + 1 < g.members.size(); ++i)
+        for (Operation *it = g.members[i].first->getNextNode();
+             ok && it != g.members[i + 1].first; it = it->getNextNode())
+          ok = llvm::is_contained(g.hoist, it) || commutesWithNext(it, rootOf(qm.x), qm);
+      if (ok) {
+        g.members.push_back(item);
+        g.hoist.append(hoist);
+        continue;
+      }
+    }
+    groups.push_back(GemvGroup{{item}, {}});
+  }
+  return groups;
+}
+
+/// One scf.parallel over the tasks of every member (a common chunk of rows,
+/// so the tasks are the same size), an scf.if chain picking the member.
+void emitGroup(const GemvGroup &g, const buddy::QuantMatmulConfig &cfg) {
+  linalg::GenericOp first = g.members.front().first;
+  for (Operation *h : g.hoist)
+    h->moveBefore(first);
+  OpBuilder b(first);
+  Location loc = first.getLoc();
+  IndexMath im{b, loc};
+  int64_t total = 0;
+  for (auto &m : g.members)
+    total += m.second.n;
+  // A common task size (rows) from the group's total rows.
+  buddy::QuantMatmulOperands all = g.members.front().second;
+  all.n = total;
+  int64_t chunk = QuantEmitter(b, loc, all, cfg).gemvChunk(total);
+  SmallVector<int64_t> ends;
+  int64_t tasks = 0;
+  for (auto &m : g.members)
+    ends.push_back(tasks += llvm::divideCeil(m.second.n, chunk));
+  auto par = scf::ParallelOp::create(b, loc, ValueRange{im.c(0)}, ValueRange{im.c(tasks)},
+                                     ValueRange{im.c(1)});
+  b.setInsertionPoint(par.getBody()->getTerminator());
+  Value t = par.getInductionVars()[0];
+  std::function<void(size_t)> emitFrom = [&](size_t i) {
+    const buddy::QuantMatmulOperands &o = g.members[i].second;
+    auto body = [&]() {
+      Value n0 = im.mul(im.sub(t, im.c(i ? ends[i - 1] : 0)), chunk);
+      Value n1 = im.min(im.add(n0, chunk), im.c(o.n));
+      linalg::GenericOp member = g.members[i].first;
+      QuantEmitter(b, member.getLoc(), o, cfg).emitRowRange(n0, n1);
+    };
+    if (i + 1 == g.members.size())
+      return body();
+    Value here = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, t, im.c(ends[i]));
+    auto ifOp = scf::IfOp::create(b, loc, here, /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    body();
+    b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
+    emitFrom(i + 1);
+  };
+  emitFrom(0);
+  for (auto &m : g.members)
+    m.first->erase();
+}
+
+} // namespace
+
 int64_t buddy::vectorizeQuantMatmuls(func::FuncOp f,
                                      const QuantMatmulConfig &cfg) {
-  SmallVector<std::pair<linalg::GenericOp, QuantMatmulOperands>> work;
+  SmallVector<std::pair<linalg::GenericOp, QuantMatmulOperands>> gemvs, gemms;
   f.walk([&](linalg::GenericOp op) {
     auto qm = matchQuantMatmul(op);
     if (qm && (qm->packed ? qm->block / 2 : qm->block) % cfg.vectorWidth == 0 &&
         qm->m >= 1)
-      work.emplace_back(op, *qm);
+      (qm->m <= cfg.maxRows ? gemvs : gemms).emplace_back(op, *qm);
   });
-  for (auto &[op, qm] : work) {
+  for (auto &[op, qm] : gemms) {
     OpBuilder b(op);
-    QuantEmitter e(b, op.getLoc(), qm, cfg);
-    if (qm.m <= cfg.maxRows)
-      e.emitGemv();
-    else
-      e.emitDequantMatmul();
+    QuantEmitter(b, op.getLoc(), qm, cfg).emitDequantMatmul();
     op->erase();
   }
-  return static_cast<int64_t>(work.size());
+  SmallVector<GemvGroup> groups;
+  if (cfg.groupSiblings)
+    groups = groupSiblings(gemvs);
+  else
+    for (auto &item : gemvs)
+      groups.push_back(GemvGroup{{item}, {}});
+  for (GemvGroup &g : groups) {
+    if (g.members.size() == 1) {
+      auto [op, qm] = g.members.front();
+      OpBuilder b(op);
+      QuantEmitter(b, op.getLoc(), qm, cfg).emitGemv();
+      op->erase();
+    } else {
+      emitGroup(g, cfg);
+    }
+  }
+  return static_cast<int64_t>(gemvs.size() + gemms.size());
 }

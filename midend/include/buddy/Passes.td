@@ -174,8 +174,13 @@ def QuantMatmulVectorize
     K a multiple of B and B (packed: B/2) a multiple of `vector-width`, and
     rewrites it (buddy::vectorizeQuantMatmuls):
     * M <= `max-rows` (decode): each weight byte is read once. N in chunks of
-      `chunk` rows over an `scf.parallel` (OpenMP); `rows`/M weight rows at a
-      time; per scale block the i8 vectors are loaded (packed: the block's
+      at most `chunk` rows (fewer when N makes fewer than 24 tasks) over an
+      `scf.parallel` (OpenMP); with `group-siblings`, consecutive decode
+      matches of one block that read the same x (q/k/v, gate/up) share one
+      `scf.parallel` (a common chunk; an `scf.if` chain picks the matrix; their
+      output allocs and zero fills move above it) when every op between them
+      commutes with the move; `rows`/M weight rows at a time, each block of
+      each row `memref.prefetch`-ed `prefetch` steps ahead; per scale block the i8 vectors are loaded (packed: the block's
       B/2 bytes once, split with `arith.andi` / `arith.shrui` into its two
       halves), `arith.sitofp`-ed and
       multiplied with the x block into a vector of partial dots, which is
@@ -203,6 +208,9 @@ def QuantMatmulVectorize
     Option<"prefetch", "prefetch", "int64_t", "2",
            "GEMV: memref.prefetch each block of the weight rows this many "
            "steps ahead (0: none)">,
+    Option<"groupSiblings", "group-siblings", "bool", "true",
+           "Decode GEMVs of one block reading the same x (q/k/v, gate/up) "
+           "share one scf.parallel (one fork per group)">,
   ];
 }
 

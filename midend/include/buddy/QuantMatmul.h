@@ -56,10 +56,12 @@ struct QuantMatmulConfig {
   int64_t rows = 4;         ///< weight rows per step of the GEMV kernel (/ M)
   int64_t chunk = 64;       ///< most weight rows per parallel task
   int64_t prefetch = 2;     ///< GEMV: prefetch the rows this many steps ahead
+  bool groupSiblings = true; ///< GEMVs of one x (q/k/v, gate/up): one parallel loop
 };
 
 /// Rewrites every match in `f`: M <= maxRows into a GEMV kernel that reads
-/// each weight byte once (N split over an scf.parallel), larger M into a
+/// each weight byte once (N split over an scf.parallel; siblings reading the
+/// same x share one, see Passes.td), larger M into a
 /// vectorized dequantization of the weight into an f32 [N, K] buffer plus a
 /// B-transposed linalg.matmul (for --buddy-matmul-vectorize). Returns the
 /// number of ops rewritten. Matches whose B (packed: B/2) is not a multiple

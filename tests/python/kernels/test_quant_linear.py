@@ -95,6 +95,42 @@ def test_llm_shapes(fmt: str, tmp_path: Path) -> None:
     _check(fmt, (1, 9), 130, 256, tmp_path)
 
 
+class _Siblings(torch.nn.Module):
+    """q/k/v-style projections of one x, plus a consumer of the first between them (as
+    attention reshapes q): the pass runs the three GEMVs as one parallel loop."""
+
+    def __init__(self, qs: list) -> None:
+        super().__init__()
+        self.ps = torch.nn.ModuleList(qs)
+
+    def forward(self, x: torch.Tensor):
+        q = self.ps[0](x)
+        qt = q.transpose(0, 1) * 2.0
+        return qt, self.ps[1](x), self.ps[2](x)
+
+
+@pytest.mark.parametrize("m", [1, 3])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_sibling_projections(fmt: str, m: int, tmp_path: Path) -> None:
+    """Three GEMVs sharing x (N = 96, 45, 45: ragged against the common task size), one
+    fork: every output against its float64 reference and bound."""
+    k = 96
+    made = [_quantized(fmt, n, k, seed=500 + i) for i, n in enumerate((96, 45, 45))]
+    mod = _Siblings([QuantLinear.from_planes(p) for p, _ in made]).eval()
+    x = torch.from_numpy(np.random.default_rng(9).standard_normal((m, k)).astype(np.float32))
+    compiled = buddy.compile(mod, (x,), cache_dir=tmp_path, progress=False)
+    outs = [np.asarray(o) for o in compiled(x)]
+    assert len(outs) == 3
+    for i, ((planes, deq), y) in enumerate(zip(made, outs)):
+        ref = x.numpy().astype(np.float64) @ deq.astype(np.float64).T
+        bound = _bound(x.numpy(), planes, k)
+        if i == 0:
+            ref, bound = 2.0 * ref.T, 2.0 * bound.T
+        err = np.abs(y.astype(np.float64) - ref)
+        assert y.shape == ref.shape and (err <= bound + 1e-6).all(), \
+            f"{fmt} M={m} projection {i}: |err| {err.max():.3g}"
+
+
 def _x86_rows() -> list:
     """Native x86 target rows with narrower vectors than the host's: the 8-lane (avx2) and
     4-lane (128-bit, the `generic` kernel ISA) kernels, which cut each 16-byte nibble block
