@@ -128,8 +128,11 @@ def GemvVectorize
   let summary = "Bandwidth-oriented f32 GEMV for linalg.matmul with a small "
                 "static M (decode)";
   let description = [{
-    Replaces an f32 `linalg.matmul` on memrefs whose static M is at most
-    `max-rows` by a kernel that streams the weight exactly once:
+    Replaces an f32 `linalg.matmul` (or `linalg.batch_matmul`: decode
+    attention, one batch per KV head; the kernel below then runs per (batch,
+    N chunk) task on the batch's rank-reduced `memref.subview`s) on memrefs
+    whose static M is at most `max-rows` by a kernel that streams the weight
+    exactly once:
     * B read as (n, k) (nn.Linear after --buddy-fold-transpose-into-matmul):
       `rows` weight rows at a time, vectorized along the contiguous K with
       `vector.fma` into per-(m, row) accumulators, masked K tail, then
