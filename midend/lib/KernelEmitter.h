@@ -1,8 +1,8 @@
 //===- KernelEmitter.h - small IR-building helpers for CPU kernels -*- C++ -*-===//
 //
-// Shared by the matmul/GEMV vectorization passes: index arithmetic, masks and
-// recognition of f32 matmul-like linalg ops on memrefs (plain or B-transposed;
-// bf16 inputs on request).
+// Shared by the matmul/GEMV vectorization passes: index arithmetic, masks,
+// scf.for builders and recognition of f32 matmul-like linalg ops on memrefs
+// (plain or B-transposed; bf16 inputs on request).
 //
 //===----------------------------------------------------------------------===//
 #ifndef BUDDY_MIDEND_KERNELEMITTER_H
@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/AffineMap.h"
 #include "mlir/IR/Builders.h"
@@ -152,6 +153,36 @@ inline llvm::SmallVector<mlir::Value> idx(mlir::Value batch, mlir::Value i,
   r.push_back(i);
   r.push_back(j);
   return r;
+}
+
+/// scf.for lb..ub step `step`; body(iv) builds its body (insertion point
+/// restored after).
+inline void forLoop(mlir::OpBuilder &b, mlir::Location loc, mlir::Value lb,
+                    mlir::Value ub, mlir::Value step,
+                    llvm::function_ref<void(mlir::Value)> body) {
+  auto f = mlir::scf::ForOp::create(b, loc, lb, ub, step);
+  mlir::OpBuilder::InsertionGuard g(b);
+  b.setInsertionPoint(f.getBody()->getTerminator());
+  body(f.getInductionVar());
+}
+
+/// scf.for carrying `init`: body(iv, iter) returns the next values; returns
+/// the loop's results.
+inline llvm::SmallVector<mlir::Value>
+forLoopIter(mlir::OpBuilder &b, mlir::Location loc, mlir::Value lb,
+            mlir::Value ub, mlir::Value step, mlir::ValueRange init,
+            llvm::function_ref<llvm::SmallVector<mlir::Value>(mlir::Value,
+                                                              mlir::ValueRange)>
+                body) {
+  auto f = mlir::scf::ForOp::create(
+      b, loc, lb, ub, step, init,
+      [&](mlir::OpBuilder &inner, mlir::Location, mlir::Value iv,
+          mlir::ValueRange iter) {
+        mlir::OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(inner.getInsertionBlock(), inner.getInsertionPoint());
+        mlir::scf::YieldOp::create(b, loc, body(iv, iter));
+      });
+  return llvm::SmallVector<mlir::Value>(f.getResults());
 }
 
 } // namespace kernel

@@ -184,10 +184,7 @@ private:
 
   void forLoop(Value lb, Value ub, Value step,
                llvm::function_ref<void(Value)> body) {
-    auto f = scf::ForOp::create(b, loc, lb, ub, step);
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPoint(f.getBody()->getTerminator());
-    body(f.getInductionVar());
+    buddy::kernel::forLoop(b, loc, lb, ub, step, body);
   }
 
   VectorType vecTy() const { return VectorType::get({cfg.vw}, b.getF32Type()); }

@@ -228,23 +228,13 @@ struct QuantEmitter {
 
   void forLoop(Value lb, Value ub, Value step,
                llvm::function_ref<void(Value)> body) {
-    auto f = scf::ForOp::create(b, loc, lb, ub, step);
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPoint(f.getBody()->getTerminator());
-    body(f.getInductionVar());
+    buddy::kernel::forLoop(b, loc, lb, ub, step, body);
   }
 
   SmallVector<Value>
   forLoopIter(Value lb, Value ub, Value step, ValueRange init,
               llvm::function_ref<SmallVector<Value>(Value, ValueRange)> body) {
-    auto f = scf::ForOp::create(
-        b, loc, lb, ub, step, init,
-        [&](OpBuilder &lb2, Location, Value iv, ValueRange iter) {
-          OpBuilder::InsertionGuard g(b);
-          b.setInsertionPoint(lb2.getInsertionBlock(), lb2.getInsertionPoint());
-          scf::YieldOp::create(b, loc, body(iv, iter));
-        });
-    return SmallVector<Value>(f.getResults());
+    return buddy::kernel::forLoopIter(b, loc, lb, ub, step, init, body);
   }
 
   /// scf.parallel over [0, N) in chunks of `chunk` rows; body(n0, n1).
