@@ -111,6 +111,7 @@ void bindGemmini(py::module_ &parent) {
         d["instructions"] = c.instructions;
         d["bytes_in"] = c.bytesIn;
         d["bytes_out"] = c.bytesOut;
+        d["macs"] = c.macs;
         return d;
       })
       .def("sp_row", [](const PyModel &s, uint32_t row) {

@@ -182,6 +182,7 @@ static void testOutputStationary() {
   configEx(m, Dataflow::OS);
   preload(m, spAddr(32), accAddr(0));
   compute(m, true, spAddr(0), spAddr(16));
+  CHECK_EQ(m.counters().macs, 16u * 16u * 16u);
   std::vector<int32_t> ref = refTile(m, 0, 16, 16, 16, 16);
   for (uint32_t i = 0; i < 16; ++i)
     for (uint32_t j = 0; j < 16; ++j)
@@ -245,6 +246,7 @@ static void testWeightStationaryPartial() {
   m.execute(uint32_t(Funct::Preload), packAddrRowsCols(spAddr(16), 2, 5),
             packAddrRowsCols(accAddr(100), 2, 3));
   compute(m, true, spAddr(0), kGarbageAddr, 3, 5, 16, 16);
+  CHECK_EQ(m.counters().macs, 3u * 5u * 2u); // only the products inside the fields
   std::vector<int32_t> ref = refTile(m, 0, 16, 3, 5, 2);
   for (uint32_t i = 0; i < 16; ++i)
     for (uint32_t j = 0; j < 16; ++j)
@@ -252,6 +254,7 @@ static void testWeightStationaryPartial() {
   // compute_accumulated reuses the weights: a full tile of A with D added.
   preload(m, kGarbageAddr, accAddr(200));
   compute(m, false, spAddr(0), spAddr(32));
+  CHECK_EQ(m.counters().macs, 30u + 16u * 5u * 2u); // the stationary B is still 5x2
   std::vector<int32_t> refFull(16 * 16, 0);
   for (uint32_t i = 0; i < 16; ++i)
     for (uint32_t j = 0; j < 2; ++j) {

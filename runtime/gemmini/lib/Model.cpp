@@ -1,6 +1,7 @@
 // Model.cpp - the effect of each Gemmini instruction (see Model.h).
 #include "buddy/gemmini/Model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -59,6 +60,7 @@ void Model::reset() {
   havePreload_ = false;
   osAcc_.assign(size_t(p_.dim) * p_.dim, 0);
   weights_.assign(size_t(p_.dim) * p_.dim, 0);
+  weightRows_ = weightCols_ = 0;
   counters_ = Counters();
 }
 
@@ -329,10 +331,15 @@ void Model::compute(bool preloaded, uint64_t rs1, uint64_t rs2) {
     fail(std::string(name) + " without a preceding preload");
   havePreload_ = false;
   const uint32_t n = p_.dim;
-  Tile A = readOperand(unpackAddrRowsCols(rs1), ex_.aStride, "A");
+  AddrRowsCols af = unpackAddrRowsCols(rs1);
+  Tile A = readOperand(af, ex_.aStride, "A");
   Tile out(size_t(n) * n, 0);
+  uint32_t bRows = 0, bCols = 0; // the B fields, for the MAC counter
   if (ex_.dataflow == Dataflow::OS) {
-    Tile B = readOperand(unpackAddrRowsCols(rs2), 1, "B");
+    AddrRowsCols bf = unpackAddrRowsCols(rs2);
+    Tile B = readOperand(bf, 1, "B");
+    if (!decodeLocalAddr(bf.addr).garbage)
+      bRows = bf.rows, bCols = bf.cols;
     if (preloaded)
       osAcc_ = readOperand(preBD_, 1, "D"); // the preloaded D (zeros if garbage)
     for (uint32_t i = 0; i < n; ++i)
@@ -345,8 +352,13 @@ void Model::compute(bool preloaded, uint64_t rs1, uint64_t rs2) {
             clipBits(roundingShift(osAcc_[size_t(i) * n + j], ex_.sysShift), p_.outputBits);
       }
   } else {
-    if (preloaded)
+    if (preloaded) {
       weights_ = readOperand(preBD_, 1, "B");
+      bool none = decodeLocalAddr(preBD_.addr).garbage;
+      weightRows_ = none ? 0 : preBD_.rows;
+      weightCols_ = none ? 0 : preBD_.cols;
+    }
+    bRows = weightRows_, bCols = weightCols_;
     Tile D = readOperand(unpackAddrRowsCols(rs2), 1, "D");
     for (uint32_t i = 0; i < n; ++i)
       for (uint32_t j = 0; j < n; ++j) {
@@ -357,6 +369,8 @@ void Model::compute(bool preloaded, uint64_t rs1, uint64_t rs2) {
       }
   }
   writeResult(preC_, out);
+  if (!decodeLocalAddr(af.addr).garbage)
+    counters_.macs += uint64_t(af.rows) * std::min(af.cols, bRows) * bCols;
 }
 
 } // namespace buddy::gemmini

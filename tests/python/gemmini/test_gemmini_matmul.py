@@ -40,8 +40,10 @@ CASES = [
 def test_matmul_bit_exact(m, n, k, scale, bias, dataflow):
     c, ref, counters, _ = run(m, n, k, dataflow=dataflow, bias=bias, scale=scale)
     np.testing.assert_array_equal(c, ref)
-    # Every C byte leaves once; with one tile, A and B enter once (bias: 4 bytes per element).
+    # Every C byte leaves once, every product of A @ B is one MAC; with one tile, A and B
+    # enter once (bias: 4 bytes per element).
     assert counters["bytes_out"] == m * n
+    assert counters["macs"] == m * n * k
     t = gt.choose_tiling(m, n, k)
     if m <= t.ti * 16 and n <= t.tj * 16 and k <= t.tk * 16:
         bias_bytes = {None: 0, "row": 4 * m * n, "full": 4 * m * n}[bias]

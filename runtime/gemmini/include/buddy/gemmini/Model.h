@@ -65,6 +65,10 @@ struct Counters {
   uint64_t instructions = 0;
   uint64_t bytesIn = 0;  // DRAM -> scratchpad/accumulator (mvin)
   uint64_t bytesOut = 0; // scratchpad/accumulator -> DRAM (mvout)
+  /// Multiply-accumulates of the operands inside their rows/cols fields
+  /// (A rows x min(A cols, B rows) x B cols per compute; WS: B is the
+  /// preloaded weights); a tiled M x N x K matmul sums to M * N * K.
+  uint64_t macs = 0;
 };
 
 class Model {
@@ -127,6 +131,7 @@ private:
   AddrRowsCols preBD_, preC_;
   Tile osAcc_;  // OS: the array's partial sums
   Tile weights_; // WS: the stationary B
+  uint32_t weightRows_ = 0, weightCols_ = 0; // WS: its rows/cols fields
 
   std::vector<std::pair<uint64_t, uint64_t>> windows_;
   Counters counters_;
