@@ -31,6 +31,8 @@ int64_t roundNearestEvenSat(float y) {
   return static_cast<int64_t>(r);
 }
 
+} // namespace
+
 const char *functName(uint32_t f) {
   static const char *names[kNumFuncts] = {
       "config", "mvin2", "mvin", "mvout", "compute_preloaded", "compute_accumulated",
@@ -39,8 +41,6 @@ const char *functName(uint32_t f) {
       "mvin3"};
   return f < kNumFuncts ? names[f] : "unknown";
 }
-
-} // namespace
 
 Model::Model(Params p) : p_(p) {
   if (p_.dim == 0 || p_.dim > 64 || p_.outputBits < 2 || p_.outputBits > 32)

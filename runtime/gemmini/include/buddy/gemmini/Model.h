@@ -60,6 +60,9 @@ struct GemminiError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// The instruction's name ("mvin", "compute_preloaded", ...; "unknown").
+const char *functName(uint32_t funct);
+
 struct Counters {
   std::array<uint64_t, kNumFuncts> byFunct{};
   uint64_t instructions = 0;
