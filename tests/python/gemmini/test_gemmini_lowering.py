@@ -97,43 +97,6 @@ def test_linalg_matmul_end_to_end(dataflow, zero_init):
     np.testing.assert_array_equal(c, ref)
 
 
-def requant_mlir(m: int, n: int, k: int, bias: str | None, scale: float) -> str:
-    ta, tb, to, tacc = (f"memref<{m}x{k}xi8>", f"memref<{k}x{n}xi8>", f"memref<{m}x{n}xi8>",
-                        f"memref<{m}x{n}xi32>")
-    tbias = {None: "", "row": f"memref<{n}xi32>", "full": f"memref<{m}x{n}xi32>"}[bias]
-    bias_arg = f", %bias: {tbias}" if bias else ""
-    bmap = {None: "", "row": ", affine_map<(d0, d1) -> (d1)>",
-            "full": ", affine_map<(d0, d1) -> (d0, d1)>"}[bias]
-    ins = f"%acc, %bias : {tacc}, {tbias}" if bias else f"%acc : {tacc}"
-    bb = ", %bb: i32" if bias else ""
-    add = "    %s = arith.addi %x, %bb : i32\n" if bias else ""
-    s = "%s" if bias else "%x"
-    return f"""func.func @f(%a: {ta}, %b: {tb}, %out: {to}{bias_arg}) {{
-  %z = arith.constant 0 : i32
-  %c = arith.constant {np.float32(scale).item()!r} : f32
-  %lo = arith.constant -128.0 : f32
-  %hi = arith.constant 127.0 : f32
-  %acc = memref.alloc() : {tacc}
-  linalg.fill ins(%z : i32) outs(%acc : {tacc})
-  linalg.matmul ins(%a, %b : {ta}, {tb}) outs(%acc : {tacc})
-  linalg.generic {{indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>{bmap}, affine_map<(d0, d1) -> (d0, d1)>],
-                  iterator_types = ["parallel", "parallel"]}}
-      ins({ins}) outs(%out : {to}) {{
-  ^bb0(%x: i32{bb}, %o: i8):
-{add}    %f = arith.sitofp {s} : i32 to f32
-    %m = arith.mulf %f, %c : f32
-    %r = math.roundeven %m : f32
-    %l = arith.maximumf %r, %lo : f32
-    %h = arith.minimumf %l, %hi : f32
-    %i = arith.fptosi %h : f32 to i8
-    linalg.yield %i : i8
-  }}
-  memref.dealloc %acc : {tacc}
-  return
-}}
-"""
-
-
 @pytest.mark.parametrize("dataflow", ["ws", "os"])
 @pytest.mark.parametrize("bias", [None, "row", "full"])
 def test_requantized_linalg_end_to_end(dataflow, bias):
@@ -145,7 +108,7 @@ def test_requantized_linalg_end_to_end(dataflow, bias):
     bias_arr = {None: None, "row": rng.integers(-50000, 50000, size=(n,), dtype=np.int32),
                 "full": rng.integers(-50000, 50000, size=(m, n), dtype=np.int32)}[bias]
     out = np.full((m, n), 99, dtype=np.int8)
-    lowered = gr.lower(requant_mlir(m, n, k, bias, scale),
+    lowered = gr.lower(gr.requant_mlir(m, n, k, bias, scale),
                        before=(f"--buddy-convert-linalg-to-gemmini=dataflow={dataflow}",))
     assert "linalg" not in lowered
     model = gemmini.Model()
