@@ -164,3 +164,63 @@ def test_requantized_matmul_under_qemu(tools, sim_objects, tmp_path, m, n, k, sc
     assert counters["traps"] == counters["instructions"] > 0
     assert counters["macs"] == m * n * k
     assert counters["bytes_out"] == m * n
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_i32_matmul_accumulates_under_qemu(tools, sim_objects, tmp_path, dataflow):
+    # linalg.matmul without a fill: C (int32, nonzero) += A @ B, moved in through mvin3.
+    m, n, k = 45, 37, 70
+    rng = np.random.default_rng(17)
+    a = rng.integers(-128, 128, size=(m, k), dtype=np.int8)
+    b = rng.integers(-128, 128, size=(k, n), dtype=np.int8)
+    c0 = rng.integers(-10**6, 10**6, size=(m, n), dtype=np.int32)
+    write_inputs(tmp_path, a, b, c0, None)
+    ta, tb, tc = gr.memref_type(a), gr.memref_type(b), gr.memref_type(c0)
+    text = (f"func.func @f(%a: {ta}, %b: {tb}, %c: {tc}) {C_INTERFACE}{{\n"
+            f"  linalg.matmul ins(%a, %b : {ta}, {tb}) outs(%c : {tc})\n  return\n}}\n")
+    exe = build(tools, sim_objects, text, tmp_path,
+                [f"--buddy-convert-linalg-to-gemmini=dataflow={dataflow}"], c_elem="int32_t")
+    counters = parse_counters(run(tools, exe, tmp_path, m, n, k).stdout)
+    out = np.frombuffer((tmp_path / "out.bin").read_bytes(), dtype=np.int32).reshape(m, n)
+    np.testing.assert_array_equal(out, a.astype(np.int32) @ b.astype(np.int32) + c0)
+    assert counters["macs"] == m * n * k
+    assert counters["bytes_out"] == 4 * m * n  # full-width int32 rows
+    assert counters["funct.mvin3"] > 0  # C enters the accumulator
+
+
+def test_stray_dma_stops_the_run(tools, sim_objects, tmp_path):
+    # C's window one byte short: the last mvout is outside every window -> the model's error.
+    m, n, k = 17, 20, 9
+    a, b, _ = gt.random_operands(m, n, k, None)
+    write_inputs(tmp_path, a, b, np.zeros((m, n), np.int8), None)
+    exe = build(tools, sim_objects, gr.requant_mlir(m, n, k, None, 0.25, func_attrs=C_INTERFACE),
+                tmp_path, ["--buddy-convert-linalg-to-gemmini"], defines=("SHRINK_C_WINDOW",))
+    r = run(tools, exe, tmp_path, m, n, k, check=False)
+    assert r.returncode != 0
+    assert "gemmini-sim: instruction" in r.stderr and "mvout" in r.stderr
+    assert "outside every mapped window" in r.stderr
+    assert not (tmp_path / "out.bin").exists()
+
+
+def test_other_illegal_instruction_still_crashes(tools, sim_objects, tmp_path):
+    # A custom0 word is not Gemmini's: the handler restores SIG_DFL and the process dies of
+    # SIGILL after the Gemmini words before it ran.
+    src = tmp_path / "bad.cpp"
+    src.write_text(
+        '#include "RoccTrap.h"\n#include <cstdint>\n#include <cstdio>\n'
+        "int main() {\n"
+        "  uint64_t st = 2, stride = 16;\n"
+        '  asm volatile(".insn r 0x7b, 3, 0, x0, %0, %1" :: "r"(st), "r"(stride) : "memory");\n'
+        "  buddy_gemmini_sim_report(stdout);\n"
+        '  asm volatile(".insn r 0x0b, 3, 0, x0, %0, %1" :: "r"(st), "r"(stride) : "memory");\n'
+        '  std::puts("after");\n  return 0;\n}\n')
+    exe = tmp_path / "bad"
+    subprocess.run(["nice", "-n", "10", str(tools.cxx), *CXX_FLAGS, "-static", "-I",
+                    str(RUNTIME / "sim"), str(src), *map(str, sim_objects), "-o", str(exe)],
+                   check=True)
+    r = subprocess.run([str(tools.qemu), str(exe)], capture_output=True, text=True, timeout=60)
+    assert r.returncode in (-4, 128 + 4), (r.returncode, r.stderr)  # SIGILL
+    assert parse_counters(r.stdout) == {"traps": 1, "instructions": 1, "funct.config": 1,
+                                        "bytes_in": 0, "bytes_out": 0, "macs": 0}
+    assert "is not a custom3 (0x7b) RoCC word" in r.stderr
+    assert "after" not in r.stdout
