@@ -67,8 +67,9 @@ def sim_objects(tools: Tools, tmp_path_factory: pytest.TempPathFactory) -> list[
     objs = []
     for src in (RUNTIME / "sim" / "RoccTrap.cpp", RUNTIME / "lib" / "Model.cpp"):
         obj = out / (src.stem + ".o")
-        subprocess.run(["nice", "-n", "10", str(tools.cxx), *CXX_FLAGS, "-I", str(RUNTIME / "include"),
-                        "-c", str(src), "-o", str(obj)], check=True)
+        subprocess.run(["nice", "-n", "10", str(tools.cxx), *CXX_FLAGS,
+                        "-I", str(RUNTIME / "include"), "-c", str(src), "-o", str(obj)],
+                       check=True)
         objs.append(obj)
     return objs
 
@@ -136,7 +137,7 @@ def write_inputs(tmp: Path, a: np.ndarray, b: np.ndarray, c: np.ndarray,
 REQUANT_CASES = [
     # not a multiple of 16 in any dimension, one tile
     pytest.param(33, 45, 70, 1 / 1024, id="33x45x70"),
-    # A (300 x 1000 int8) alone is larger than the 256 KiB scratchpad: several K tiles
+    # A (300 x 1000 int8) alone is larger than the 256 KiB scratchpad: 5 row tiles of C
     pytest.param(300, 40, 1000, 1 / 4096, id="300x40x1000"),
 ]
 
