@@ -139,6 +139,8 @@ REQUANT_CASES = [
     pytest.param(33, 45, 70, 1 / 1024, id="33x45x70"),
     # A (300 x 1000 int8) alone is larger than the 256 KiB scratchpad: 5 row tiles of C
     pytest.param(300, 40, 1000, 1 / 4096, id="300x40x1000"),
+    # K split in two scratchpad tiles (128 + 29 blocks): C accumulates across them
+    pytest.param(70, 50, 2500, 1 / 8192, id="70x50x2500"),
 ]
 
 
