@@ -362,6 +362,7 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     progress: bool | Progress = True,
     params: Mapping[str, Any] | None = None,
     kernels: bool = True,
+    int8_activations: bool | None = None,
     write_weights: bool = True,
 ) -> CompiledModule:
     """Compile a torch model, an ImportedGraph, or tensor-level MLIR (text or file).
@@ -384,6 +385,9 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     With ``artifact_dir`` the artifact is built there (no cache); otherwise it
     lands in the content-addressed cache (``$BUDDY_CACHE_DIR`` or ~/.cache/buddy).
     """
+    if int8_activations not in (None, True, False):
+        raise TypeError(f"buddy.compile: int8_activations must be None (where the target has "
+                        f"the kernel), True or False, got {int8_activations!r}")
     if not isinstance(kernels, bool):
         raise TypeError(f"buddy.compile: kernels must be True (Buddy's kernels, the default) or "
                         f"False (reference loops), got {kernels!r}; the vector ISA comes from "
@@ -396,6 +400,7 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     text, graph = _as_graph(model, example_inputs)
     entry = name or func
     options = PipelineOptions(opt_level=opt_level, openmp=openmp, tosa=_is_tosa(text, graph), kernels=kernels,
+                              int8_activations=int8_activations,
                               rename_entry=(func, entry) if entry != func else None)
     if params is None and graph is not None:
         params = _graph_params(graph)

@@ -62,6 +62,10 @@ class PipelineOptions:
     # Rename the entry function (from, to) first (`rename-from`/`rename-to`), so the object
     # exports `to`, `_mlir_ciface_<to>` and `_buddy_<to>` instead of the `forward` symbols.
     rename_entry: tuple[str, str] | None = None
+    # Quantized decode GEMVs (GGUF Q8_0/Q4_0/Q4_1) with x quantized to int8 per block and
+    # integer block dots (`int8-dot`). None: where the target has the kernel (int8_dot_kernel);
+    # False: f32 activations (results to fp32 rounding); True: required (an error elsewhere).
+    int8_activations: bool | None = None
 
     def __post_init__(self) -> None:
         if self.opt_level not in (0, 1, 2, 3):
@@ -87,10 +91,33 @@ def kernel_isa(target: Target) -> str:
     return "generic"
 
 
+def int8_dot_kernel(target: Target) -> str | None:
+    """The `int8-dot` kernel of a target row: AVX-512 VNNI (vpdpbusd), else none."""
+    if kernel_isa(target) == "avx512" and "+avx512vnni" in target.features.split(","):
+        return "avx512-vnni"
+    return None
+
+
+def _int8_dot(options: PipelineOptions, target: Target) -> str:
+    kernel = int8_dot_kernel(target)
+    if options.int8_activations is True and kernel is None:
+        raise ValueError(f"int8 activations need an integer dot-product kernel; target "
+                         f"{target.name!r} ({target.description or target.triple}) has none "
+                         f"(AVX-512 VNNI only so far): use int8_activations=None or False")
+    if options.int8_activations is True and not options.kernels:
+        raise ValueError("int8 activations are a kernel of --buddy-cpu-pipeline; kernels=False "
+                         "(the reference loops) computes in f32: drop one of the two")
+    if not options.kernels:
+        return "none"
+    return kernel if (kernel and options.int8_activations is not False) else "none"
+
+
 def buddy_opt_flags(options: PipelineOptions, target: Target) -> list[str]:
     """The one buddy-opt invocation: `--buddy-cpu-pipeline` with its options."""
     opts = [f"target={kernel_isa(target)}", f"kernels={int(options.kernels)}",
             f"parallel-loops={int(options.openmp)}", f"from-tosa={int(options.tosa)}"]
+    if (dot := _int8_dot(options, target)) != "none":
+        opts.append(f"int8-dot={dot}")
     if options.rename_entry is not None and options.rename_entry[0] != options.rename_entry[1]:
         opts += [f"rename-from={options.rename_entry[0]}", f"rename-to={options.rename_entry[1]}"]
     return ["--buddy-cpu-pipeline=" + " ".join(opts)]

@@ -127,6 +127,8 @@ def detect_host(cpuinfo_path: str = "/proc/cpuinfo") -> Target:
         vendor, flags = "", set()
     if {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= flags:
         base = TARGETS["x86-avx512"]
+        if "avx512_vnni" in flags:  # vpdpbusd: the int8-activation decode kernels
+            base = dataclasses.replace(base, features=base.features + ",+avx512vnni")
         if vendor == "AuthenticAMD":
             cpu = "znver4"
         elif "avx512_fp16" in flags:
@@ -138,8 +140,9 @@ def detect_host(cpuinfo_path: str = "/proc/cpuinfo") -> Target:
     else:
         base = dataclasses.replace(TARGETS["x86-avx2"], features="", vector_bits=128)
         cpu = "x86-64"
+    vnni = " + VNNI" if "+avx512vnni" in base.features else ""
     return dataclasses.replace(base, name="host", cpu=cpu,
-                               description=f"this machine ({base.name}, -mcpu={cpu})")
+                               description=f"this machine ({base.name}{vnni}, -mcpu={cpu})")
 
 
 def get_target(name: str | Target) -> Target:

@@ -78,6 +78,11 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
       *this, "gemv-chunk",
       llvm::cl::desc("GEMV: output columns per parallel task for B as (n, k)"),
       llvm::cl::init(64)};
+  Option<std::string> int8Dot{
+      *this, "int8-dot",
+      llvm::cl::desc("Quantized decode GEMVs with int8 activations: none | "
+                     "avx512-vnni (target=avx512 only)"),
+      llvm::cl::init("none")};
   Option<bool> parallelLoops{
       *this, "parallel-loops",
       llvm::cl::desc("Lower the remaining linalg ops to scf.parallel (OpenMP) "
@@ -167,6 +172,7 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
     o.gemvMaxRows = gemvMaxRows;
     o.gemvRows = gemvRows;
     o.gemvChunk = gemvChunk;
+    o.int8Dot = int8Dot;
     o.parallelLoops = parallelLoops;
     o.fuseElementwise = fuseElementwise;
     o.convVectorize = convVectorize;
@@ -208,6 +214,10 @@ std::string buddy::verifyCpuPipelineOptions(const CpuPipelineOptions &o) {
     return "buddy-cpu-pipeline: rename-from and rename-to go together (got "
            "rename-from='" +
            o.renameFrom + "' rename-to='" + o.renameTo + "')";
+  if (o.int8Dot != "none" && !(o.int8Dot == "avx512-vnni" && o.target == "avx512"))
+    return "buddy-cpu-pipeline: int8-dot='" + o.int8Dot +
+           "' is not a kernel of target '" + o.target +
+           "' (expected none, or avx512-vnni with target=avx512)";
   return "";
 }
 
@@ -308,6 +318,7 @@ LogicalResult buddy::buildCpuPipeline(OpPassManager &pm,
     q.vectorWidth = d.vw;
     q.maxRows = o.gemvMaxRows;
     q.chunk = o.gemvChunk;
+    q.int8Dot = o.int8Dot;
     pm.addNestedPass<func::FuncOp>(buddy::createQuantMatmulVectorize(q));
     buddy::GemvVectorizeOptions g;
     g.vectorWidth = d.vw;

@@ -22,6 +22,16 @@
 //    Rows are prefetched `prefetch` steps ahead; tasks are balanced (>= 24
 //    for a small N); decode matches of one x (q/k/v, gate/up) share one
 //    scf.parallel (one fork per group; groupSiblings below).
+//  int8-dot (decode, int8 activations; B = 32, K % 64 == 0, 16 f32 lanes):
+//    once per GEMV (group): xq[m, k] = round(x / dx) in i8, dx = max|x|/127
+//      per block, as lanes [dx(2p) x8, dx(2p+1) x8] of block pair p, and the
+//      block sums s of xq likewise;
+//    per block pair p of a row: the 64 weight bytes as u8 (i8: xor 0x80 =
+//      w + 128; packed: nibbles reordered to x's element order), then
+//      dp = dpbusd(-c * s, wu, xq[m, 64p:+64]) (16 i32 lanes, 8 per block;
+//      c = 16 for i8 (128 s / 8), the offset / 8 for packed), and
+//      acc = fma(sitofp(dp), [d(2p) x8, d(2p+1) x8] * dx, acc) (mins: plus
+//      [mn x8, ..] * dx * s / 8).
 //  M > max-rows (prefill): the weight is dequantized once into an aligned
 //    f32 [N, K] buffer (vectorized, rows in an scf.parallel), then a
 //    B-transposed linalg.matmul reads it, for --buddy-matmul-vectorize.
@@ -35,6 +45,8 @@
 #include "buddy/QuantMatmul.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -42,6 +54,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <optional>
 
 namespace buddy {
 #define GEN_PASS_DEF_QUANTMATMULVECTORIZE
@@ -265,6 +278,12 @@ struct QuantEmitter {
   }
 
   void emitGemv() {
+    if (int8Eligible()) {
+      Int8X xq = quantizeX();
+      parallelRows(gemvChunk(o.n),
+                   [&](Value n0, Value n1) { emitRowRangeInt8(n0, n1, xq); });
+      return;
+    }
     parallelRows(gemvChunk(o.n), [&](Value n0, Value n1) { emitRowRange(n0, n1); });
   }
 
@@ -336,7 +355,13 @@ struct QuantEmitter {
           }
           return next;
         });
-    for (int64_t i = 0; i < m; ++i)
+    storeRows(acc, rowIdx, mIdx, r);
+  }
+
+  /// y[m, n + j] += reduce_add(acc[m * r + j]).
+  void storeRows(ArrayRef<Value> acc, ArrayRef<Value> rowIdx, ArrayRef<Value> mIdx,
+                 int64_t r) {
+    for (int64_t i = 0; i < o.m; ++i)
       for (int64_t j = 0; j < r; ++j) {
         // reassoc: a log2(vw)-deep shuffle tree instead of vw - 1 dependent
         // scalar adds (any summation order is within the documented bound).
@@ -348,6 +373,181 @@ struct QuantEmitter {
         memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, s),
                                 o.y, at);
       }
+  }
+
+  // ------------------------------------------------- decode, int8 activations
+  /// x quantized per block of 32 (quantizeX): xq [M, K] i8, and per block
+  /// pair p the 16 lanes [v(2p) x8, v(2p+1) x8] of its scales (dx, f32) and
+  /// of the sums of its quantized elements (sum, i32), [M, K/64 * 16] each.
+  struct Int8X {
+    Value xq, dx, sum;
+  };
+  static constexpr int64_t kPair = 64; ///< weights per dot product (2 blocks)
+
+  /// Whether this match takes the int8-activation kernel of cfg.int8Dot.
+  bool int8Eligible() const {
+    return cfg.int8Dot == "avx512-vnni" && vw() == 16 && o.block == 32 &&
+           o.k % kPair == 0 && (o.packed ? o.offset % 8 == 0 : true);
+  }
+
+  VectorType vecOf(int64_t n, Type t) const { return VectorType::get({n}, t); }
+  Value splat(VectorType ty, Attribute v) {
+    return arith::ConstantOp::create(b, loc, ty, SplatElementsAttr::get(ty, v));
+  }
+
+  /// Emits the quantization of x (at the insertion point, before the
+  /// parallel loop: once for all tasks).
+  Int8X quantizeX() {
+    Type f32 = b.getF32Type(), i32 = b.getI32Type(), i8 = b.getIntegerType(8);
+    int64_t lanes = o.k / kPair * 16;
+    auto stackBuf = [&](int64_t cols, Type t) {
+      return memref::AllocaOp::create(b, loc, MemRefType::get({o.m, cols}, t),
+                                      b.getI64IntegerAttr(64));
+    };
+    Int8X r{stackBuf(o.k, i8), stackBuf(lanes, f32), stackBuf(lanes, i32)};
+    VectorType fv = f32Vec(), iv = vecOf(16, i32), bv = vecOf(16, i8);
+    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+    Value qmax = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(127.0f));
+    for (int64_t i = 0; i < o.m; ++i) {
+      Value mi = im.c(i);
+      forLoop(im.c(0), im.c(groups()), im.c(1), [&](Value g) {
+        Value k0 = im.mul(g, 32);
+        Value v[2], amax;
+        for (int h = 0; h < 2; ++h)
+          v[h] = vector::LoadOp::create(b, loc, fv, o.x, ValueRange{mi, im.add(k0, 16 * h)});
+        Value a = arith::MaximumFOp::create(b, loc, math::AbsFOp::create(b, loc, v[0]),
+                                            math::AbsFOp::create(b, loc, v[1]));
+        amax = vector::ReductionOp::create(b, loc, vector::CombiningKind::MAXIMUMF, a);
+        Value d = arith::DivFOp::create(b, loc, amax, qmax);
+        Value pos = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, amax, zero);
+        Value inv = arith::SelectOp::create(
+            b, loc, pos, arith::DivFOp::create(b, loc, qmax, amax), zero);
+        Value total;
+        for (int h = 0; h < 2; ++h) {
+          Value q = math::RoundEvenOp::create(
+              b, loc, arith::MulFOp::create(b, loc, v[h], bcast(inv)));
+          Value qi = arith::FPToSIOp::create(b, loc, iv, q);
+          vector::StoreOp::create(b, loc, arith::TruncIOp::create(b, loc, bv, qi), r.xq,
+                                  ValueRange{mi, im.add(k0, 16 * h)});
+          total = h ? (Value)arith::AddIOp::create(b, loc, total, qi) : qi;
+        }
+        Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, total);
+        // Lanes [8 (g mod 2), +8) of pair g / 2.
+        Value lane = im.mul(g, 8);
+        vector::StoreOp::create(b, loc, vector::BroadcastOp::create(b, loc, vecOf(8, f32), d),
+                                r.dx, ValueRange{mi, lane});
+        vector::StoreOp::create(b, loc, vector::BroadcastOp::create(b, loc, vecOf(8, i32), sum),
+                                r.sum, ValueRange{mi, lane});
+      });
+    }
+    return r;
+  }
+
+  /// [s(row, 2p) x8, s(row, 2p+1) x8] of a per-block plane (scales, mins).
+  Value pairLanes(Value plane, Value row, Value p) {
+    Value g0 = im.mul(p, 2);
+    VectorType h = vecOf(8, b.getF32Type());
+    Value s0 = memref::LoadOp::create(b, loc, plane, ValueRange{row, g0});
+    Value s1 = memref::LoadOp::create(b, loc, plane, ValueRange{row, im.add(g0, 1)});
+    SmallVector<int64_t> mask;
+    for (int64_t l = 0; l < 16; ++l)
+      mask.push_back(l);
+    return vector::ShuffleOp::create(b, loc, vector::BroadcastOp::create(b, loc, h, s0),
+                                     vector::BroadcastOp::create(b, loc, h, s1), mask);
+  }
+
+  /// The 64 weights of pair p of `row` as unsigned bytes in x's element order.
+  Value pairWeightsU8(Value row, Value p) {
+    Type i8 = b.getIntegerType(8);
+    if (!o.packed) {
+      VectorType t = vecOf(kPair, i8);
+      Value w = vector::LoadOp::create(b, loc, t, o.q, ValueRange{row, im.mul(p, kPair)});
+      return arith::XOrIOp::create(b, loc, w, splatI8(t, 0x80)); // w + 128
+    }
+    VectorType t = vecOf(kPair / 2, i8);
+    Value bytes = vector::LoadOp::create(b, loc, t, o.q, ValueRange{row, im.mul(p, kPair / 2)});
+    Value lo = arith::AndIOp::create(b, loc, bytes, splatI8(t, 15));
+    Value hi = arith::ShRUIOp::create(b, loc, bytes, splatI8(t, 4));
+    // Block 2p is lo[0:16] ++ hi[0:16], block 2p + 1 lo[16:32] ++ hi[16:32].
+    SmallVector<int64_t> mask;
+    for (int64_t blk = 0; blk < 2; ++blk)
+      for (int64_t half = 0; half < 2; ++half)
+        for (int64_t e = 0; e < 16; ++e)
+          mask.push_back(half * 32 + blk * 16 + e);
+    return vector::ShuffleOp::create(b, loc, lo, hi, mask);
+  }
+
+  /// acc + the dot products of the unsigned bytes `u` with the signed `s`,
+  /// four adjacent bytes per i32 lane.
+  Value dotU8S8(Value acc, Value u, Value s) {
+    return LLVM::CallIntrinsicOp::create(b, loc, acc.getType(),
+                                         b.getStringAttr("llvm.x86.avx512.vpdpbusd.512"),
+                                         ValueRange{acc, u, s})
+        .getResult(0);
+  }
+
+  void emitRowRangeInt8(Value n0, Value n1, const Int8X &xq) {
+    int64_t r = stepRows();
+    Value nFull = im.add(n0, im.floorTo(im.sub(n1, n0), r));
+    forLoop(n0, nFull, im.c(r), [&](Value n) { emitRowsInt8(n, r, xq); });
+    forLoop(nFull, n1, im.c(1), [&](Value n) { emitRowsInt8(n, 1, xq); });
+  }
+
+  void emitRowsInt8(Value n, int64_t r, const Int8X &xq) {
+    int64_t m = o.m;
+    Type f32 = b.getF32Type(), i32 = b.getI32Type(), i8 = b.getIntegerType(8);
+    VectorType iv = vecOf(16, i32), fv = f32Vec();
+    // The x-side correction of the unsigned weights, per lane: c * s.
+    int64_t c = o.packed ? o.offset / 8 : 16;
+    SmallVector<Value> rowIdx, mIdx;
+    for (int64_t j = 0; j < r; ++j)
+      rowIdx.push_back(im.add(n, j));
+    for (int64_t i = 0; i < m; ++i)
+      mIdx.push_back(im.c(i));
+    SmallVector<Value> init(m * r, zeroVec());
+    SmallVector<Value> acc = forLoopIter(
+        im.c(0), im.c(o.k / kPair), im.c(1), init, [&](Value p, ValueRange it) {
+          Value lane = im.mul(p, 16);
+          SmallVector<Value> xv(m), start(m), dx(m), mins(m);
+          for (int64_t i = 0; i < m; ++i) {
+            xv[i] = vector::LoadOp::create(b, loc, vecOf(kPair, i8), xq.xq,
+                                           ValueRange{mIdx[i], im.mul(p, kPair)});
+            dx[i] = vector::LoadOp::create(b, loc, fv, xq.dx, ValueRange{mIdx[i], lane});
+            Value sum = c || o.min ? (Value)vector::LoadOp::create(
+                                         b, loc, iv, xq.sum, ValueRange{mIdx[i], lane})
+                                   : Value();
+            start[i] = c ? (Value)arith::MulIOp::create(
+                               b, loc, sum, splat(iv, b.getI32IntegerAttr(-c)))
+                         : splat(iv, b.getI32IntegerAttr(0));
+            if (o.min) // dx * s / 8 per lane: the 8 lanes of a block add up to dx * s
+              mins[i] = arith::MulFOp::create(
+                  b, loc, arith::SIToFPOp::create(b, loc, fv, sum),
+                  arith::MulFOp::create(b, loc, dx[i], splat(fv, b.getF32FloatAttr(0.125f))));
+          }
+          SmallVector<Value> next(it.begin(), it.end());
+          for (int64_t j = 0; j < r; ++j) {
+            if (cfg.prefetch > 0) {
+              Value ahead = im.min(im.add(rowIdx[j], r * cfg.prefetch), im.c(o.n - 1));
+              Value col = im.mul(p, o.packed ? kPair / 2 : kPair);
+              memref::PrefetchOp::create(b, loc, o.q, ValueRange{ahead, col},
+                                         /*isWrite=*/false, /*locality=*/0,
+                                         /*isDataCache=*/true);
+            }
+            Value wu = pairWeightsU8(rowIdx[j], p);
+            Value d = pairLanes(o.scale, rowIdx[j], p);
+            Value mn = o.min ? pairLanes(o.min, rowIdx[j], p) : Value();
+            for (int64_t i = 0; i < m; ++i) {
+              Value dp = arith::SIToFPOp::create(b, loc, fv, dotU8S8(start[i], wu, xv[i]));
+              Value &a = next[i * r + j];
+              a = vector::FMAOp::create(b, loc, dp, arith::MulFOp::create(b, loc, d, dx[i]), a);
+              if (mn)
+                a = vector::FMAOp::create(b, loc, mn, mins[i], a);
+            }
+          }
+          return next;
+        });
+    (void)f32;
+    storeRows(acc, rowIdx, mIdx, r);
   }
 
   // --------------------------------------------------------------- prefill
@@ -398,9 +598,16 @@ struct QuantMatmulVectorizePass
              "be positive, max-rows and prefetch non-negative";
       return signalPassFailure();
     }
+    if (int8Dot != "none" && int8Dot != "avx512-vnni") {
+      getOperation().emitError()
+          << "buddy-quant-matmul-vectorize: int8-dot must be none or "
+             "avx512-vnni, got '"
+          << int8Dot << "'";
+      return signalPassFailure();
+    }
     buddy::vectorizeQuantMatmuls(getOperation(),
                                  {vectorWidth, maxRows, rows, chunk, prefetch,
-                                  groupSiblings});
+                                  groupSiblings, int8Dot});
   }
 };
 
@@ -619,6 +826,14 @@ void emitGroup(const GemvGroup &g, const buddy::QuantMatmulConfig &cfg) {
   int64_t tasks = 0;
   for (auto &m : g.members)
     ends.push_back(tasks += llvm::divideCeil(m.second.n, chunk));
+  // int8 activations: x is quantized once for the whole group (all members
+  // read it), when every member takes the int8 kernel.
+  bool int8 = llvm::all_of(g.members, [&](auto &m) {
+    return QuantEmitter(b, loc, m.second, cfg).int8Eligible();
+  });
+  std::optional<QuantEmitter::Int8X> xq;
+  if (int8)
+    xq = QuantEmitter(b, loc, g.members.front().second, cfg).quantizeX();
   auto par = scf::ParallelOp::create(b, loc, ValueRange{im.c(0)}, ValueRange{im.c(tasks)},
                                      ValueRange{im.c(1)});
   b.setInsertionPoint(par.getBody()->getTerminator());
@@ -629,7 +844,11 @@ void emitGroup(const GemvGroup &g, const buddy::QuantMatmulConfig &cfg) {
       Value n0 = im.mul(im.sub(t, im.c(i ? ends[i - 1] : 0)), chunk);
       Value n1 = im.min(im.add(n0, chunk), im.c(o.n));
       linalg::GenericOp member = g.members[i].first;
-      QuantEmitter(b, member.getLoc(), o, cfg).emitRowRange(n0, n1);
+      QuantEmitter e(b, member.getLoc(), o, cfg);
+      if (xq)
+        e.emitRowRangeInt8(n0, n1, *xq);
+      else
+        e.emitRowRange(n0, n1);
     };
     if (i + 1 == g.members.size())
       return body();

@@ -196,6 +196,8 @@ def QuantMatmulVectorize
   }];
   let dependentDialects = ["mlir::arith::ArithDialect",
                            "mlir::linalg::LinalgDialect",
+                           "mlir::LLVM::LLVMDialect",
+                           "mlir::math::MathDialect",
                            "mlir::memref::MemRefDialect",
                            "mlir::scf::SCFDialect",
                            "mlir::vector::VectorDialect"];
@@ -214,6 +216,9 @@ def QuantMatmulVectorize
     Option<"groupSiblings", "group-siblings", "bool", "true",
            "Decode GEMVs of one block reading the same x (q/k/v, gate/up) "
            "share one scf.parallel (one fork per group)">,
+    Option<"int8Dot", "int8-dot", "std::string", "\"none\"",
+           "Decode with int8 activations and integer block dots: none | "
+           "avx512-vnni (vpdpbusd; vector-width 16, B 32, K % 64 == 0)">,
   ];
 }
 

@@ -45,6 +45,9 @@ struct CpuPipelineOptions {
   int64_t gemvMaxRows = 4;
   int64_t gemvRows = 8;
   int64_t gemvChunk = 64;
+  /// Quantized decode GEMVs with int8 activations (buddy-quant-matmul-vectorize
+  /// int8-dot): "none" or "avx512-vnni" (the x86 target rows with VNNI).
+  std::string int8Dot = "none";
   /// Lower the remaining linalg ops to scf.parallel (OpenMP) instead of
   /// sequential loops.
   bool parallelLoops = true;

@@ -34,6 +34,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 namespace buddy {
 
@@ -57,6 +58,12 @@ struct QuantMatmulConfig {
   int64_t chunk = 64;       ///< most weight rows per parallel task
   int64_t prefetch = 2;     ///< GEMV: prefetch the rows this many steps ahead
   bool groupSiblings = true; ///< GEMVs of one x (q/k/v, gate/up): one parallel loop
+  /// Decode with int8 activations: x is quantized per block of 32 (scale
+  /// max|x|/127, round to nearest even) once per GEMV (group), and each block
+  /// dot is an integer dot product. Kernels: "avx512-vnni" (vpdpbusd on
+  /// 64 bytes; vector width 16, B = 32, K a multiple of 64). "none" (or a
+  /// match that does not fit) keeps f32 activations.
+  std::string int8Dot = "none";
 };
 
 /// Rewrites every match in `f`: M <= maxRows into a GEMV kernel that reads

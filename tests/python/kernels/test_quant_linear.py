@@ -10,6 +10,14 @@ Tolerance: every output is a dot product of K terms x_k * w_k computed in f32 in
 has |error| <= gamma_(K+c) * sum_k |x_k| (|d q_k| + |m|), gamma_n = n u / (1 - n u), u = 2^-24
 (Higham, "Accuracy and Stability of Numerical Algorithms", 3.1), with c = 8 covering the scale
 and min products, the dequantized reference's own f32 rounding and the final addition into y.
+
+That bound is for f32 activations (`int8_activations=False`, which these tests pass unless they
+test int8). With int8 activations (the default where the target has an integer dot kernel,
+`buddy.backend.pipeline.int8_dot_kernel`), x is rounded per block b of 32 to dx_b * q, |q| <= 127,
+dx_b = max_b |x| / 127, so |x_k - dx_b q_k| <= dx_b / 2 (round to nearest; the factor below is
+0.5 + 2^-10 for the f32 rounding of x * (127 / max|x|)); the block dots are exact integers, so
+|error| <= sum_b (dx_b / 2) sum_(k in b) |w_k| + the f32 bound above over the rounded x
+(`_int8_bound`; docs/quantization.md).
 """
 from __future__ import annotations
 
@@ -48,21 +56,39 @@ class _Lin(torch.nn.Module):
         return self.proj(x)
 
 
-def _bound(x: np.ndarray, planes, k: int) -> np.ndarray:
-    """gamma_(K+8) * sum_k |x_k| (|d q_k| + |m|) per output (module docstring)."""
-    n = planes.shape[0]
+def _abs_terms(planes) -> np.ndarray:
+    """|d q| + |m| [N, K] in float64 from the planes (>= |w|)."""
     d = np.repeat(planes.scales.astype(np.float64), BLOCK, axis=1)
     q = unpack_quants(planes.fmt, torch.from_numpy(planes.qweight)).numpy().astype(np.float64)
     aw = np.abs(d * q)
     if planes.mins is not None:
         aw = aw + np.abs(np.repeat(planes.mins.astype(np.float64), BLOCK, axis=1))
+    return aw
+
+
+def _bound(x: np.ndarray, planes, k: int) -> np.ndarray:
+    """gamma_(K+8) * sum_k |x_k| (|d q_k| + |m|) per output (module docstring)."""
+    n = planes.shape[0]
+    aw = _abs_terms(planes)
     u = 2.0 ** -24
     g = (k + 8) * u / (1 - (k + 8) * u)
     return g * (np.abs(x.reshape(-1, k).astype(np.float64)) @ aw.T).reshape(*x.shape[:-1], n)
 
 
+def _int8_bound(x: np.ndarray, planes, k: int) -> np.ndarray:
+    """sum_b (dx_b / 2) sum_(k in b) |w_k| + the f32 bound over |x| + dx / 2 (module docstring)."""
+    x2 = np.abs(x.reshape(-1, k).astype(np.float64))
+    dx = x2.reshape(x2.shape[0], k // BLOCK, BLOCK).max(axis=2) / 127.0
+    half = np.repeat(dx, BLOCK, axis=1) * (0.5 + 2.0 ** -10)
+    aw = _abs_terms(planes)
+    u = 2.0 ** -24
+    g = (k + 8) * u / (1 - (k + 8) * u)
+    total = half @ aw.T + g * ((x2 + half) @ aw.T)
+    return total.reshape(*x.shape[:-1], planes.shape[0])
+
+
 def _check(fmt: str, m_shape: tuple[int, ...], n: int, k: int, tmp_path: Path, kernels: bool = True,
-           target: Any = "host") -> None:
+           target: Any = "host", int8_activations: bool | None = False) -> np.ndarray:
     seed = hash((fmt, m_shape, n, k)) % (2 ** 32)
     planes, deq = _quantized(fmt, n, k, seed)
     mod = _Lin(QuantLinear.from_planes(planes)).eval()
@@ -71,14 +97,16 @@ def _check(fmt: str, m_shape: tuple[int, ...], n: int, k: int, tmp_path: Path, k
     # the eager op (dequantize + matmul) is the same function
     eager = mod(x).numpy()
     np.testing.assert_allclose(eager, ref, rtol=0, atol=float(_bound(x.numpy(), planes, k).max()) + 1e-6)
-    compiled = buddy.compile(mod, (x,), target=target, cache_dir=tmp_path, progress=False, kernels=kernels)
+    compiled = buddy.compile(mod, (x,), target=target, cache_dir=tmp_path, progress=False, kernels=kernels,
+                             int8_activations=int8_activations)
     y = np.asarray(compiled(x))
     assert y.shape == ref.shape and y.dtype == np.float32
     err = np.abs(y.astype(np.float64) - ref)
-    bound = _bound(x.numpy(), planes, k)
+    bound = (_bound if int8_activations is False else _int8_bound)(x.numpy(), planes, k)
     worst = np.unravel_index(np.argmax(err - bound), err.shape)
     assert (err <= bound).all(), (f"{fmt} M={m_shape} N={n} K={k}: |err| {err[worst]:.3g} > bound "
                                   f"{bound[worst]:.3g} at {worst}")
+    return err / _bound(x.numpy(), planes, k)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -109,26 +137,87 @@ class _Siblings(torch.nn.Module):
         return qt, self.ps[1](x), self.ps[2](x)
 
 
+def _host_int8_kernel() -> str | None:
+    from buddy.backend.pipeline import int8_dot_kernel
+    from buddy.backend.targets import detect_host
+
+    return int8_dot_kernel(detect_host())
+
+
+needs_int8_dot = pytest.mark.skipif(
+    _host_int8_kernel() is None,
+    reason="this CPU has no integer dot-product kernel for int8 activations "
+           "(AVX-512 VNNI: avx512_vnni in /proc/cpuinfo), so it cannot run them")
+
+
+@pytest.mark.parametrize("int8", [False, pytest.param(True, marks=needs_int8_dot)], ids=["f32x", "int8x"])
 @pytest.mark.parametrize("m", [1, 3])
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_sibling_projections(fmt: str, m: int, tmp_path: Path) -> None:
+def test_sibling_projections(fmt: str, m: int, int8: bool, tmp_path: Path) -> None:
     """Three GEMVs sharing x (N = 96, 45, 45: ragged against the common task size), one
-    fork: every output against its float64 reference and bound."""
-    k = 96
+    fork (x quantized once for all three with int8): every output against its float64
+    reference and bound."""
+    k = 128 if int8 else 96  # the int8 kernel takes K % 64 == 0
     made = [_quantized(fmt, n, k, seed=500 + i) for i, n in enumerate((96, 45, 45))]
     mod = _Siblings([QuantLinear.from_planes(p) for p, _ in made]).eval()
     x = torch.from_numpy(np.random.default_rng(9).standard_normal((m, k)).astype(np.float32))
-    compiled = buddy.compile(mod, (x,), cache_dir=tmp_path, progress=False)
+    compiled = buddy.compile(mod, (x,), cache_dir=tmp_path, progress=False, int8_activations=int8)
     outs = [np.asarray(o) for o in compiled(x)]
     assert len(outs) == 3
     for i, ((planes, deq), y) in enumerate(zip(made, outs)):
         ref = x.numpy().astype(np.float64) @ deq.astype(np.float64).T
-        bound = _bound(x.numpy(), planes, k)
+        bound = (_int8_bound if int8 else _bound)(x.numpy(), planes, k)
         if i == 0:
             ref, bound = 2.0 * ref.T, 2.0 * bound.T
         err = np.abs(y.astype(np.float64) - ref)
         assert y.shape == ref.shape and (err <= bound + 1e-6).all(), \
             f"{fmt} M={m} projection {i}: |err| {err.max():.3g}"
+
+
+@needs_int8_dot
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("m,n,k", [(1, 45, 128), (3, 45, 128), (4, 19, 64), (1, 200, 576)],
+                         ids=["M1", "M3", "M4", "M1-llm"])
+def test_int8_activations_within_bound(fmt: str, m: int, n: int, k: int, tmp_path: Path) -> None:
+    """Decode GEMVs with x quantized to int8 (vpdpbusd): within the derived int8 bound, and
+    really int8 (the kernel's dot intrinsic is in the lowered IR; its error exceeds the f32
+    bound somewhere, which the f32 kernel's never does)."""
+    over_f32 = _check(fmt, (m,), n, k, tmp_path, int8_activations=True)
+    assert over_f32.max() > 1.0, f"{fmt}: int8 activations should round x visibly"
+    irs = [p.read_text() for p in sorted(tmp_path.rglob("*.mlir"))]
+    assert any("llvm.x86.avx512.vpdpbusd.512" in t for t in irs), "the int8 kernel did not run"
+
+
+@needs_int8_dot
+def test_int8_activations_default_and_fallback(tmp_path: Path) -> None:
+    """The host default (None) is int8 on a VNNI host; K % 64 != 0 keeps f32 activations
+    (to fp32 rounding), even when int8 is asked for."""
+    assert _host_int8_kernel() == "avx512-vnni"
+    over_f32 = _check("Q4_0", (1,), 45, 128, tmp_path / "default", int8_activations=None)
+    assert over_f32.max() > 1.0
+    _check("Q4_0", (1,), 45, 96, tmp_path / "k96", int8_activations=False)
+    err = _check("Q8_0", (2,), 45, 96, tmp_path / "k96-int8", int8_activations=True)
+    assert err.max() <= 1.0, "K = 96 is not a multiple of 64: f32 activations, to fp32 rounding"
+
+
+def test_int8_activations_refused_without_kernel() -> None:
+    """Asking for int8 activations on a target without the kernel, or with the reference
+    loops, is a clear error before anything is compiled."""
+    from buddy.backend.pipeline import PipelineOptions, buddy_opt_flags
+    from buddy.backend.targets import TARGETS
+
+    with pytest.raises(ValueError, match=r"target 'x86-avx2'.*has none"):
+        buddy_opt_flags(PipelineOptions(int8_activations=True), TARGETS["x86-avx2"])
+    with pytest.raises(ValueError, match=r"target 'aarch64-neon'"):
+        buddy_opt_flags(PipelineOptions(int8_activations=True), TARGETS["aarch64-neon"])
+    vnni = dataclasses.replace(TARGETS["x86-avx512"], features=TARGETS["x86-avx512"].features + ",+avx512vnni")
+    assert any("int8-dot=avx512-vnni" in f for f in buddy_opt_flags(PipelineOptions(), vnni))
+    assert not any("int8-dot" in f for f in buddy_opt_flags(PipelineOptions(int8_activations=False), vnni))
+    assert not any("int8-dot" in f for f in buddy_opt_flags(PipelineOptions(), TARGETS["x86-avx512"]))
+    with pytest.raises(ValueError, match="kernels=False"):
+        buddy_opt_flags(PipelineOptions(int8_activations=True, kernels=False), vnni)
+    with pytest.raises(TypeError, match="int8_activations must be"):
+        buddy.compile(torch.nn.Linear(4, 4), (torch.zeros(1, 4),), int8_activations="yes")
 
 
 def _x86_rows() -> list:
