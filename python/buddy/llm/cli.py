@@ -51,6 +51,10 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", choices=("auto", "f32", "bf16"), default="auto",
                    help="weights: auto keeps a GGUF's Q8_0/Q4_0/Q4_1 linear layers quantized (default); "
                         "f32 / bf16 dequantize every weight")
+    p.add_argument("--activations", choices=("auto", "f32", "int8"), default="auto",
+                   help="quantized decode layers: auto quantizes activations to int8 per block where "
+                        "the CPU has an integer dot kernel (AVX-512 VNNI; default), f32 keeps float32, "
+                        "int8 requires the kernel")
     p.add_argument("--target", default="host", type=target_name, help="compilation target (see `buddy compile --help`)")
 
 
@@ -96,7 +100,7 @@ def _run(a: argparse.Namespace) -> int:
                          f"{len(ids)} tokens; give --max-len > {len(ids)}")
     gen = Generator.from_model(path, max_len=a.max_len, engine=a.engine, target=a.target,
                                progress=not a.quiet, tokenizer=tok, prompt_tokens=len(ids),
-                               dtype=a.dtype)
+                               dtype=a.dtype, activations=a.activations)
     gen.prepare(len(ids))   # the prompt's prefill graph; KVCacheOverflowError before any output
     log(f"{a.engine} engine ready ({path}, {type(tok).__name__}) in {time.perf_counter() - t0:.1f}s")
     cfg = SamplingConfig(max_new_tokens=a.max_new_tokens, temperature=a.temperature, top_k=a.top_k,

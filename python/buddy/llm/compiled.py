@@ -219,7 +219,7 @@ class CompiledLlama:
     def __init__(self, model: LlamaStatic, prefill_lengths: Sequence[int] = (), *,
                  target: str = "host", cache_dir: Optional[Path] = None,
                  progress: bool = True, use_cache: bool = True, opt_level: int = 3,
-                 parallel_loops: bool = False,
+                 parallel_loops: bool = False, int8_activations: Optional[bool] = None,
                  weight_file: Optional[Path] = None, weights_key: Optional[str] = None) -> None:
         """`model`'s weights are float32 or bfloat16 (the KV cache and logits then have the
         same dtype). By default they are hashed and written to a weight file in the cache.
@@ -228,7 +228,7 @@ class CompiledLlama:
         identity of its contents, e.g. seed + config of random weights), nothing is hashed or
         written and `model` may live on the meta device: graphs are captured from meta
         tensors and the weights are only ever read through the file's mmap."""
-        self._options(target, cache_dir, progress, use_cache, opt_level, parallel_loops)
+        self._options(target, cache_dir, progress, use_cache, opt_level, parallel_loops, int8_activations)
         t0 = time.perf_counter()
         state = {n: t for n, t in list(model.named_parameters()) + list(model.named_buffers())}
         cfg = model.config.to_dict() if hasattr(model.config, "to_dict") else dict(vars(model.config))
@@ -258,20 +258,23 @@ class CompiledLlama:
     def from_gguf(cls, path: str | os.PathLike[str], max_len: int, prefill_lengths: Sequence[int] = (), *,
                   dtype: Optional[torch.dtype] = None, target: str = "host",
                   cache_dir: Optional[Path] = None, progress: bool = True, use_cache: bool = True,
-                  opt_level: int = 3, parallel_loops: bool = False) -> "CompiledLlama":
+                  opt_level: int = 3, parallel_loops: bool = False,
+                  int8_activations: Optional[bool] = None) -> "CompiledLlama":
         """The compiled model of a GGUF file (`dtype` None: its Q8_0/Q4_0/Q4_1 linear layers run
         quantized; float32/bfloat16: every weight dequantized). The cache key is the file's identity (path, size,
         mtime, inode) plus a SHA-256 of its header, read by the C++ reader; on a hit nothing
         else of the file is read until the weight file's pages are touched. On a miss (or a
         damaged entry) the eager model is loaded, its weights written once, and the graphs
-        compiled; later misses of one prefill bucket load the model then."""
+        compiled; later misses of one prefill bucket load the model then. `int8_activations`
+        (quantized decode GEMVs, `buddy.compile`'s option): None quantizes x to int8 per block
+        where the target has the kernel (AVX-512 VNNI), False keeps f32 activations."""
         from .gguf_header import read_header
         from .model import LlamaStatic
 
         if dtype is not None and dtype not in _CACHE_DTYPES:
             raise NotImplementedError(f"compiled LLaMA supports float32 and bfloat16 weights, got {dtype}")
         self = cls.__new__(cls)
-        self._options(target, cache_dir, progress, use_cache, opt_level, parallel_loops)
+        self._options(target, cache_dir, progress, use_cache, opt_level, parallel_loops, int8_activations)
         t0 = time.perf_counter()
         header = read_header(path)
         # dtype None: the file's Q8_0/Q4_0/Q4_1 linear layers stay quantized (buddy.quant)
@@ -297,8 +300,12 @@ class CompiledLlama:
 
     # -- setup -------------------------------------------------------------------------
     def _options(self, target: str, cache_dir: Optional[Path], progress: bool, use_cache: bool,
-                 opt_level: int, parallel_loops: bool) -> None:
+                 opt_level: int, parallel_loops: bool, int8_activations: Optional[bool] = None) -> None:
+        if int8_activations not in (None, True, False):
+            raise TypeError(f"CompiledLlama: int8_activations must be None, True or False, "
+                            f"got {int8_activations!r}")
         self.target = target
+        self.int8_activations = int8_activations
         self.use_cache = use_cache
         # The named pipeline outlines each distinct loop nest into its own small function
         # (buddy-outline-loop-nests; the 30 layers share them), so LLVM's -O3 and the OpenMP
@@ -314,7 +321,8 @@ class CompiledLlama:
 
     def _model_key(self, identity: Dict[str, Any]) -> str:
         key_src = json.dumps({**identity, "target": self.target, "opt": self.opt_level,
-                              "parallel_loops": self.parallel_loops, "sources": _sources_digest()},
+                              "parallel_loops": self.parallel_loops,
+                              "int8_activations": self.int8_activations, "sources": _sources_digest()},
                              sort_keys=True, default=str)
         return hashlib.sha256(key_src.encode()).hexdigest()[:32]
 
@@ -468,7 +476,7 @@ class CompiledLlama:
         # Buddy's kernels run in parallel (OpenMP); with `parallel_loops` the other ops too.
         mod = bc.compile(graph, target=self.target, cache_dir=self.root, use_cache=self.use_cache,
                          progress=self._progress, openmp=self.parallel_loops,
-                         kernels=True,
+                         kernels=True, int8_activations=self.int8_activations,
                          opt_level=self.opt_level, name=entry,
                          # every graph reads the ONE shared weight file: no copy in the artifact
                          write_weights=False)

