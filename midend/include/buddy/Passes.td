@@ -189,6 +189,14 @@ def QuantMatmulVectorize
       multiplied with the x block into a vector of partial dots, which is
       scaled once (`vector.fma` with the broadcast scale; with mins, plus the
       x block sum times the min); `vector.reduction <add>` into y.
+    * With `int8-dot=avx512-vnni` (B = 32, vector-width 16, K a multiple of
+      64), decode quantizes x once per GEMV (or sibling group) to i8 per
+      block (dx = max|x| / 127, `math.roundeven`) into stack buffers, with the
+      block sums; each pair of blocks of a weight row is one
+      `llvm.x86.avx512.vpdpbusd.512` of the unsigned weight bytes (i8: xor
+      0x80; packed: nibbles shuffled to x's order) by xq, started at -c * sum
+      to undo the unsigned offset, then `vector.fma` with d * dx (mins: plus
+      mn * dx * sum). docs/quantization.md derives its error bound.
     * M > `max-rows` (prefill): the weight is dequantized once into an
       aligned f32 [N, K] temporary (vectorized, rows in parallel) and read by
       a B-transposed `linalg.matmul` for --buddy-matmul-vectorize.

@@ -6,6 +6,7 @@
 // RUN: buddy-opt %s --buddy-cpu-pipeline="target=avx2 rename-from=mm rename-to=graph_a" | FileCheck %s --check-prefix=RENAME
 // RUN: not buddy-opt %s --buddy-cpu-pipeline="target=avx3" 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: not buddy-opt %s --buddy-cpu-pipeline="target=avx2 rename-from=mm" 2>&1 | FileCheck %s --check-prefix=HALF
+// RUN: not buddy-opt %s --buddy-cpu-pipeline="target=avx2 int8-dot=avx512-vnni" 2>&1 | FileCheck %s --check-prefix=INT8
 
 // kernels=1 (the default): the GEMM kernel, 8-lane FMAs in an OpenMP region.
 // KERNELS: llvm.func @_buddy_mm(
@@ -43,6 +44,7 @@
 
 // BAD: buddy-cpu-pipeline: unknown target 'avx3' (expected avx512, avx2, neon or generic)
 // HALF: rename-from and rename-to go together
+// INT8: buddy-cpu-pipeline: int8-dot='avx512-vnni' is not a kernel of target 'avx2' (expected none, or avx512-vnni with target=avx512)
 func.func @mm(%a: tensor<32x64xf32>, %b: tensor<64x48xf32>) -> tensor<32x48xf32> {
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<32x48xf32>
