@@ -1,6 +1,7 @@
 //===- Conv2dVectorize.cpp - register-blocked f32 2-D convolution ---------===//
 //
-// Rewrites statically shaped f32 linalg.conv_2d_nchw_fchw and
+// Rewrites statically shaped f32 linalg.conv_2d_nchw_fchw,
+// linalg.conv_2d_ngchw_gfchw (grouped and depthwise) and
 // linalg.conv_2d_nhwc_hwcf on memrefs (any strides and dilations; padding is
 // already materialized by the frontend) into direct convolution kernels:
 //
@@ -12,6 +13,10 @@
 //          x[r][v] = X[n, c, (oh0+r)*sh + kh*dh, (ow0+v*vw)*sw + kw*dw : stride sw]
 //          acc[f][r][v] = fma(x[r][v], broadcast(W[f0+f, c, kh, kw]), acc)
 //        O[...] = acc
+//  NGCHW / GFCHW (grouped; depthwise is C = 1 per group): the NCHW kernel
+//    with the group as one more parallel dimension, the reduction over the
+//    group's C input channels only, and more rows per tile when a group has
+//    fewer output channels than the channel block (same accumulator count).
 //  NHWC / HWCF (vectorized along the output channels):
 //    scf.parallel (n, oh, output-channel block)
 //      scf.for ow0 step nhwc-pixels            (+ a tail tile)
@@ -54,6 +59,9 @@ struct ConvConfig {
 /// One matched convolution: input, filter, output and window parameters.
 struct Conv : buddy::window::WindowOperands {
   bool nhwc = false;
+  /// conv_2d_ngchw_gfchw: X (N, G, C, H, W), W (G, F, C, KH, KW),
+  /// O (N, G, F, OH, OW); the NCHW kernel with a group index after the batch.
+  bool grouped = false;
 };
 
 std::optional<Conv> matchConv(linalg::LinalgOp op) {
@@ -66,6 +74,11 @@ std::optional<Conv> matchConv(linalg::LinalgOp op) {
     cv.nhwc = true;
     strides = c.getStrides();
     dilations = c.getDilations();
+  } else if (auto c =
+                 dyn_cast<linalg::Conv2DNgchwGfchwOp>(op.getOperation())) {
+    cv.grouped = true;
+    strides = c.getStrides();
+    dilations = c.getDilations();
   } else {
     return std::nullopt;
   }
@@ -74,9 +87,10 @@ std::optional<Conv> matchConv(linalg::LinalgOp op) {
     return std::nullopt;
   static_cast<buddy::window::WindowOperands &>(cv) = *operands;
   // All-f32 named convolutions compute O += X * W without casts.
-  if (!buddy::window::isStaticF32(cv.x, 4) ||
-      !buddy::window::isStaticF32(cv.window, 4) ||
-      !buddy::window::isStaticF32(cv.o, 4))
+  int64_t rank = cv.grouped ? 5 : 4;
+  if (!buddy::window::isStaticF32(cv.x, rank) ||
+      !buddy::window::isStaticF32(cv.window, rank) ||
+      !buddy::window::isStaticF32(cv.o, rank))
     return std::nullopt;
   return cv;
 }
@@ -89,7 +103,7 @@ public:
   void emit() {
     if (cv.nhwc)
       return emitNhwc();
-    if (cfg.gemm1x1 && isPointwise())
+    if (cfg.gemm1x1 && !cv.grouped && isPointwise())
       return emitPointwiseAsMatmul();
     emitNchw();
   }
@@ -157,28 +171,38 @@ private:
   }
 
   // ---------------------------------------------------------------- NCHW
+  /// Dimensions before the channel one: batch, then (grouped) the group.
+  int64_t leadDims() const { return cv.grouped ? 2 : 1; }
+
   void emitNchw() {
     auto xs = buddy::window::shapeOf(cv.x), os = buddy::window::shapeOf(cv.o);
-    int64_t n = os[0], f = os[1], oh = os[2], ow = os[3];
+    int64_t l = leadDims();
+    int64_t n = os[0], groups = cv.grouped ? os[1] : 1;
+    int64_t f = os[l], oh = os[l + 1], ow = os[l + 2];
     int64_t vw = cfg.vw;
     int64_t owVecs = llvm::divideCeil(ow, vw);
     int64_t wb = std::min(cfg.owVectors, owVecs);
-    // Narrow rows: keep the accumulator count by blocking more rows.
-    int64_t hb = std::min(oh, cfg.ohBlock * std::max<int64_t>(
-                                                1, cfg.owVectors / wb));
     int64_t fb = std::min(cfg.ocBlock, f);
+    // Narrow rows: keep the accumulator count by blocking more rows; so do
+    // groups with fewer output channels than the channel block (depthwise).
+    int64_t rows = cfg.ohBlock * std::max<int64_t>(1, cfg.owVectors / wb);
+    if (cv.grouped)
+      rows *= std::max<int64_t>(1, cfg.ocBlock / fb);
+    int64_t hb = std::min(oh, rows);
     int64_t fBlocks = llvm::divideCeil(f, fb);
-    if (n * fBlocks * llvm::divideCeil(oh, hb) < 2 * cfg.threads)
+    if (n * groups * fBlocks * llvm::divideCeil(oh, hb) < 2 * cfg.threads)
       hb = 1; // too few parallel tasks otherwise
     int64_t hBlocks = llvm::divideCeil(oh, hb);
-    int64_t cin = xs[1];
+    int64_t cin = xs[l];
     int64_t cb = channelBlock(cin);
-    auto par = parallel({n, fBlocks, hBlocks});
+    auto par = cv.grouped ? parallel({n, groups, fBlocks, hBlocks})
+                          : parallel({n, fBlocks, hBlocks});
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPoint(par.getBody()->getTerminator());
     Value ni = par.getInductionVars()[0];
-    Value fi = par.getInductionVars()[1];
-    Value hi = par.getInductionVars()[2];
+    Value gi = cv.grouped ? par.getInductionVars()[1] : Value();
+    Value fi = par.getInductionVars()[l];
+    Value hi = par.getInductionVars()[l + 1];
     Value f0 = e.im.mul(fi, fb), oh0 = e.im.mul(hi, hb);
     e.staticSplit(fi, fBlocks, fb, f % fb, [&](int64_t fCount) {
       e.staticSplit(hi, hBlocks, hb, oh % hb, [&](int64_t hCount) {
@@ -189,11 +213,11 @@ private:
         // blocks.
         e.forLoop(0, cin, cb, [&](Value c0) {
           e.forLoop(0, owFull, step, [&](Value ow0) {
-            nchwTile(ni, f0, fCount, oh0, hCount, ow0,
+            nchwTile(ni, gi, f0, fCount, oh0, hCount, ow0,
                      SmallVector<int64_t>(wb, vw), c0, cb);
           });
           if (owFull < ow)
-            nchwTile(ni, f0, fCount, oh0, hCount, c(owFull),
+            nchwTile(ni, gi, f0, fCount, oh0, hCount, c(owFull),
                      laneCounts(ow - owFull, vw), c0, cb);
         });
       });
@@ -211,10 +235,22 @@ private:
     return cin;
   }
 
-  void nchwTile(Value n, Value f0, int64_t fCount, Value oh0, int64_t hCount,
-                Value ow0, ArrayRef<int64_t> lanes, Value c0, int64_t cCount) {
+  /// `g`: the group index of a grouped convolution (null otherwise), a
+  /// leading index of the input, filter and output.
+  void nchwTile(Value n, Value g, Value f0, int64_t fCount, Value oh0,
+                int64_t hCount, Value ow0, ArrayRef<int64_t> lanes, Value c0,
+                int64_t cCount) {
     auto ws = buddy::window::shapeOf(cv.window);
-    int64_t kh = ws[2], kw = ws[3];
+    int64_t kh = ws[ws.size() - 2], kw = ws[ws.size() - 1];
+    // Image (input/output) and filter indices with the group's in front.
+    auto image = [&](Value ch, Value row) {
+      return g ? SmallVector<Value>{n, g, ch, row}
+               : SmallVector<Value>{n, ch, row};
+    };
+    auto filter = [&](Value fo, Value ci, Value khi, Value kwi) {
+      return g ? SmallVector<Value>{g, fo, ci, khi, kwi}
+               : SmallVector<Value>{fo, ci, khi, kwi};
+    };
     int64_t nv = lanes.size(), vw = cfg.vw;
     Value zero = e.splat(0.0f);
     SmallVector<Value> fIdx, ohIdx, owIdx;
@@ -231,8 +267,8 @@ private:
     for (int64_t i = 0; i < fCount; ++i)
       for (int64_t r = 0; r < hCount; ++r)
         for (int64_t v = 0; v < nv; ++v)
-          init[at(i, r, v)] = e.loadRow(cv.o, {n, fIdx[i], ohIdx[r]}, owIdx[v],
-                                        1, lanes[v], zero);
+          init[at(i, r, v)] = e.loadRow(cv.o, image(fIdx[i], ohIdx[r]),
+                                        owIdx[v], 1, lanes[v], zero);
     // Input column of each vector's first lane (kw = 0).
     SmallVector<Value> iw0;
     for (int64_t v = 0; v < nv; ++v)
@@ -250,14 +286,14 @@ private:
               for (int64_t r = 0; r < hCount; ++r) {
                 Value ih = e.im.add(ih0[r], dh);
                 for (int64_t v = 0; v < nv; ++v)
-                  xv[r * nv + v] = e.loadRow(cv.x, {n, ci, ih},
+                  xv[r * nv + v] = e.loadRow(cv.x, image(ci, ih),
                                              e.im.add(iw0[v], dw), cv.sw,
                                              lanes[v], zero);
               }
               SmallVector<Value> next(a2.begin(), a2.end());
               for (int64_t i = 0; i < fCount; ++i) {
                 Value s = memref::LoadOp::create(
-                    b, loc, cv.window, ValueRange{fIdx[i], ci, khi, kwi});
+                    b, loc, cv.window, filter(fIdx[i], ci, khi, kwi));
                 Value wv = vector::BroadcastOp::create(b, loc, e.vecTy(), s);
                 for (int64_t r = 0; r < hCount; ++r)
                   for (int64_t v = 0; v < nv; ++v)
@@ -271,8 +307,8 @@ private:
     for (int64_t i = 0; i < fCount; ++i)
       for (int64_t r = 0; r < hCount; ++r)
         for (int64_t v = 0; v < nv; ++v)
-          e.storeRow(acc[at(i, r, v)], cv.o, {n, fIdx[i], ohIdx[r]}, owIdx[v],
-                     lanes[v]);
+          e.storeRow(acc[at(i, r, v)], cv.o, image(fIdx[i], ohIdx[r]),
+                     owIdx[v], lanes[v]);
   }
 
   // ---------------------------------------------------------------- NHWC

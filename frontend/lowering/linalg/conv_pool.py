@@ -1,6 +1,6 @@
-"""Convolution and pooling (linalg): 1-D and 2-D convolution (linalg.conv_2d_nchw_fchw, grouped as a
-generic; 1-D as 2-D of height 1), max/avg pooling 2-D (named pooling ops) and 3-D (generics), adaptive average
-pooling, col2im."""
+"""Convolution and pooling (linalg): 1-D and 2-D convolution (linalg.conv_2d_nchw_fchw; grouped and depthwise
+as linalg.conv_2d_ngchw_gfchw on channel-split views; 1-D as 2-D of height 1), max/avg pooling 2-D (named
+pooling ops) and 3-D (generics), adaptive average pooling, col2im."""
 
 from __future__ import annotations
 
@@ -52,23 +52,18 @@ def _conv2d(cx, a, x: ir.Value, w: ir.Value, xs: List[int], ws: List[int], out: 
     if any(pad):
         padded = [xs[0], xs[1], xs[2] + 2 * pad[0], xs[3] + 2 * pad[1]]
         x = insert_slice(x, filled(padded, xdt, 0), [0, 0, pad[0], pad[1]], xs, [1] * 4)
-    init = filled(out, acc, 0)
     if groups == 1:
-        r = linalg.conv_2d_nchw_fchw(x, w, outs=[init], strides=stride, dilations=dil)
+        r = linalg.conv_2d_nchw_fchw(x, w, outs=[filled(out, acc, 0)], strides=stride, dilations=dil)
     else:
-        # grouped / depthwise: one generic over (n, f, oh, ow, c, kh, kw)
-        cg = ws[1]
-        fg = out[1] // groups
-        d = [ir.AffineDimExpr.get(i) for i in range(7)]
-        n_, f, oh, ow, c, kh, kw = d
-        in_c = (f.floor_div(fg) if hasattr(f, "floor_div") else ir.AffineExpr.get_floor_div(f, fg)) * cg + c
-        ih = oh * stride[0] + kh * dil[0]
-        iw = ow * stride[1] + kw * dil[1]
-        iters = ["parallel"] * 4 + ["reduction"] * 3
-
-        def body(u, k, o):
-            return [C.add(o, C.mul(cast(u, xdt, acc), cast(k, cx.dtype(a["weight"]), acc), acc), acc)]
-        r = generic([(x, [0, in_c, ih, iw]), (w, [1, 4, 5, 6])], [(init, [0, 1, 2, 3])], iters, body)[0]
+        # grouped / depthwise (C/g = 1): channels split into (group, channel of the group) on views,
+        # X (N, G, C/g, H, W) * W (G, F/g, C/g, KH, KW) -> O (N, G, F/g, OH, OW)
+        xp = shape_of(x)
+        x5 = _split_channels(x, [xp[0], groups, xp[1] // groups] + xp[2:], 1)
+        w5 = _split_channels(w, [groups, ws[0] // groups] + ws[1:], 0)
+        init = filled([out[0], groups, out[1] // groups] + out[2:], acc, 0)
+        r5 = linalg.conv_2d_ngchw_gfchw(x5, w5, outs=[init], strides=stride, dilations=dil)
+        r = tensor.collapse_shape(ir.RankedTensorType.get(out, ir.RankedTensorType(r5.type).element_type), r5,
+                                  [[0], [1, 2], [3], [4]])
     if a["bias"] is not None:
         b = cx.value(a["bias"])
         return generic([(r, [0, 1, 2, 3]), (b, [1])], [(empty(out, odt), [0, 1, 2, 3])], ["parallel"] * 4,
@@ -76,6 +71,13 @@ def _conv2d(cx, a, x: ir.Value, w: ir.Value, xs: List[int], ws: List[int], out: 
     if acc != odt:
         r = elementwise([(r, acc)], out, odt, lambda v: v, cdt=acc)
     return r
+
+
+def _split_channels(v: ir.Value, shape: List[int], dim: int) -> ir.Value:
+    """`v` (rank 4) with dimension `dim` expanded into the two dimensions `dim`, `dim + 1` of `shape`."""
+    groups: List[List[int]] = [[i] for i in range(dim)] + [[dim, dim + 1]] + [[i + 1] for i in range(dim + 1, 4)]
+    rt = ir.RankedTensorType.get(shape, ir.RankedTensorType(v.type).element_type)
+    return tensor.expand_shape(rt, v, groups, [], shape)
 
 
 @op("aten.max_pool2d_with_indices.default")

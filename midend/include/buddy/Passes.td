@@ -233,10 +233,12 @@ def QuantMatmulVectorize
 def Conv2dVectorize
     : Pass<"buddy-conv2d-vectorize", "mlir::func::FuncOp"> {
   let summary = "Register-blocked direct f32 2-D convolution for "
-                "linalg.conv_2d_nchw_fchw / conv_2d_nhwc_hwcf on memrefs";
+                "linalg.conv_2d_nchw_fchw / conv_2d_ngchw_gfchw / "
+                "conv_2d_nhwc_hwcf on memrefs";
   let description = [{
-    Replaces statically shaped f32 `linalg.conv_2d_nchw_fchw` and
-    `linalg.conv_2d_nhwc_hwcf` on memrefs (any strides and dilations;
+    Replaces statically shaped f32 `linalg.conv_2d_nchw_fchw`,
+    `linalg.conv_2d_ngchw_gfchw` (grouped; depthwise is one input channel per
+    group) and `linalg.conv_2d_nhwc_hwcf` on memrefs (any strides and dilations;
     padding is a separate pad/copy made by the frontend) by direct
     convolution kernels with `vector.fma` on `vector<vector-width x f32>`
     accumulators that stay in registers over the whole C x KH x KW reduction:
@@ -248,6 +250,11 @@ def Conv2dVectorize
       an even-lane `vector.shuffle`, larger strides `vector.gather`. When the
       output row has fewer than `ow-vectors` vectors, more rows are blocked
       instead (same accumulator count).
+    * NGCHW/GFCHW (grouped, as the frontend emits groups > 1): the NCHW
+      kernel with the group as one more `scf.parallel` dimension after the
+      batch, each tile reducing over its group's input channels only. When a
+      group has fewer output channels than `oc-block` (depthwise: usually 1),
+      the tile blocks `oc-block / channels` times more rows instead.
     * NHWC/HWCF: vectorized along the output channels (contiguous in filter
       and output). An `scf.parallel` over (batch, output row, blocks of
       `nhwc-oc-vectors` vectors of channels); a tile of `nhwc-pixels` output

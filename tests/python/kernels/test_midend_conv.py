@@ -10,11 +10,17 @@ register tile (masked tails), output channels not a multiple of the channel
 block, strides 2 (shuffle path) and 3 (gather path), dilation, 1x1 kernels
 (stride 1: the GEMM route, or GEMV for 3 output channels; stride 2: the direct
 kernel), 7x7 kernels, batch > 1, input channels split into c-block passes, the
-4-lane (neon/generic) tiles run natively, and the NHWC variants.
+4-lane (neon/generic) tiles run natively, and the NHWC variants. Grouped and
+depthwise convolutions (linalg.conv_2d_ngchw_gfchw, the same NCHW kernel with a
+group dimension) cover one and several input channels per group, depth
+multiplier 2, the taller tiles of few-channel groups and grouped 1x1 (the direct
+kernel, not the GEMM route); MobileNetV2's depthwise layers go through the
+frontend and are compared with eager.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +84,15 @@ CONVS = {
     "48ch_two_channel_blocks": ConvSpec(1, 48, 9, 20, 11, 3, 3, pad=(1, 1)),
     "nhwc_3x3_pad_f20": ConvSpec(1, 7, 9, 11, 20, 3, 3, pad=(1, 1), layout="nhwc"),
     "nhwc_s2_dil_batch2": ConvSpec(2, 5, 12, 13, 37, 3, 3, stride=(2, 2), dil=(1, 2), layout="nhwc"),
+    # groups > 1: linalg.conv_2d_ngchw_gfchw
+    "dw_3x3_pad_odd_w": ConvSpec(1, 5, 13, 19, 5, 3, 3, pad=(1, 1), groups=5),
+    "dw_3x3_s2_pad": ConvSpec(1, 7, 15, 21, 7, 3, 3, stride=(2, 2), pad=(1, 1), groups=7),
+    "dw_mult2_dil_batch2": ConvSpec(2, 3, 12, 40, 6, 3, 3, pad=(2, 2), dil=(2, 2), groups=3),
+    "dw_5x5_wide_rows": ConvSpec(1, 4, 9, 70, 4, 5, 5, pad=(2, 2), groups=4),
+    "dw_7x7_small": ConvSpec(1, 9, 7, 7, 9, 3, 3, pad=(1, 1), groups=9),
+    "grouped_c4_f6": ConvSpec(1, 8, 9, 11, 12, 3, 3, pad=(1, 1), groups=2),
+    "grouped_s3_gather": ConvSpec(1, 6, 14, 20, 9, 3, 2, stride=(3, 3), groups=3),
+    "grouped_1x1_direct": ConvSpec(1, 8, 7, 9, 8, 1, 1, groups=4),
 }
 
 
@@ -88,7 +103,8 @@ def test_conv_matches_torch(tmp_path: Path, case: str) -> None:
     _check_conv(CONVS[case], tmp_path, "target=avx512")
 
 
-@pytest.mark.parametrize("case", ["3x3_pad_odd_hw_f19", "7x7_s2_stem", "3x2_stride3_gather", "nhwc_3x3_pad_f20"])
+@pytest.mark.parametrize("case", ["3x3_pad_odd_hw_f19", "7x7_s2_stem", "3x2_stride3_gather", "nhwc_3x3_pad_f20",
+                                  "dw_3x3_s2_pad", "dw_mult2_dil_batch2", "grouped_c4_f6"])
 def test_conv_avx2_tiles_match_torch(tmp_path: Path, case: str) -> None:
     """8-lane vectors and the avx2 channel block (4)."""
     require_native_toolchain()
@@ -96,7 +112,8 @@ def test_conv_avx2_tiles_match_torch(tmp_path: Path, case: str) -> None:
     _check_conv(CONVS[case], tmp_path, "target=avx2")
 
 
-@pytest.mark.parametrize("case", ["3x3_pad_odd_hw_f19", "7x7_s2_stem", "3x2_stride3_gather", "nhwc_s2_dil_batch2"])
+@pytest.mark.parametrize("case", ["3x3_pad_odd_hw_f19", "7x7_s2_stem", "3x2_stride3_gather", "nhwc_s2_dil_batch2",
+                                  "dw_3x3_pad_odd_w", "dw_3x3_s2_pad", "grouped_s3_gather"])
 def test_conv_generic_4_lane_tiles_match_torch(tmp_path: Path, case: str) -> None:
     """The neon/generic configuration (4 lanes, channel block 4), run natively."""
     require_native_toolchain()
@@ -177,3 +194,63 @@ def test_resnet_style_cnn_through_frontend_matches_eager(tmp_path: Path, kernels
     got = compiled(x)
     got = got[0] if isinstance(got, (list, tuple)) else got
     torch.testing.assert_close(torch.as_tensor(got), want, rtol=1e-4, atol=1e-4)
+
+
+# MobileNetV2 (width 1.0, 224x224): every depthwise 3x3 layer's (channels, input size, stride).
+MOBILENET_V2_DW = [(32, 112, 1), (96, 112, 2), (144, 56, 1), (144, 56, 2), (192, 28, 1), (192, 28, 2),
+                   (384, 14, 1), (576, 14, 1), (576, 14, 2), (960, 7, 1)]
+# Odd shapes: (in channels, depth multiplier, H, W, stride, bias); widths not a multiple of the vector.
+ODD_DW = [(6, 1, 11, 37, 1, True), (5, 2, 9, 23, 2, False), (4, 2, 13, 19, 1, True), (3, 1, 5, 3, 2, False)]
+
+
+def _compile_and_compare(tmp_path: Path, m: torch.nn.Module, x: torch.Tensor, target: str) -> tuple[str, str]:
+    """buddy.compile vs eager (rtol 1e-4); returns the artifact's frontend MLIR and LLVM-dialect MLIR."""
+    with torch.no_grad():
+        want = m(x)
+    art = tmp_path / "art"
+    compiled = buddy.compile(m, (x,), target=target, artifact_dir=art, progress=False)
+    got = compiled(x)
+    got = got[0] if isinstance(got, (list, tuple)) else got
+    torch.testing.assert_close(torch.as_tensor(got), want, rtol=1e-4, atol=1e-4)
+    return (art / "0-input.mlir").read_text(), (art / "2-llvm.mlir").read_text()
+
+
+def _assert_grouped_conv_vectorized(frontend: str, llvm: str, lanes: int) -> None:
+    # The frontend emits the named grouped conv (no 7-loop generic), and the only vector FMAs of
+    # the compiled module are the conv kernel's (padding and bias are scalar loops otherwise).
+    assert "linalg.conv_2d_ngchw_gfchw" in frontend
+    assert not re.search(r'iterator_types = \["parallel", "parallel", "parallel", "parallel", "reduction"', frontend)
+    assert re.search(rf"llvm\.intr\.fmuladd\(.*\) : \(vector<{lanes}xf32>", llvm)
+
+
+@pytest.mark.parametrize("c,hw,stride", MOBILENET_V2_DW, ids=[f"c{c}_{hw}_s{s}" for c, hw, s in MOBILENET_V2_DW])
+def test_mobilenet_v2_depthwise_through_frontend_matches_eager(tmp_path: Path, c: int, hw: int, stride: int) -> None:
+    require_native_toolchain()
+    _skip_unless_cpu_has({"avx512f"})
+    torch.manual_seed(c + hw + stride)
+    m = torch.nn.Conv2d(c, c, 3, stride=stride, padding=1, groups=c, bias=False).eval()
+    frontend, llvm = _compile_and_compare(tmp_path, m, torch.randn(1, c, hw, hw), "x86-avx512")
+    _assert_grouped_conv_vectorized(frontend, llvm, 16)
+
+
+@pytest.mark.parametrize("target,lanes", [("x86-avx512", 16), ("x86-avx2", 8)])
+@pytest.mark.parametrize("c,mult,h,w,stride,bias", ODD_DW,
+                         ids=[f"c{c}_m{k}_{h}x{w}_s{s}_{'bias' if b else 'nobias'}" for c, k, h, w, s, b in ODD_DW])
+def test_odd_depthwise_through_frontend_matches_eager(tmp_path: Path, target: str, lanes: int, c: int, mult: int,
+                                                      h: int, w: int, stride: int, bias: bool) -> None:
+    require_native_toolchain()
+    _skip_unless_cpu_has({"avx512f"} if lanes == 16 else {"avx2", "fma"})
+    torch.manual_seed(c * mult + h)
+    m = torch.nn.Conv2d(c, c * mult, 3, stride=stride, padding=1, groups=c, bias=bias).eval()
+    frontend, llvm = _compile_and_compare(tmp_path, m, torch.randn(1, c, h, w), target)
+    _assert_grouped_conv_vectorized(frontend, llvm, lanes)
+
+
+def test_grouped_conv_through_frontend_matches_eager(tmp_path: Path) -> None:
+    """groups = 2 with 3 input / 5 output channels per group, stride 2, bias."""
+    require_native_toolchain()
+    _skip_unless_cpu_has({"avx512f"})
+    torch.manual_seed(1)
+    m = torch.nn.Conv2d(6, 10, 3, stride=2, padding=1, groups=2).eval()
+    frontend, llvm = _compile_and_compare(tmp_path, m, torch.randn(2, 6, 17, 29), "x86-avx512")
+    _assert_grouped_conv_vectorized(frontend, llvm, 16)

@@ -34,8 +34,9 @@ def _out(size: int, k: int, stride: int, pad: int, dil: int) -> int:
 @dataclass(frozen=True)
 class ConvSpec:
     """O = conv2d(X, W) without bias, as nn.Conv2d(c, f, (kh, kw), stride,
-    padding, dilation) computes it. `layout` "nchw" (X NCHW, W FCHW, the
-    frontend's layout) or "nhwc" (X NHWC, W HWCF)."""
+    padding, dilation, groups) computes it. `layout` "nchw" (X NCHW, W FCHW, the
+    frontend's layout) or "nhwc" (X NHWC, W HWCF). groups > 1 (nchw only) is
+    emitted like the frontend: linalg.conv_2d_ngchw_gfchw on channel-split views."""
 
     n: int
     c: int
@@ -48,6 +49,11 @@ class ConvSpec:
     pad: Pair = (0, 0)
     dil: Pair = (1, 1)
     layout: str = "nchw"
+    groups: int = 1
+
+    def __post_init__(self) -> None:
+        if self.groups > 1 and (self.layout != "nchw" or self.c % self.groups or self.f % self.groups):
+            raise ValueError(f"groups={self.groups} needs nchw and c, f divisible by it")
 
     @property
     def out_hw(self) -> Pair:
@@ -57,19 +63,20 @@ class ConvSpec:
     @property
     def name(self) -> str:
         s, p, d = self.stride, self.pad, self.dil
+        g = f"_g{self.groups}" if self.groups > 1 else ""
         return (f"conv_{self.layout}_{self.n}x{self.c}x{self.h}x{self.w}_f{self.f}_k{self.kh}x{self.kw}"
-                f"_s{s[0]}{s[1]}_p{p[0]}{p[1]}_d{d[0]}{d[1]}")
+                f"_s{s[0]}{s[1]}_p{p[0]}{p[1]}_d{d[0]}{d[1]}{g}")
 
     @property
     def flops(self) -> float:
         oh, ow = self.out_hw
-        return 2.0 * self.n * self.f * oh * ow * self.c * self.kh * self.kw
+        return 2.0 * self.n * self.f * oh * ow * (self.c // self.groups) * self.kh * self.kw
 
     def shapes(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
         """(input, weight, output) shapes in this spec's layout."""
         oh, ow = self.out_hw
         if self.layout == "nchw":
-            return ((self.n, self.c, self.h, self.w), (self.f, self.c, self.kh, self.kw),
+            return ((self.n, self.c, self.h, self.w), (self.f, self.c // self.groups, self.kh, self.kw),
                     (self.n, self.f, oh, ow))
         return ((self.n, self.h, self.w, self.c), (self.kh, self.kw, self.c, self.f),
                 (self.n, oh, ow, self.f))
@@ -139,6 +146,8 @@ def conv_mlir(spec: ConvSpec) -> str:
              "  %zero = arith.constant 0.0 : f32"]
     pad, xv, xt = _pad_lines(spec.layout, sx, spec.pad, "%zero")
     lines += pad
+    if spec.groups > 1:
+        return "\n".join(lines + _grouped_lines(spec, xv, xt)) + "\n"
     lines += [
         f"  %e = tensor.empty() : {_ty(so)}",
         f"  %acc = linalg.fill ins(%zero : f32) outs(%e : {_ty(so)}) -> {_ty(so)}",
@@ -148,6 +157,30 @@ def conv_mlir(spec: ConvSpec) -> str:
         "}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _grouped_lines(spec: ConvSpec, xv: str, xt: str) -> list[str]:
+    """The frontend's groups > 1 form: channels split into (group, channel) by tensor.expand_shape,
+    linalg.conv_2d_ngchw_gfchw, the output's (group, channel) collapsed again."""
+    g = spec.groups
+    sx, sw, so = spec.shapes()
+    xs = _padded(spec.layout, sx, spec.pad)[0]  # the padded input (same shape without padding)
+    x5 = (xs[0], g, xs[1] // g) + xs[2:]
+    w5 = (g, sw[0] // g) + sw[1:]
+    o5 = (so[0], g, so[1] // g) + so[2:]
+    return [
+        f"  %x5 = tensor.expand_shape {xv} [[0], [1, 2], [3], [4]] output_shape {list(x5)} "
+        f": {xt} into {_ty(x5)}",
+        f"  %w5 = tensor.expand_shape %w [[0, 1], [2], [3], [4]] output_shape {list(w5)} "
+        f": {_ty(sw)} into {_ty(w5)}",
+        f"  %e = tensor.empty() : {_ty(o5)}",
+        f"  %acc = linalg.fill ins(%zero : f32) outs(%e : {_ty(o5)}) -> {_ty(o5)}",
+        f"  %r5 = linalg.conv_2d_ngchw_gfchw {{dilations = {_dense(spec.dil)}, strides = {_dense(spec.stride)}}} "
+        f"ins(%x5, %w5 : {_ty(x5)}, {_ty(w5)}) outs(%acc : {_ty(o5)}) -> {_ty(o5)}",
+        f"  %r = tensor.collapse_shape %r5 [[0], [1, 2], [3], [4]] : {_ty(o5)} into {_ty(so)}",
+        f"  return %r : {_ty(so)}",
+        "}",
+    ]
 
 
 def pool_mlir(spec: PoolSpec) -> str:
@@ -179,7 +212,7 @@ def conv_reference(spec: ConvSpec, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     tx, tw = torch.from_numpy(x).double(), torch.from_numpy(w).double()
     if spec.layout == "nhwc":
         tx, tw = tx.permute(0, 3, 1, 2), tw.permute(3, 2, 0, 1)
-    r = F.conv2d(tx, tw, stride=spec.stride, padding=spec.pad, dilation=spec.dil)
+    r = F.conv2d(tx, tw, stride=spec.stride, padding=spec.pad, dilation=spec.dil, groups=spec.groups)
     if spec.layout == "nhwc":
         r = r.permute(0, 2, 3, 1)
     return r.contiguous().numpy()
