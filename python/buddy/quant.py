@@ -35,8 +35,13 @@ __all__ = ["BLOCK", "FORMATS", "QuantFormatError", "QuantPlanes", "QuantLinear",
            "quant_embedding"]
 
 BLOCK = 32
-# GGUF block layouts this module repacks: bytes per block of 32 weights.
+# Plane formats (what QuantLinear / the kernels take), with the bytes of a GGUF block of 32.
 FORMATS = {"Q8_0": 34, "Q4_0": 18, "Q4_1": 20}
+# GGUF block types `planes_from_gguf` reads: (weights per block, bytes per block, plane
+# format). Q4_K super-blocks (256 weights: f16 d, dmin, 12 bytes of 6-bit sub-block scales and
+# mins, 128 nibble bytes) are repacked exactly into Q4_1 planes (`_q4_k_planes`).
+GGUF_TYPES = {"Q8_0": (32, 34, "Q8_0"), "Q4_0": (32, 18, "Q4_0"), "Q4_1": (32, 20, "Q4_1"),
+              "Q4_K": (256, 144, "Q4_1")}
 
 
 class QuantFormatError(ValueError):
@@ -70,12 +75,12 @@ def qweight_shape(fmt: str, n: int, k: int) -> tuple[int, int]:
     return (n, k // 2) if packed(fmt) else (n, k)
 
 
-def _check_k(name: str, shape: tuple[int, ...]) -> None:
+def _check_k(name: str, shape: tuple[int, ...], block: int = BLOCK) -> None:
     if len(shape) != 2:
         raise QuantFormatError(f"quantized weight {name!r}: shape {list(shape)} is not 2-D [N, K]")
-    if shape[1] % BLOCK or shape[1] == 0:
+    if shape[1] % block or shape[1] == 0:
         raise QuantFormatError(f"quantized weight {name!r}: shape {list(shape)}: K = {shape[1]} is not a "
-                               f"positive multiple of the block size {BLOCK}")
+                               f"positive multiple of the block size {block}")
 
 
 def _check_fmt(fmt: str, name: str) -> None:
@@ -84,32 +89,65 @@ def _check_fmt(fmt: str, name: str) -> None:
                                f"quantized (supported: {', '.join(FORMATS)})")
 
 
+def _f16(raw: np.ndarray) -> np.ndarray:
+    """[..., 2] bytes as float16, widened (exactly) to float32 [...]."""
+    return np.ascontiguousarray(raw).view(np.float16)[..., 0].astype(np.float32)
+
+
+def _q4_k_planes(blocks: np.ndarray, n: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Q4_K super-blocks [N, K/256, 144] as Q4_1 planes (qweight, scales, mins), exactly.
+
+    A super-block holds 8 sub-blocks of 32 weights, w = (d * sc_j) * q - dmin * m_j with 6-bit
+    sc_j, m_j: per sub-block that is Q4_1's w = scale * q + min with scale = d * sc_j and
+    min = -(dmin * m_j), both exact in float32 (11-bit f16 mantissa times 6 bits). The nibbles
+    are regrouped: Q4_K's 32 bytes of each 64 weights hold weight l in the low and 32 + l in
+    the high nibble of byte l; a Q4_1 block of 32 holds weight j in the low and 16 + j in the
+    high nibble of byte j."""
+    d, dmin = _f16(blocks[:, :, 0:2]), _f16(blocks[:, :, 2:4])
+    sb = blocks[:, :, 4:16].reshape(n, -1, 3, 4)      # 12 scale bytes: rows a, b, c of 4
+    a, b, c = sb[:, :, 0], sb[:, :, 1], sb[:, :, 2]
+    sc = np.concatenate([a & 0x3F, (c & 0x0F) | ((a >> 2) & 0x30)], axis=-1).astype(np.float32)
+    mn = np.concatenate([b & 0x3F, (c >> 4) | ((b >> 2) & 0x30)], axis=-1).astype(np.float32)
+    scales = (d[..., None] * sc).reshape(n, k // BLOCK)
+    mins = (-(dmin[..., None] * mn)).reshape(n, k // BLOCK)
+    qs = blocks[:, :, 16:].reshape(n, -1, 4, 32)       # 4 chunks of 64 weights per super-block
+    subs = np.stack([qs & 0x0F, qs >> 4], axis=3)      # [n, g, chunk, sub-block, 32 nibbles]
+    q1 = subs[..., :16] | (subs[..., 16:] << 4)        # Q4_1 bytes: element j low, 16 + j high
+    return q1.reshape(n, k // 2).view(np.int8), scales, mins
+
+
 def planes_from_gguf(fmt: str, data: np.ndarray, shape: tuple[int, int], name: str = "weight") -> QuantPlanes:
-    """Repack GGUF block data of a `shape` = [N, K] (NumPy order) tensor into planes."""
-    _check_fmt(fmt, name)
-    _check_k(name, tuple(shape))
+    """Repack GGUF block data of a `shape` = [N, K] (NumPy order) tensor into planes
+    (`fmt`: a GGUF_TYPES key; Q4_K becomes Q4_1 planes)."""
+    if fmt not in GGUF_TYPES:
+        raise QuantFormatError(f"tensor {name!r} uses quantization type {fmt}, which Buddy cannot keep "
+                               f"quantized (supported: {', '.join(GGUF_TYPES)})")
+    per, nbytes, plane_fmt = GGUF_TYPES[fmt]
+    _check_k(name, tuple(shape), per)
     n, k = (int(d) for d in shape)
-    g = k // BLOCK
-    nbytes = FORMATS[fmt]
+    g = k // per
     raw = np.ascontiguousarray(data).view(np.uint8).reshape(-1)
     if raw.size != n * g * nbytes:
         raise QuantFormatError(f"{fmt} tensor {name!r} of shape {[n, k]} has {raw.size} bytes, "
                                f"expected {n * g * nbytes}")
     blocks = raw.reshape(n, g, nbytes)
-    d = np.ascontiguousarray(blocks[:, :, 0:2]).view(np.float16)[..., 0].astype(np.float32)
     mins = None
-    if fmt == "Q8_0":
+    if fmt == "Q4_K":
+        q, d, mins = _q4_k_planes(blocks, n, k)
+    elif fmt == "Q8_0":
+        d = _f16(blocks[:, :, 0:2])
         q = np.ascontiguousarray(blocks[:, :, 2:]).view(np.int8).reshape(n, k)
-    else:  # the nibble bytes as they are: 16 per block
+    else:  # Q4_0 / Q4_1: the nibble bytes as they are, 16 per block
+        d = _f16(blocks[:, :, 0:2])
         start = 2 if fmt == "Q4_0" else 4
         q = np.ascontiguousarray(blocks[:, :, start:start + 16]).view(np.int8).reshape(n, k // 2)
         if fmt == "Q4_1":
-            mins = np.ascontiguousarray(blocks[:, :, 2:4]).view(np.float16)[..., 0].astype(np.float32)
+            mins = _f16(blocks[:, :, 2:4])
     for what, a in (("scales", d), ("mins", mins)):
         if a is not None and not np.isfinite(a).all():
             raise QuantFormatError(f"{fmt} tensor {name!r}: {int((~np.isfinite(a)).sum())} NaN/Inf {what} "
                                    f"of {a.size}: the file is damaged")
-    return QuantPlanes(fmt, np.ascontiguousarray(q), np.ascontiguousarray(d),
+    return QuantPlanes(plane_fmt, np.ascontiguousarray(q), np.ascontiguousarray(d),
                        None if mins is None else np.ascontiguousarray(mins))
 
 

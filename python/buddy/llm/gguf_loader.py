@@ -30,35 +30,8 @@ __all__ = [
 from .gguf_errors import GGUFError, GGUFFormatError, UnsupportedModelError
 from .gguf_header import GGUFHeader, read_header
 
-# ggml block layouts: (elements per block, bytes per block)
-_BLOCK = {"Q4_0": (32, 18), "Q4_1": (32, 20), "Q8_0": (32, 34)}
-SUPPORTED_QUANT_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1")
-
-
-def _f16(raw: np.ndarray) -> np.ndarray:
-    """Reinterpret a [..., 2] uint8 array as float16 -> float32 [...]."""
-    return np.ascontiguousarray(raw).view(np.float16)[..., 0].astype(np.float32)
-
-
-def _dequant_blocks(qtype: str, raw: np.ndarray) -> np.ndarray:
-    """Dequantize a [n_blocks, block_bytes] uint8 array to float32 [n_blocks, 32]."""
-    if qtype == "Q8_0":  # d: f16, qs: int8[32]; x = d * q
-        d = _f16(raw[:, 0:2].reshape(-1, 1, 2))
-        q = raw[:, 2:].view(np.int8).astype(np.float32)
-        return d * q
-    if qtype in ("Q4_0", "Q4_1"):
-        # Q4_0: d: f16, qs[16];      x = d * (nibble - 8)
-        # Q4_1: d: f16, m: f16, qs[16]; x = d * nibble + m
-        # element j < 16 is the low nibble of qs[j], element j + 16 the high one.
-        d = _f16(raw[:, 0:2].reshape(-1, 1, 2))
-        start = 2 if qtype == "Q4_0" else 4
-        qs = raw[:, start:start + 16]
-        nib = np.concatenate([qs & 0x0F, qs >> 4], axis=1).astype(np.float32)
-        if qtype == "Q4_0":
-            return d * (nib - 8.0)
-        m = _f16(raw[:, 2:4].reshape(-1, 1, 2))
-        return d * nib + m
-    raise AssertionError(qtype)
+# Block-quantized types: buddy.quant.GGUF_TYPES (the one table of GGUF block layouts).
+SUPPORTED_QUANT_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q4_K")
 
 
 def dequantize(qtype: str, data: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -75,14 +48,16 @@ def dequantize(qtype: str, data: np.ndarray, shape: tuple[int, ...]) -> np.ndarr
     elif qtype == "BF16":
         u16 = np.ascontiguousarray(data).view(np.uint16).reshape(-1).astype(np.uint32)
         out = (u16 << 16).view(np.float32)
-    elif qtype in _BLOCK:
-        per, nbytes = _BLOCK[qtype]
-        raw = np.ascontiguousarray(data).view(np.uint8).reshape(-1)
-        if raw.size % nbytes or n % per:
-            raise GGUFFormatError(
-                f"{qtype} tensor of shape {shape} has {raw.size} bytes, not a whole number "
-                f"of {nbytes}-byte blocks of {per}")
-        out = _dequant_blocks(qtype, raw.reshape(-1, nbytes)).reshape(-1)
+    elif qtype in SUPPORTED_QUANT_TYPES:  # blocks: buddy.quant's planes, then d * q (+ m)
+        from buddy.quant import QuantFormatError, dequantize_planes, planes_from_gguf
+
+        rows = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+        try:
+            p = planes_from_gguf(qtype, data, (rows, int(shape[-1]) if shape else 1), name=qtype + " tensor")
+        except QuantFormatError as e:
+            raise GGUFFormatError(str(e)) from e
+        out = dequantize_planes(torch.from_numpy(p.qweight), torch.from_numpy(p.scales),
+                                None if p.mins is None else torch.from_numpy(p.mins), p.fmt).numpy().reshape(-1)
     else:
         raise UnsupportedModelError(
             f"quantization type {qtype} is not supported (supported: {', '.join(SUPPORTED_QUANT_TYPES)})")
@@ -109,7 +84,7 @@ class GGUFModel:
     """What `load_gguf` returns: HF config, HF-named weights, and tokenizer metadata.
 
     With `load_gguf(..., quantized=True)`, `quantized` maps the HF module name of every linear
-    layer whose GGUF weight is Q8_0/Q4_0/Q4_1 (``model.layers.0.self_attn.q_proj``, ``lm_head``),
+    layer whose GGUF weight is Q8_0/Q4_0/Q4_1/Q4_K (Q4_K as Q4_1 planes) (``model.layers.0.self_attn.q_proj``, ``lm_head``),
     and ``model.embed_tokens`` when the table is, to its planes (`buddy.quant.QuantPlanes`);
     its ``.weight`` is then not in `state_dict`. A tied LM head maps to the embedding's very
     planes object."""
@@ -203,7 +178,7 @@ def _make_config(meta: dict[str, Any], path: Path, n_vocab: int, tied: bool) -> 
 
 
 # GGUF block types a linear layer keeps quantized (buddy.quant.FORMATS).
-KEEP_QUANTIZED_TYPES = ("Q8_0", "Q4_0", "Q4_1")
+KEEP_QUANTIZED_TYPES = ("Q8_0", "Q4_0", "Q4_1", "Q4_K")
 
 
 def _quant_planes(path: Path, gguf_name: str, data: np.ndarray, qtype: str, shape: tuple[int, ...],
@@ -227,7 +202,7 @@ def load_gguf(path: str | os.PathLike[str], dtype: torch.dtype = torch.float32,
               quantized: bool = False) -> GGUFModel:
     """Read a LLaMA GGUF into (LlamaConfig, HF-named state dict in `dtype`).
 
-    `quantized`: linear weights stored as Q8_0/Q4_0/Q4_1 are not dequantized but repacked
+    `quantized`: linear weights stored as Q8_0/Q4_0/Q4_1/Q4_K are not dequantized but repacked
     into planes (`GGUFModel.quantized`, `buddy.quant`); the LM head too when its weight (or
     the tied embedding) is one of these types, and the embedding itself."""
     path = Path(path)
@@ -259,7 +234,10 @@ def load_gguf(path: str | os.PathLike[str], dtype: torch.dtype = torch.float32,
             planes[name[:-len(".weight")]] = _quant_planes(path, t.name, header.tensor_bytes(t), qtype, shape,
                                                            name, n_head, n_kv)
             continue
-        w = dequantize(qtype, header.tensor_bytes(t), shape)
+        try:
+            w = dequantize(qtype, header.tensor_bytes(t), shape)
+        except GGUFFormatError as e:
+            raise GGUFFormatError(f"{path}: tensor {t.name}: {e}") from e
         finite = np.isfinite(w)
         if not finite.all():  # garbage weights never reach the output
             raise GGUFFormatError(f"{path}: tensor {t.name} holds {int(w.size - finite.sum())} NaN/Inf "

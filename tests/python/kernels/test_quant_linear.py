@@ -275,6 +275,52 @@ def test_bad_planes_refused_by_the_frontend(tmp_path: Path) -> None:
         buddy.compile(Bad(64, 2), (torch.zeros(1, 64),), cache_dir=tmp_path, progress=False)
 
 
+def random_q4_k(n: int, k: int, seed: int) -> np.ndarray:
+    """Random GGUF Q4_K super-blocks [N, K/256, 144] (gguf has no Q4_K quantizer): any bytes
+    are a valid block once d and dmin are finite f16."""
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(0, 256, size=(n, k // 256, 144), dtype=np.uint8)
+    dd = (rng.uniform(0.2, 1.0, (n, k // 256, 2)) * 0.02).astype(np.float16)
+    blocks[:, :, 0:4] = dd.view(np.uint8).reshape(n, k // 256, 4)
+    return blocks
+
+
+def test_q4_k_repacks_exactly_into_q4_1_planes() -> None:
+    """Q4_K super-blocks become Q4_1 planes (scale d * sc, min -dmin * m per 32) whose
+    dequantization is gguf's, bit for bit."""
+    raw = random_q4_k(6, 512, seed=3)
+    planes = planes_from_gguf("Q4_K", raw, (6, 512), name="blk.0.ffn_down.weight")
+    assert planes.fmt == "Q4_1" and planes.qweight.shape == (6, 256) and planes.scales.shape == (6, 16)
+    ref = gguf.quants.dequantize(raw.reshape(-1), gguf.GGMLQuantizationType.Q4_K).reshape(6, 512)
+    np.testing.assert_array_equal(QuantLinear.from_planes(planes).dequantized_weight().numpy(), ref)
+
+
+@pytest.mark.parametrize("m", [1, 7])
+def test_q4_k_compiled_matches_gguf_dequantize(m: int, tmp_path: Path) -> None:
+    """A Q4_K linear layer through buddy.compile (the Q4_1 kernels), f32 activations, against
+    gguf's dequantization + a float64 matmul, within the f32 bound."""
+    n, k = 45, 768
+    raw = random_q4_k(n, k, seed=m)
+    planes = planes_from_gguf("Q4_K", raw, (n, k))
+    deq = gguf.quants.dequantize(raw.reshape(-1), gguf.GGMLQuantizationType.Q4_K).reshape(n, k)
+    mod = _Lin(QuantLinear.from_planes(planes)).eval()
+    x = torch.from_numpy(np.random.default_rng(4).standard_normal((m, k)).astype(np.float32))
+    y = np.asarray(buddy.compile(mod, (x,), cache_dir=tmp_path, progress=False, int8_activations=False)(x))
+    err = np.abs(y.astype(np.float64) - x.numpy().astype(np.float64) @ deq.astype(np.float64).T)
+    assert (err <= _bound(x.numpy(), planes, k)).all(), f"|err| {err.max():.3g}"
+
+
+def test_q4_k_bad_shapes_refused() -> None:
+    with pytest.raises(QuantFormatError, match=r"'blk.0.attn_q.weight'.*\[4, 576\].*K = 576.*block size 256"):
+        planes_from_gguf("Q4_K", np.zeros(4 * 3 * 144, np.uint8), (4, 576), name="blk.0.attn_q.weight")
+    with pytest.raises(QuantFormatError, match=r"Q4_K tensor 'w' of shape \[4, 512\] has 100 bytes, expected 1152"):
+        planes_from_gguf("Q4_K", np.zeros(100, np.uint8), (4, 512), name="w")
+    raw = random_q4_k(2, 256, seed=1)
+    raw[1, 0, 0:2] = np.array([np.inf], np.float16).view(np.uint8)
+    with pytest.raises(QuantFormatError, match=r"NaN/Inf scales .* damaged"):
+        planes_from_gguf("Q4_K", raw, (2, 256), name="w")
+
+
 def test_unsupported_format_refused() -> None:
     with pytest.raises(QuantFormatError, match=r"'output.weight'.*Q5_K"):
         planes_from_gguf("Q5_K", np.zeros(1, np.uint8), (1, 256), name="output.weight")
