@@ -362,7 +362,7 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     progress: bool | Progress = True,
     params: Mapping[str, Any] | None = None,
     kernels: bool = True,
-    int8_activations: bool | None = None,
+    int8_activations: bool = False,
     write_weights: bool = True,
 ) -> CompiledModule:
     """Compile a torch model, an ImportedGraph, or tensor-level MLIR (text or file).
@@ -379,15 +379,20 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     ``pipeline.kernel_isa``); they emit OpenMP, so native targets link libomp and cross
     executables the serial ``omp_serial`` runtime. ``kernels=False`` is the reference
     lowering (linalg -> loops; parallel loops with ``openmp``).
+    ``int8_activations=True`` quantizes x to int8 per block of 32 in the quantized (GGUF)
+    decode GEMVs and uses the target's integer dot kernel (``pipeline.int8_dot_kernel``:
+    AVX-512 VNNI; a ValueError on a target without one). The default False keeps f32
+    activations (results to fp32 rounding); docs/quantization.md gives the int8 error bound
+    and why f32 is the default.
     ``write_weights=False`` leaves the graph's parameters out of the artifact (manifest
     "weights": null): the caller binds them from its own weight file, and parameters on
     the meta device are never materialized (buddy.llm's shared, memory-mapped weights).
     With ``artifact_dir`` the artifact is built there (no cache); otherwise it
     lands in the content-addressed cache (``$BUDDY_CACHE_DIR`` or ~/.cache/buddy).
     """
-    if int8_activations not in (None, True, False):
-        raise TypeError(f"buddy.compile: int8_activations must be None (where the target has "
-                        f"the kernel), True or False, got {int8_activations!r}")
+    if not isinstance(int8_activations, bool):
+        raise TypeError(f"buddy.compile: int8_activations must be False (f32 activations, the "
+                        f"default) or True (int8, where the target has the kernel), got {int8_activations!r}")
     if not isinstance(kernels, bool):
         raise TypeError(f"buddy.compile: kernels must be True (Buddy's kernels, the default) or "
                         f"False (reference loops), got {kernels!r}; the vector ISA comes from "

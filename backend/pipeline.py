@@ -62,10 +62,10 @@ class PipelineOptions:
     # Rename the entry function (from, to) first (`rename-from`/`rename-to`), so the object
     # exports `to`, `_mlir_ciface_<to>` and `_buddy_<to>` instead of the `forward` symbols.
     rename_entry: tuple[str, str] | None = None
-    # Quantized decode GEMVs (GGUF Q8_0/Q4_0/Q4_1) with x quantized to int8 per block and
-    # integer block dots (`int8-dot`). None: where the target has the kernel (int8_dot_kernel);
-    # False: f32 activations (results to fp32 rounding); True: required (an error elsewhere).
-    int8_activations: bool | None = None
+    # Quantized decode GEMVs with x quantized to int8 per block and integer block dots
+    # (`int8-dot`, the target's int8_dot_kernel; an error on a target without one). False (the
+    # default): f32 activations, results to fp32 rounding (docs/quantization.md: why).
+    int8_activations: bool = False
 
     def __post_init__(self) -> None:
         if self.opt_level not in (0, 1, 2, 3):
@@ -103,13 +103,13 @@ def _int8_dot(options: PipelineOptions, target: Target) -> str:
     if options.int8_activations is True and kernel is None:
         raise ValueError(f"int8 activations need an integer dot-product kernel; target "
                          f"{target.name!r} ({target.description or target.triple}) has none "
-                         f"(AVX-512 VNNI only so far): use int8_activations=None or False")
+                         f"(AVX-512 VNNI only so far): use int8_activations=False")
     if options.int8_activations is True and not options.kernels:
         raise ValueError("int8 activations are a kernel of --buddy-cpu-pipeline; kernels=False "
                          "(the reference loops) computes in f32: drop one of the two")
-    if not options.kernels:
+    if not options.int8_activations or not options.kernels or kernel is None:
         return "none"
-    return kernel if (kernel and options.int8_activations is not False) else "none"
+    return kernel
 
 
 def buddy_opt_flags(options: PipelineOptions, target: Target) -> list[str]:

@@ -160,12 +160,12 @@ def engine_inductor(ids: List[int], n_new: int) -> Dict[str, Any]:
     return r
 
 
-ACTIVATIONS = {"auto": None, "f32": False, "int8": True}
+ACTIVATIONS = {"f32": False, "int8": True}
 
 
-def engine_buddy_gguf(ids: List[int], n_new: int, gguf: Path, activations: str = "auto") -> Dict[str, Any]:
+def engine_buddy_gguf(ids: List[int], n_new: int, gguf: Path, activations: str = "f32") -> Dict[str, Any]:
     """`buddy llama`'s engine on one GGUF: its own quantization (F32 files run in fp32),
-    decode activations as `buddy llama --activations` (auto: int8 where the CPU has VNNI)."""
+    decode activations as `buddy llama --activations` (f32 or int8)."""
     from buddy.llm.compiled import CompiledLlama
 
     runner = CompiledLlama.from_gguf(gguf, MAX_LEN, prefill_lengths=(len(ids),), progress=False,
@@ -212,7 +212,7 @@ def run_formats(a: argparse.Namespace) -> int:
     for fmt in a.formats.split(","):
         gguf = format_gguf(fmt, bindir)
         # F32 files have no quantized layers: one Buddy row. Otherwise one per --activations mode.
-        acts = ["auto"] if fmt == "F32" else a.activations.split(",")
+        acts = ["f32"] if fmt == "F32" else a.activations.split(",")
         names = {act: "buddy" if len(acts) == 1 else f"buddy-{act}" for act in acts}
         runs: Dict[str, List[Dict[str, Any]]] = {**{n: [] for n in names.values()}, "llamacpp": []}
         for _ in range(a.reps):  # alternate the engines so that load on the machine hits both
@@ -262,7 +262,7 @@ def run_formats(a: argparse.Namespace) -> int:
 
 
 def run_engine(name: str, ids: List[int], n_new: int, build: Path, gguf: Path | None = None,
-               activations: str = "auto") -> Dict[str, Any]:
+               activations: str = "f32") -> Dict[str, Any]:
     if name == "buddy-gguf":
         assert gguf is not None, "--engine buddy-gguf needs --gguf"
         return engine_buddy_gguf(ids, n_new, gguf, activations)
@@ -287,8 +287,8 @@ def main() -> int:
     ap.add_argument("--engine", choices=ENGINES + ("buddy-gguf",))
     ap.add_argument("--gguf", type=Path, help="the file of --engine buddy-gguf")
     ap.add_argument("--formats", help="comma-separated GGUF types (F32,Q8_0,Q4_0,Q4_1): Buddy vs llama.cpp")
-    ap.add_argument("--activations", default="auto",
-                    help="quantized decode activations, comma-separated auto|f32|int8 (--formats: one Buddy "
+    ap.add_argument("--activations", default="f32",
+                    help="quantized decode activations, comma-separated f32|int8 (--formats: one Buddy "
                          "row each, alternated in one run; --engine buddy-gguf: one)")
     ap.add_argument("--reps", type=int, default=3, help="--formats: runs per engine (best kept)")
     ap.add_argument("--engines", default=",".join(ENGINES))

@@ -1,4 +1,4 @@
-"""Block-quantized linear layers (GGUF Q8_0, Q4_0, Q4_1) that Buddy compiles without dequantizing.
+"""Block-quantized linear layers (GGUF Q8_0, Q4_0, Q4_1, Q4_K, Q6_K) that Buddy compiles without dequantizing.
 
 A quantized weight `W[N, K]` is held as *planes* (docs/quantization.md), repacked once from
 GGUF's interleaved blocks of 32 weights:
@@ -9,6 +9,10 @@ GGUF's interleaved blocks of 32 weights:
   ``w = d * nibble + m`` for Q4_1);
 * ``scales``: float32 ``[N, K/32]`` (GGUF's f16 ``d``, exactly widened);
 * ``mins``: float32 ``[N, K/32]``, Q4_1 only.
+
+Two more GGUF types are repacked exactly into these (`GGUF_TYPES`): Q4_K into Q4_1 planes,
+and Q6_K into ``Q8_16`` planes (int8 q ``[N, K]``, one f32 scale per 16 weights ``[N, K/16]``).
+`FORMATS` is the table of plane formats (block, packing, offset, mins) everything reads.
 
 `QuantLinear` holds them as buffers named ``<module>.qweight/.scales/.mins`` and calls the
 custom op ``torch.ops.buddy.quant_linear(x, qweight, scales, mins, fmt)``, whose eager kernel
@@ -30,18 +34,34 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["BLOCK", "FORMATS", "QuantFormatError", "QuantPlanes", "QuantLinear", "QuantEmbedding", "packed",
+__all__ = ["BLOCK", "FORMATS", "GGUF_TYPES", "PlaneFormat", "block_of", "QuantFormatError", "QuantPlanes", "QuantLinear", "QuantEmbedding", "packed",
            "qweight_shape", "planes_from_gguf", "unpack_quants", "dequantize_planes", "quant_linear",
            "quant_embedding"]
 
-BLOCK = 32
-# Plane formats (what QuantLinear / the kernels take), with the bytes of a GGUF block of 32.
-FORMATS = {"Q8_0": 34, "Q4_0": 18, "Q4_1": 20}
+BLOCK = 32  # weights per scale of the 32-block plane formats (Q8_16: 16, see FORMATS)
+
+
+@dataclass(frozen=True)
+class PlaneFormat:
+    """How a plane format holds W: `block` weights share a scale (and min); `packed`: two 4-bit
+    weights per byte (GGUF's order within a block); q = stored value - `offset`; `mins`: a
+    per-block additive min plane."""
+    block: int
+    packed: bool
+    offset: int
+    mins: bool
+
+
+# Plane formats: what QuantLinear, the frontend and the kernels take (docs/quantization.md).
+FORMATS = {"Q8_0": PlaneFormat(32, False, 0, False), "Q4_0": PlaneFormat(32, True, 8, False),
+           "Q4_1": PlaneFormat(32, True, 0, True), "Q8_16": PlaneFormat(16, False, 0, False)}
 # GGUF block types `planes_from_gguf` reads: (weights per block, bytes per block, plane
 # format). Q4_K super-blocks (256 weights: f16 d, dmin, 12 bytes of 6-bit sub-block scales and
-# mins, 128 nibble bytes) are repacked exactly into Q4_1 planes (`_q4_k_planes`).
+# mins, 128 nibble bytes) are repacked exactly into Q4_1 planes (`_q4_k_planes`); Q6_K ones
+# (128 bytes of low nibbles, 64 of 2-bit highs, 16 int8 sub-block scales, f16 d) into Q8_16
+# planes (`_q6_k_planes`).
 GGUF_TYPES = {"Q8_0": (32, 34, "Q8_0"), "Q4_0": (32, 18, "Q4_0"), "Q4_1": (32, 20, "Q4_1"),
-              "Q4_K": (256, 144, "Q4_1")}
+              "Q4_K": (256, 144, "Q4_1"), "Q6_K": (256, 210, "Q8_16")}
 
 
 class QuantFormatError(ValueError):
@@ -58,7 +78,7 @@ class QuantPlanes:
     @property
     def shape(self) -> tuple[int, int]:
         """[N, K] of the weight."""
-        return (int(self.scales.shape[0]), int(self.scales.shape[1]) * BLOCK)
+        return (int(self.scales.shape[0]), int(self.scales.shape[1]) * FORMATS[self.fmt].block)
 
     def take_rows(self, rows: np.ndarray) -> "QuantPlanes":
         """The planes of W[rows] (blocks run along K, so a row permutation keeps them whole)."""
@@ -68,7 +88,12 @@ class QuantPlanes:
 
 def packed(fmt: str) -> bool:
     """Whether `fmt`'s qweight holds two 4-bit weights per byte ([N, K/2])."""
-    return fmt in ("Q4_0", "Q4_1")
+    return FORMATS[fmt].packed
+
+
+def block_of(fmt: str) -> int:
+    """Weights per scale of plane format `fmt`."""
+    return FORMATS[fmt].block
 
 
 def qweight_shape(fmt: str, n: int, k: int) -> tuple[int, int]:
@@ -94,6 +119,26 @@ def _f16(raw: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(raw).view(np.float16)[..., 0].astype(np.float32)
 
 
+def _q6_k_planes(blocks: np.ndarray, n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Q6_K super-blocks [N, K/256, 210] as Q8_16 planes (qweight, scales), exactly.
+
+    A super-block holds 16 sub-blocks of 16 weights, w = (d * sc_j) * q with int8 sc_j and
+    6-bit q - 32: per sub-block scale = d * sc_j (exact in float32: 11 bits times 8) and the
+    int8 q. In each half of 128 weights, weight l + 32 i (l < 32, i < 4) takes its low 4 bits
+    from byte l (i even) or l + 32 (i odd) of the half's 64 ql bytes, nibble i // 2, and its
+    high 2 bits from bits 2 i of byte l of the half's 32 qh bytes."""
+    g = k // 256
+    ql = blocks[:, :, 0:128].reshape(n, g, 2, 2, 32)          # half, byte group (l, l + 32), l
+    qh = blocks[:, :, 128:192].reshape(n, g, 2, 1, 32)
+    lo = np.stack([ql[:, :, :, 0] & 0x0F, ql[:, :, :, 1] & 0x0F, ql[:, :, :, 0] >> 4, ql[:, :, :, 1] >> 4],
+                  axis=3)                                       # [n, g, half, i, l]
+    hi = (qh >> (2 * np.arange(4, dtype=np.uint8)).reshape(1, 1, 1, 4, 1)) & 0x03
+    q = ((lo | (hi << 4)).astype(np.int16) - 32).astype(np.int8).reshape(n, k)
+    sc = blocks[:, :, 192:208].view(np.int8).astype(np.float32)  # [n, g, 16]
+    d = _f16(blocks[:, :, 208:210])
+    return q, (d[..., None] * sc).reshape(n, k // 16)
+
+
 def _q4_k_planes(blocks: np.ndarray, n: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Q4_K super-blocks [N, K/256, 144] as Q4_1 planes (qweight, scales, mins), exactly.
 
@@ -108,8 +153,8 @@ def _q4_k_planes(blocks: np.ndarray, n: int, k: int) -> tuple[np.ndarray, np.nda
     a, b, c = sb[:, :, 0], sb[:, :, 1], sb[:, :, 2]
     sc = np.concatenate([a & 0x3F, (c & 0x0F) | ((a >> 2) & 0x30)], axis=-1).astype(np.float32)
     mn = np.concatenate([b & 0x3F, (c >> 4) | ((b >> 2) & 0x30)], axis=-1).astype(np.float32)
-    scales = (d[..., None] * sc).reshape(n, k // BLOCK)
-    mins = (-(dmin[..., None] * mn)).reshape(n, k // BLOCK)
+    scales = (d[..., None] * sc).reshape(n, k // 32)
+    mins = (-(dmin[..., None] * mn)).reshape(n, k // 32)
     qs = blocks[:, :, 16:].reshape(n, -1, 4, 32)       # 4 chunks of 64 weights per super-block
     subs = np.stack([qs & 0x0F, qs >> 4], axis=3)      # [n, g, chunk, sub-block, 32 nibbles]
     q1 = subs[..., :16] | (subs[..., 16:] << 4)        # Q4_1 bytes: element j low, 16 + j high
@@ -118,7 +163,7 @@ def _q4_k_planes(blocks: np.ndarray, n: int, k: int) -> tuple[np.ndarray, np.nda
 
 def planes_from_gguf(fmt: str, data: np.ndarray, shape: tuple[int, int], name: str = "weight") -> QuantPlanes:
     """Repack GGUF block data of a `shape` = [N, K] (NumPy order) tensor into planes
-    (`fmt`: a GGUF_TYPES key; Q4_K becomes Q4_1 planes)."""
+    (`fmt`: a GGUF_TYPES key; Q4_K becomes Q4_1 planes, Q6_K Q8_16 planes)."""
     if fmt not in GGUF_TYPES:
         raise QuantFormatError(f"tensor {name!r} uses quantization type {fmt}, which Buddy cannot keep "
                                f"quantized (supported: {', '.join(GGUF_TYPES)})")
@@ -134,6 +179,8 @@ def planes_from_gguf(fmt: str, data: np.ndarray, shape: tuple[int, int], name: s
     mins = None
     if fmt == "Q4_K":
         q, d, mins = _q4_k_planes(blocks, n, k)
+    elif fmt == "Q6_K":
+        q, d = _q6_k_planes(blocks, n, k)
     elif fmt == "Q8_0":
         d = _f16(blocks[:, :, 0:2])
         q = np.ascontiguousarray(blocks[:, :, 2:]).view(np.int8).reshape(n, k)
@@ -158,17 +205,18 @@ def unpack_quants(fmt: str, qweight: torch.Tensor) -> torch.Tensor:
     n, kh = qweight.shape
     b = qweight.view(torch.uint8).to(torch.int32).reshape(n, kh // 16, 16)
     q = torch.cat([b & 0x0F, b >> 4], dim=2).reshape(n, kh * 2)
-    return (q - 8 if fmt == "Q4_0" else q).to(torch.float32)
+    return (q - FORMATS[fmt].offset).to(torch.float32)
 
 
 def dequantize_planes(qweight: torch.Tensor, scales: torch.Tensor, mins: Optional[torch.Tensor],
                       fmt: str) -> torch.Tensor:
-    """W = scales * q (+ mins), broadcast per block of 32 along K: float32 [N, K]."""
+    """W = scales * q (+ mins), broadcast per block (of 32; Q8_16: 16) along K: float32 [N, K]."""
     n, g = scales.shape
-    w = unpack_quants(fmt, qweight).reshape(n, g, BLOCK) * scales.unsqueeze(-1)
+    b = block_of(fmt)
+    w = unpack_quants(fmt, qweight).reshape(n, g, b) * scales.unsqueeze(-1)
     if mins is not None:
         w = w + mins.unsqueeze(-1)
-    return w.reshape(n, g * BLOCK)
+    return w.reshape(n, g * b)
 
 
 def _check_planes(op: str, qweight: torch.Tensor, scales: torch.Tensor, mins: Optional[torch.Tensor],
@@ -176,14 +224,14 @@ def _check_planes(op: str, qweight: torch.Tensor, scales: torch.Tensor, mins: Op
     """N of a `fmt` weight [N, k] held in these planes; QuantFormatError naming `op` otherwise."""
     _check_fmt(fmt, "qweight")
     n = int(qweight.shape[0]) if qweight.dim() == 2 else -1
-    _check_k("qweight", (n, k))
+    _check_k("qweight", (n, k), block_of(fmt))
     want_q = list(qweight_shape(fmt, n, k))
     if qweight.dim() != 2 or qweight.dtype != torch.int8 or list(qweight.shape) != want_q:
         raise QuantFormatError(f"{op}: {fmt} qweight for K = {k} must be int8 {want_q}, "
                                f"got {qweight.dtype} {list(qweight.shape)}")
-    want = [n, k // BLOCK]
-    if (mins is not None) != (fmt == "Q4_1"):
-        raise QuantFormatError(f"{op}: {fmt} {'needs' if fmt == 'Q4_1' else 'takes no'} mins")
+    want = [n, k // block_of(fmt)]
+    if (mins is not None) != FORMATS[fmt].mins:
+        raise QuantFormatError(f"{op}: {fmt} {'needs' if FORMATS[fmt].mins else 'takes no'} mins")
     for what, t in (("scales", scales), ("mins", mins)):
         if t is not None and (list(t.shape) != want or t.dtype != torch.float32):
             raise QuantFormatError(f"{op}: {what} must be float32 {want} for a [{n}, {k}] weight, "
@@ -199,10 +247,12 @@ def _check_op(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, mins
     _check_planes("quant_linear", qweight, scales, mins, fmt, int(x.shape[-1]))
 
 
-def _embedding_k(scales: torch.Tensor) -> int:
+def _embedding_k(scales: torch.Tensor, fmt: str) -> int:
+    _check_fmt(fmt, "qweight")
+    b = block_of(fmt)
     if scales.dim() != 2:
-        raise QuantFormatError(f"quant_embedding: scales must be float32 [N, K/{BLOCK}], got {list(scales.shape)}")
-    return int(scales.shape[1]) * BLOCK
+        raise QuantFormatError(f"quant_embedding: scales must be float32 [N, K/{b}], got {list(scales.shape)}")
+    return int(scales.shape[1]) * b
 
 
 def _check_ids(ids: torch.Tensor) -> None:
@@ -231,7 +281,7 @@ def quant_embedding(ids: torch.Tensor, qweight: torch.Tensor, scales: torch.Tens
     """W[ids] with W given as `fmt` planes: float32 [*ids.shape, K]; only the rows looked up are
     dequantized. An id outside [0, N) is an IndexError naming it, as for nn.Embedding."""
     _check_ids(ids)
-    n = _check_planes("quant_embedding", qweight, scales, mins, fmt, _embedding_k(scales))
+    n = _check_planes("quant_embedding", qweight, scales, mins, fmt, _embedding_k(scales, fmt))
     flat = ids.reshape(-1).to(torch.int64)
     bad = (flat < 0) | (flat >= n)
     if bool(bad.any()):
@@ -244,17 +294,17 @@ def quant_embedding(ids: torch.Tensor, qweight: torch.Tensor, scales: torch.Tens
 def _quant_embedding_fake(ids: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor,
                           mins: Optional[torch.Tensor], fmt: str) -> torch.Tensor:
     _check_ids(ids)
-    k = _embedding_k(scales)
+    k = _embedding_k(scales, fmt)
     _check_planes("quant_embedding", qweight, scales, mins, fmt, k)
     return scales.new_empty((*ids.shape, k))
 
 
 def _register_planes(m: nn.Module, n: int, k: int, fmt: str, device: Optional[torch.device] = None) -> None:
     """Zero buffers qweight / scales (/ mins for Q4_1) of a `fmt` weight [n, k] on module `m`."""
-    g = k // BLOCK
+    g = k // block_of(fmt)
     m.register_buffer("qweight", torch.zeros(qweight_shape(fmt, n, k), dtype=torch.int8, device=device))
     m.register_buffer("scales", torch.zeros(n, g, dtype=torch.float32, device=device))
-    if fmt == "Q4_1":
+    if FORMATS[fmt].mins:
         m.register_buffer("mins", torch.zeros(n, g, dtype=torch.float32, device=device))
     else:
         m.mins = None
@@ -276,7 +326,7 @@ class QuantLinear(nn.Module):
                  name: str = "weight") -> None:
         super().__init__()
         _check_fmt(fmt, name)
-        _check_k(name, (out_features, in_features))
+        _check_k(name, (out_features, in_features), block_of(fmt))
         self.in_features, self.out_features, self.fmt = int(in_features), int(out_features), fmt
         self.mins: Optional[torch.Tensor]
         _register_planes(self, self.out_features, self.in_features, fmt, device)
@@ -310,7 +360,7 @@ class QuantEmbedding(nn.Module):
     def __init__(self, num_embeddings: int, embedding_dim: int, fmt: str, name: str = "weight") -> None:
         super().__init__()
         _check_fmt(fmt, name)
-        _check_k(name, (num_embeddings, embedding_dim))
+        _check_k(name, (num_embeddings, embedding_dim), block_of(fmt))
         self.num_embeddings, self.embedding_dim, self.fmt = int(num_embeddings), int(embedding_dim), fmt
         self.mins: Optional[torch.Tensor]
         _register_planes(self, self.num_embeddings, self.embedding_dim, fmt)

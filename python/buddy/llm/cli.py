@@ -51,10 +51,9 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", choices=("auto", "f32", "bf16"), default="auto",
                    help="weights: auto keeps a GGUF's Q8_0/Q4_0/Q4_1 linear layers quantized (default); "
                         "f32 / bf16 dequantize every weight")
-    p.add_argument("--activations", choices=("auto", "f32", "int8"), default="auto",
-                   help="quantized decode layers: auto quantizes activations to int8 per block where "
-                        "the CPU has an integer dot kernel (AVX-512 VNNI; default), f32 keeps float32, "
-                        "int8 requires the kernel")
+    p.add_argument("--activations", choices=("f32", "int8"), default="f32",
+                   help="quantized decode layers: f32 activations (default), or int8 per block of 32 "
+                        "(needs a CPU with an integer dot kernel: AVX-512 VNNI; docs/quantization.md)")
     p.add_argument("--target", default="host", type=target_name, help="compilation target (see `buddy compile --help`)")
 
 

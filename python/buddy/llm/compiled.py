@@ -219,7 +219,7 @@ class CompiledLlama:
     def __init__(self, model: LlamaStatic, prefill_lengths: Sequence[int] = (), *,
                  target: str = "host", cache_dir: Optional[Path] = None,
                  progress: bool = True, use_cache: bool = True, opt_level: int = 3,
-                 parallel_loops: bool = False, int8_activations: Optional[bool] = None,
+                 parallel_loops: bool = False, int8_activations: bool = False,
                  weight_file: Optional[Path] = None, weights_key: Optional[str] = None) -> None:
         """`model`'s weights are float32 or bfloat16 (the KV cache and logits then have the
         same dtype). By default they are hashed and written to a weight file in the cache.
@@ -259,15 +259,15 @@ class CompiledLlama:
                   dtype: Optional[torch.dtype] = None, target: str = "host",
                   cache_dir: Optional[Path] = None, progress: bool = True, use_cache: bool = True,
                   opt_level: int = 3, parallel_loops: bool = False,
-                  int8_activations: Optional[bool] = None) -> "CompiledLlama":
+                  int8_activations: bool = False) -> "CompiledLlama":
         """The compiled model of a GGUF file (`dtype` None: its Q8_0/Q4_0/Q4_1 linear layers run
         quantized; float32/bfloat16: every weight dequantized). The cache key is the file's identity (path, size,
         mtime, inode) plus a SHA-256 of its header, read by the C++ reader; on a hit nothing
         else of the file is read until the weight file's pages are touched. On a miss (or a
         damaged entry) the eager model is loaded, its weights written once, and the graphs
         compiled; later misses of one prefill bucket load the model then. `int8_activations`
-        (quantized decode GEMVs, `buddy.compile`'s option): None quantizes x to int8 per block
-        where the target has the kernel (AVX-512 VNNI), False keeps f32 activations."""
+        (quantized decode GEMVs, `buddy.compile`'s option): True quantizes x to int8 per block
+        (the target needs the kernel: AVX-512 VNNI); the default False keeps f32."""
         from .gguf_header import read_header
         from .model import LlamaStatic
 
@@ -300,9 +300,9 @@ class CompiledLlama:
 
     # -- setup -------------------------------------------------------------------------
     def _options(self, target: str, cache_dir: Optional[Path], progress: bool, use_cache: bool,
-                 opt_level: int, parallel_loops: bool, int8_activations: Optional[bool] = None) -> None:
-        if int8_activations not in (None, True, False):
-            raise TypeError(f"CompiledLlama: int8_activations must be None, True or False, "
+                 opt_level: int, parallel_loops: bool, int8_activations: bool = False) -> None:
+        if not isinstance(int8_activations, bool):
+            raise TypeError(f"CompiledLlama: int8_activations must be True or False, "
                             f"got {int8_activations!r}")
         self.target = target
         self.int8_activations = int8_activations

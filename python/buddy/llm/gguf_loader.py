@@ -27,11 +27,13 @@ __all__ = [
 ]
 
 
+from buddy.quant import GGUF_TYPES
+
 from .gguf_errors import GGUFError, GGUFFormatError, UnsupportedModelError
 from .gguf_header import GGUFHeader, read_header
 
 # Block-quantized types: buddy.quant.GGUF_TYPES (the one table of GGUF block layouts).
-SUPPORTED_QUANT_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q4_K")
+SUPPORTED_QUANT_TYPES = ("F32", "F16", "BF16", *GGUF_TYPES)
 
 
 def dequantize(qtype: str, data: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -84,7 +86,7 @@ class GGUFModel:
     """What `load_gguf` returns: HF config, HF-named weights, and tokenizer metadata.
 
     With `load_gguf(..., quantized=True)`, `quantized` maps the HF module name of every linear
-    layer whose GGUF weight is Q8_0/Q4_0/Q4_1/Q4_K (Q4_K as Q4_1 planes) (``model.layers.0.self_attn.q_proj``, ``lm_head``),
+    layer whose GGUF weight is Q8_0/Q4_0/Q4_1/Q4_K/Q6_K (Q4_K as Q4_1 planes, Q6_K as Q8_16) (``model.layers.0.self_attn.q_proj``, ``lm_head``),
     and ``model.embed_tokens`` when the table is, to its planes (`buddy.quant.QuantPlanes`);
     its ``.weight`` is then not in `state_dict`. A tied LM head maps to the embedding's very
     planes object."""
@@ -177,8 +179,8 @@ def _make_config(meta: dict[str, Any], path: Path, n_vocab: int, tied: bool) -> 
     return cfg
 
 
-# GGUF block types a linear layer keeps quantized (buddy.quant.FORMATS).
-KEEP_QUANTIZED_TYPES = ("Q8_0", "Q4_0", "Q4_1", "Q4_K")
+# GGUF block types a linear layer keeps quantized (as buddy.quant planes): all of them.
+KEEP_QUANTIZED_TYPES = tuple(GGUF_TYPES)
 
 
 def _quant_planes(path: Path, gguf_name: str, data: np.ndarray, qtype: str, shape: tuple[int, ...],
@@ -202,7 +204,7 @@ def load_gguf(path: str | os.PathLike[str], dtype: torch.dtype = torch.float32,
               quantized: bool = False) -> GGUFModel:
     """Read a LLaMA GGUF into (LlamaConfig, HF-named state dict in `dtype`).
 
-    `quantized`: linear weights stored as Q8_0/Q4_0/Q4_1/Q4_K are not dequantized but repacked
+    `quantized`: linear weights stored as Q8_0/Q4_0/Q4_1/Q4_K/Q6_K are not dequantized but repacked
     into planes (`GGUFModel.quantized`, `buddy.quant`); the LM head too when its weight (or
     the tied embedding) is one of these types, and the embedding itself."""
     path = Path(path)

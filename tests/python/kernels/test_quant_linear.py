@@ -11,8 +11,8 @@ has |error| <= gamma_(K+c) * sum_k |x_k| (|d q_k| + |m|), gamma_n = n u / (1 - n
 (Higham, "Accuracy and Stability of Numerical Algorithms", 3.1), with c = 8 covering the scale
 and min products, the dequantized reference's own f32 rounding and the final addition into y.
 
-That bound is for f32 activations (`int8_activations=False`, which these tests pass unless they
-test int8). With int8 activations (the default where the target has an integer dot kernel,
+That bound is for f32 activations (the default, `int8_activations=False`). With int8 activations
+(`int8_activations=True`, on a target with an integer dot kernel,
 `buddy.backend.pipeline.int8_dot_kernel`), x is rounded per block b of 32 to dx_b * q, |q| <= 127,
 dx_b = max_b |x| / 127, so |x_k - dx_b q_k| <= dx_b / 2 (round to nearest; the factor below is
 0.5 + 2^-10 for the f32 rounding of x * (127 / max|x|)); the block dots are exact integers, so
@@ -32,7 +32,7 @@ import torch
 gguf = pytest.importorskip("gguf")
 
 import buddy  # noqa: E402
-from buddy.quant import BLOCK, QuantFormatError, QuantLinear, planes_from_gguf, unpack_quants  # noqa: E402
+from buddy.quant import BLOCK, QuantFormatError, QuantLinear, block_of, planes_from_gguf, unpack_quants  # noqa: E402
 
 FORMATS = ("Q8_0", "Q4_0", "Q4_1")
 
@@ -58,11 +58,12 @@ class _Lin(torch.nn.Module):
 
 def _abs_terms(planes) -> np.ndarray:
     """|d q| + |m| [N, K] in float64 from the planes (>= |w|)."""
-    d = np.repeat(planes.scales.astype(np.float64), BLOCK, axis=1)
+    b = block_of(planes.fmt)
+    d = np.repeat(planes.scales.astype(np.float64), b, axis=1)
     q = unpack_quants(planes.fmt, torch.from_numpy(planes.qweight)).numpy().astype(np.float64)
     aw = np.abs(d * q)
     if planes.mins is not None:
-        aw = aw + np.abs(np.repeat(planes.mins.astype(np.float64), BLOCK, axis=1))
+        aw = aw + np.abs(np.repeat(planes.mins.astype(np.float64), b, axis=1))
     return aw
 
 
@@ -88,7 +89,7 @@ def _int8_bound(x: np.ndarray, planes, k: int) -> np.ndarray:
 
 
 def _check(fmt: str, m_shape: tuple[int, ...], n: int, k: int, tmp_path: Path, kernels: bool = True,
-           target: Any = "host", int8_activations: bool | None = False) -> np.ndarray:
+           target: Any = "host", int8_activations: bool = False) -> np.ndarray:
     seed = hash((fmt, m_shape, n, k)) % (2 ** 32)
     planes, deq = _quantized(fmt, n, k, seed)
     mod = _Lin(QuantLinear.from_planes(planes)).eval()
@@ -102,7 +103,7 @@ def _check(fmt: str, m_shape: tuple[int, ...], n: int, k: int, tmp_path: Path, k
     y = np.asarray(compiled(x))
     assert y.shape == ref.shape and y.dtype == np.float32
     err = np.abs(y.astype(np.float64) - ref)
-    bound = (_bound if int8_activations is False else _int8_bound)(x.numpy(), planes, k)
+    bound = (_int8_bound if int8_activations else _bound)(x.numpy(), planes, k)
     worst = np.unravel_index(np.argmax(err - bound), err.shape)
     assert (err <= bound).all(), (f"{fmt} M={m_shape} N={n} K={k}: |err| {err[worst]:.3g} > bound "
                                   f"{bound[worst]:.3g} at {worst}")
@@ -189,14 +190,9 @@ def test_int8_activations_within_bound(fmt: str, m: int, n: int, k: int, tmp_pat
 
 
 @needs_int8_dot
-def test_int8_activations_default_and_fallback(tmp_path: Path) -> None:
-    """The host default (None) is int8 on a VNNI host; K % 64 != 0 keeps f32 activations
-    (to fp32 rounding), even when int8 is asked for."""
-    assert _host_int8_kernel() == "avx512-vnni"
-    over_f32 = _check("Q4_0", (1,), 45, 128, tmp_path / "default", int8_activations=None)
-    assert over_f32.max() > 1.0
-    _check("Q4_0", (1,), 45, 96, tmp_path / "k96", int8_activations=False)
-    err = _check("Q8_0", (2,), 45, 96, tmp_path / "k96-int8", int8_activations=True)
+def test_int8_activations_fallback_keeps_f32(tmp_path: Path) -> None:
+    """K % 64 != 0 keeps f32 activations (to fp32 rounding), even when int8 is asked for."""
+    err = _check("Q8_0", (2,), 45, 96, tmp_path, int8_activations=True)
     assert err.max() <= 1.0, "K = 96 is not a multiple of 64: f32 activations, to fp32 rounding"
 
 
@@ -211,8 +207,8 @@ def test_int8_activations_refused_without_kernel() -> None:
     with pytest.raises(ValueError, match=r"target 'aarch64-neon'"):
         buddy_opt_flags(PipelineOptions(int8_activations=True), TARGETS["aarch64-neon"])
     vnni = dataclasses.replace(TARGETS["x86-avx512"], features=TARGETS["x86-avx512"].features + ",+avx512vnni")
-    assert any("int8-dot=avx512-vnni" in f for f in buddy_opt_flags(PipelineOptions(), vnni))
-    assert not any("int8-dot" in f for f in buddy_opt_flags(PipelineOptions(int8_activations=False), vnni))
+    assert any("int8-dot=avx512-vnni" in f for f in buddy_opt_flags(PipelineOptions(int8_activations=True), vnni))
+    assert not any("int8-dot" in f for f in buddy_opt_flags(PipelineOptions(), vnni)), "f32 is the default"
     assert not any("int8-dot" in f for f in buddy_opt_flags(PipelineOptions(), TARGETS["x86-avx512"]))
     with pytest.raises(ValueError, match="kernels=False"):
         buddy_opt_flags(PipelineOptions(int8_activations=True, kernels=False), vnni)
@@ -285,6 +281,48 @@ def random_q4_k(n: int, k: int, seed: int) -> np.ndarray:
     return blocks
 
 
+def random_q6_k(n: int, k: int, seed: int) -> np.ndarray:
+    """Random GGUF Q6_K super-blocks [N, K/256, 210] with a finite f16 d (its last 2 bytes)."""
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(0, 256, size=(n, k // 256, 210), dtype=np.uint8)
+    d = (rng.uniform(0.2, 1.0, (n, k // 256, 1)) * 0.002).astype(np.float16)
+    blocks[:, :, 208:210] = d.view(np.uint8).reshape(n, k // 256, 2)
+    return blocks
+
+
+def test_q6_k_repacks_exactly_into_q8_16_planes() -> None:
+    """Q6_K super-blocks become Q8_16 planes (int8 q - 32, scale d * sc per 16 weights) whose
+    dequantization is gguf's, bit for bit."""
+    raw = random_q6_k(6, 512, seed=3)
+    planes = planes_from_gguf("Q6_K", raw, (6, 512), name="output.weight")
+    assert planes.fmt == "Q8_16" and planes.qweight.shape == (6, 512) and planes.scales.shape == (6, 32)
+    assert planes.qweight.min() >= -32 and planes.qweight.max() <= 31
+    ref = gguf.quants.dequantize(raw.reshape(-1), gguf.GGMLQuantizationType.Q6_K).reshape(6, 512)
+    np.testing.assert_array_equal(QuantLinear.from_planes(planes).dequantized_weight().numpy(), ref)
+
+
+@pytest.mark.parametrize("int8", [False, pytest.param(True, marks=needs_int8_dot)], ids=["f32x", "int8x"])
+@pytest.mark.parametrize("m", [1, 3, 7])
+def test_q6_k_compiled_matches_gguf_dequantize(m: int, int8: bool, tmp_path: Path) -> None:
+    """A Q6_K layer through buddy.compile: the Q8_16 planes take the GEMV kernel (blocks of 16;
+    f32 activations even when int8 is asked for: the int8 kernel takes blocks of 32) and the
+    dequantize + GEMM path, within the f32 bound of gguf's dequantization + float64 matmul."""
+    n, k = 45, 768
+    raw = random_q6_k(n, k, seed=m)
+    planes = planes_from_gguf("Q6_K", raw, (n, k))
+    deq = gguf.quants.dequantize(raw.reshape(-1), gguf.GGMLQuantizationType.Q6_K).reshape(n, k)
+    mod = _Lin(QuantLinear.from_planes(planes)).eval()
+    x = torch.from_numpy(np.random.default_rng(5).standard_normal((m, k)).astype(np.float32))
+    compiled = buddy.compile(mod, (x,), cache_dir=tmp_path, progress=False, int8_activations=int8)
+    y = np.asarray(compiled(x))
+    err = np.abs(y.astype(np.float64) - x.numpy().astype(np.float64) @ deq.astype(np.float64).T)
+    assert (err <= _bound(x.numpy(), planes, k)).all(), f"|err| {err.max():.3g}"
+    if m <= 4:  # the decode kernel ran: 16-byte i8 vector loads of the weight (the generic
+        # lowering's loops are scalar)
+        lowered = [p.read_text() for p in sorted(tmp_path.rglob("2-llvm.mlir"))]
+        assert lowered and any("vector<16xi8>" in t for t in lowered)
+
+
 def test_q4_k_repacks_exactly_into_q4_1_planes() -> None:
     """Q4_K super-blocks become Q4_1 planes (scale d * sc, min -dmin * m per 32) whose
     dequantization is gguf's, bit for bit."""
@@ -322,7 +360,7 @@ def test_q4_k_bad_shapes_refused() -> None:
 
 
 def test_unsupported_format_refused() -> None:
-    with pytest.raises(QuantFormatError, match=r"'output.weight'.*Q5_K"):
+    with pytest.raises(QuantFormatError, match=r"'output.weight'.*Q5_K.*supported: Q8_0, Q4_0, Q4_1, Q4_K, Q6_K"):
         planes_from_gguf("Q5_K", np.zeros(1, np.uint8), (1, 256), name="output.weight")
 
 

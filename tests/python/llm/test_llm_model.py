@@ -209,13 +209,16 @@ def test_dequantize_matches_gguf_reference(qt):
     np.testing.assert_array_equal(ours, quants.dequantize(q, qt).reshape(7, 128))
 
 
-def test_dequantize_q4_k_matches_gguf_reference():
-    """Q4_K (dequantized through buddy.quant's Q4_1 planes) is gguf's dequantization exactly."""
+@pytest.mark.parametrize("qt,nbytes,scale_at", [(QT.Q4_K, 144, (0, 4)), (QT.Q6_K, 210, (208, 210))])
+def test_dequantize_k_quants_match_gguf_reference(qt, nbytes, scale_at):
+    """Q4_K / Q6_K (dequantized through buddy.quant's Q4_1 / Q8_16 planes) are gguf's
+    dequantization exactly, on random super-blocks with finite f16 scales."""
     rng = np.random.default_rng(7)
-    raw = rng.integers(0, 256, size=(3 * 2, 144), dtype=np.uint8)
-    raw[:, 0:4] = (rng.uniform(0.001, 0.02, (6, 2))).astype(np.float16).view(np.uint8)
-    ours = dequantize("Q4_K", raw.reshape(-1), (3, 512))
-    np.testing.assert_array_equal(ours, quants.dequantize(raw.reshape(-1), QT.Q4_K).reshape(3, 512))
+    raw = rng.integers(0, 256, size=(3 * 2, nbytes), dtype=np.uint8)
+    lo, hi = scale_at
+    raw[:, lo:hi] = rng.uniform(0.001, 0.02, (6, (hi - lo) // 2)).astype(np.float16).view(np.uint8)
+    ours = dequantize(qt.name, raw.reshape(-1), (3, 512))
+    np.testing.assert_array_equal(ours, quants.dequantize(raw.reshape(-1), qt).reshape(3, 512))
 
 
 def test_gguf_quantized_tensors_and_tied_embeddings(tmp_path, tiny):
@@ -267,18 +270,18 @@ def test_unsupported_architecture(tmp_path, tiny):
 
 
 def test_unsupported_quant_type(tmp_path, tiny):
-    p = tmp_path / "q6k.gguf"
+    p = tmp_path / "q5k.gguf"
     w = gguf.GGUFWriter(str(p), "llama")
     w.add_block_count(1)
     w.add_embedding_length(256)
     w.add_head_count(2)
     w.add_feed_forward_length(256)
-    w.add_tensor("token_embd.weight", np.zeros((4, 210), dtype=np.uint8), raw_dtype=QT.Q6_K)
+    w.add_tensor("token_embd.weight", np.zeros((4, 176), dtype=np.uint8), raw_dtype=QT.Q5_K)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
-    with pytest.raises(UnsupportedModelError, match=r"q6k\.gguf.*token_embd\.weight.*Q6_K"):
+    with pytest.raises(UnsupportedModelError, match=r"q5k\.gguf.*token_embd\.weight.*Q5_K"):
         load_gguf(p)
 
 
