@@ -131,3 +131,28 @@ func.func @q80_k96_keeps_f32(%x: memref<1x96xf32>, %q: memref<8x96xi8>, %d: memr
 }
 
 // BAD: buddy-quant-matmul-vectorize: int8-dot must be none or avx512-vnni, got 'neon'
+
+// Blocks of 16 (Q8_16 planes, GGUF Q6_K repacked): one scale per 16 weights. The GEMV kernel
+// takes them (one 16-lane i8 load and scale per block), with f32 activations: the int8
+// kernel needs blocks of 32.
+#s16 = affine_map<(m, n, k) -> (n, k floordiv 16)>
+// CHECK-LABEL: func.func @q8_16_keeps_f32
+//   CHECK-NOT:   memref.alloca
+//       CHECK:   scf.parallel
+//       CHECK:     scf.for %{{.+}} = %c0 to %c4 step %c1 iter_args
+//       CHECK:       vector.load %arg1[{{.+}}] : memref<8x64xi8>, vector<16xi8>
+//       CHECK:       arith.sitofp %{{.+}} : vector<16xi8> to vector<16xf32>
+//   CHECK-NOT:   llvm.call_intrinsic
+//       CHECK:   return
+func.func @q8_16_keeps_f32(%x: memref<1x64xf32>, %q: memref<8x64xi8>, %d: memref<8x4xf32>, %y: memref<1x8xf32>) {
+  linalg.generic {indexing_maps = [#x, #q, #s16, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %q, %d : memref<1x64xf32>, memref<8x64xi8>, memref<8x4xf32>) outs(%y : memref<1x8xf32>) {
+  ^bb0(%a: f32, %w: i8, %sc: f32, %acc: f32):
+    %wf = arith.sitofp %w : i8 to f32
+    %dw = arith.mulf %sc, %wf : f32
+    %p = arith.mulf %a, %dw : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}
