@@ -255,6 +255,13 @@ def Conv2dVectorize
       batch, each tile reducing over its group's input channels only. When a
       group has fewer output channels than `oc-block` (depthwise: usually 1),
       the tile blocks `oc-block / channels` times more rows instead.
+    * Zero start: when a `linalg.fill` of +0.0 over the whole output (the
+      same buffer up to `memref.expand_shape`/`collapse_shape`) is the last
+      op touching memory before the convolution (only views, constants and
+      allocations in between), the fill is erased and the accumulators start
+      at zero instead of being loaded from the output (NCHW: for the first
+      input-channel block, which is peeled; NHWC: always). Not for the 1x1
+      form rewritten to `linalg.matmul`.
     * NHWC/HWCF: vectorized along the output channels (contiguous in filter
       and output). An `scf.parallel` over (batch, output row, blocks of
       `nhwc-oc-vectors` vectors of channels); a tile of `nhwc-pixels` output
