@@ -100,7 +100,16 @@ public:
   ConvEmitter(OpBuilder &b, Location loc, const Conv &cv, const ConvConfig &cfg)
       : e{b, loc, cfg.vw}, b(b), loc(loc), cv(cv), cfg(cfg) {}
 
-  void emit() {
+  /// Whether the kernel computes O = X * W itself (accumulators start at
+  /// zero) when asked to: false for the 1x1-as-matmul form.
+  bool writesWholeOutput() const {
+    return cv.nhwc || !(cfg.gemm1x1 && !cv.grouped && isPointwise());
+  }
+
+  /// `zeroInit`: O is all zeros on entry (the caller drops its fill), so the
+  /// accumulators start at zero instead of being loaded from O.
+  void emit(bool zeroInit) {
+    this->zeroInit = zeroInit;
     if (cv.nhwc)
       return emitNhwc();
     if (cfg.gemm1x1 && !cv.grouped && isPointwise())
@@ -114,6 +123,7 @@ private:
   Location loc;
   const Conv &cv;
   const ConvConfig &cfg;
+  bool zeroInit = false;
 
   Value c(int64_t v) { return e.im.c(v); }
 
@@ -129,7 +139,7 @@ private:
 
   // ------------------------------------------------------ NCHW 1x1 as GEMM
   /// 1x1 kernel, stride 1: O[n] (F x OH*OW) = W (F x C) * X[n] (C x H*W).
-  bool isPointwise() {
+  bool isPointwise() const {
     auto ws = buddy::window::shapeOf(cv.window);
     auto xs = buddy::window::shapeOf(cv.x), os = buddy::window::shapeOf(cv.o);
     return ws[2] == 1 && ws[3] == 1 && cv.sh == 1 && cv.sw == 1 &&
@@ -211,15 +221,21 @@ private:
         // Input channels in blocks of cb: the rows and filter taps one block
         // of tiles reads stay in L1; the accumulators go through O between
         // blocks.
-        e.forLoop(0, cin, cb, [&](Value c0) {
+        // With zeroInit the first block starts from zero (peeled).
+        auto block = [&](Value c0, bool fromZero) {
           e.forLoop(0, owFull, step, [&](Value ow0) {
             nchwTile(ni, gi, f0, fCount, oh0, hCount, ow0,
-                     SmallVector<int64_t>(wb, vw), c0, cb);
+                     SmallVector<int64_t>(wb, vw), c0, cb, fromZero);
           });
           if (owFull < ow)
             nchwTile(ni, gi, f0, fCount, oh0, hCount, c(owFull),
-                     laneCounts(ow - owFull, vw), c0, cb);
-        });
+                     laneCounts(ow - owFull, vw), c0, cb, fromZero);
+        };
+        if (zeroInit)
+          block(c(0), true);
+        if (!zeroInit || cb < cin)
+          e.forLoop(zeroInit ? cb : 0, cin, cb,
+                    [&](Value c0) { block(c0, false); });
       });
     });
   }
@@ -239,7 +255,7 @@ private:
   /// leading index of the input, filter and output.
   void nchwTile(Value n, Value g, Value f0, int64_t fCount, Value oh0,
                 int64_t hCount, Value ow0, ArrayRef<int64_t> lanes, Value c0,
-                int64_t cCount) {
+                int64_t cCount, bool fromZero) {
     auto ws = buddy::window::shapeOf(cv.window);
     int64_t kh = ws[ws.size() - 2], kw = ws[ws.size() - 1];
     // Image (input/output) and filter indices with the group's in front.
@@ -267,8 +283,10 @@ private:
     for (int64_t i = 0; i < fCount; ++i)
       for (int64_t r = 0; r < hCount; ++r)
         for (int64_t v = 0; v < nv; ++v)
-          init[at(i, r, v)] = e.loadRow(cv.o, image(fIdx[i], ohIdx[r]),
-                                        owIdx[v], 1, lanes[v], zero);
+          init[at(i, r, v)] =
+              fromZero ? zero
+                       : e.loadRow(cv.o, image(fIdx[i], ohIdx[r]), owIdx[v],
+                                   1, lanes[v], zero);
     // Input column of each vector's first lane (kw = 0).
     SmallVector<Value> iw0;
     for (int64_t v = 0; v < nv; ++v)
@@ -351,8 +369,9 @@ private:
     SmallVector<Value> init;
     for (int64_t p = 0; p < pCount; ++p)
       for (int64_t v = 0; v < nv; ++v)
-        init.push_back(
-            e.loadRow(cv.o, {n, oh, owIdx[p]}, fIdx[v], 1, lanes[v], zero));
+        init.push_back(zeroInit ? zero
+                                : e.loadRow(cv.o, {n, oh, owIdx[p]}, fIdx[v],
+                                            1, lanes[v], zero));
     Value ih0 = e.im.mul(oh, cv.sh);
     SmallVector<Value> iw0;
     for (int64_t p = 0; p < pCount; ++p)
@@ -389,6 +408,48 @@ private:
   }
 };
 
+/// `v` without full reshapes (expand/collapse_shape) in front.
+Value reshapeRoot(Value v) {
+  while (true) {
+    if (auto e = v.getDefiningOp<memref::ExpandShapeOp>())
+      v = e.getSrc();
+    else if (auto c = v.getDefiningOp<memref::CollapseShapeOp>())
+      v = c.getSrc();
+    else
+      return v;
+  }
+}
+
+/// The linalg.fill with +0.0 of all of `out` (the same buffer up to full
+/// reshapes) that is the last thing to touch memory before `op` in its
+/// block, i.e. only ops without memory effects other than allocation (views,
+/// constants, allocs) lie in between; null otherwise.
+linalg::FillOp zeroFillOf(Operation *op, Value out) {
+  Value root = reshapeRoot(out);
+  for (Operation *p = op->getPrevNode(); p; p = p->getPrevNode()) {
+    if (auto fill = dyn_cast<linalg::FillOp>(p)) {
+      if (!fill.hasPureBufferSemantics() ||
+          reshapeRoot(fill.getOutputs()[0]) != root)
+        return nullptr;
+      FloatAttr f;
+      if (!matchPattern(fill.getInputs()[0], m_Constant(&f)) ||
+          !f.getValue().isPosZero())
+        return nullptr;
+      return fill;
+    }
+    auto mem = dyn_cast<MemoryEffectOpInterface>(p);
+    if (!mem || p->getNumRegions() != 0)
+      return nullptr;
+    SmallVector<MemoryEffects::EffectInstance> effects;
+    mem.getEffects(effects);
+    if (llvm::any_of(effects, [](const MemoryEffects::EffectInstance &ef) {
+          return !isa<MemoryEffects::Allocate>(ef.getEffect());
+        }))
+      return nullptr;
+  }
+  return nullptr;
+}
+
 struct Conv2dVectorizePass
     : buddy::impl::Conv2dVectorizeBase<Conv2dVectorizePass> {
   using Conv2dVectorizeBase::Conv2dVectorizeBase;
@@ -410,8 +471,13 @@ struct Conv2dVectorizePass
     });
     for (auto &[op, cv] : work) {
       OpBuilder b(op);
-      ConvEmitter(b, op.getLoc(), cv, cfg).emit();
+      ConvEmitter emitter(b, op.getLoc(), cv, cfg);
+      linalg::FillOp fill =
+          emitter.writesWholeOutput() ? zeroFillOf(op, cv.o) : nullptr;
+      emitter.emit(/*zeroInit=*/fill != nullptr);
       op->erase();
+      if (fill)
+        fill->erase();
     }
   }
 };

@@ -98,6 +98,11 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
       llvm::cl::desc("Vectorize 2-D convolutions and pooling "
                      "(buddy-conv2d-vectorize, buddy-pooling-vectorize)"),
       llvm::cl::init(true)};
+  Option<bool> fillCopyVectorize{
+      *this, "fill-copy-vectorize",
+      llvm::cl::desc("Vector row loops for the remaining linalg.fill / "
+                     "linalg.copy (buddy-fill-copy-vectorize)"),
+      llvm::cl::init(true)};
   Option<int64_t> convOcBlock{
       *this, "conv-oc-block",
       llvm::cl::desc("NCHW conv register tile: output channels (0 = target "
@@ -176,6 +181,7 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
     o.parallelLoops = parallelLoops;
     o.fuseElementwise = fuseElementwise;
     o.convVectorize = convVectorize;
+    o.fillCopyVectorize = fillCopyVectorize;
     o.convOcBlock = convOcBlock;
     o.convOwVectors = convOwVectors;
     o.outline = outline;
@@ -338,6 +344,13 @@ LogicalResult buddy::buildCpuPipeline(OpPassManager &pm,
     m.mc = llvm::divideCeil(o.mc, mr) * mr;
     m.fuseEpilogue = o.fuseEpilogue;
     pm.addNestedPass<func::FuncOp>(buddy::createMatmulVectorize(m));
+    // Fills and copies the kernels left (padding, accumulators, results).
+    if (o.fillCopyVectorize) {
+      buddy::FillCopyVectorizeOptions fc;
+      fc.vectorWidth = d.vw;
+      fc.parallel = o.parallelLoops;
+      pm.addNestedPass<func::FuncOp>(buddy::createFillCopyVectorize(fc));
+    }
   }
   pm.addNestedPass<func::FuncOp>(o.parallelLoops
                                      ? createConvertLinalgToParallelLoopsPass()

@@ -255,6 +255,13 @@ def Conv2dVectorize
       batch, each tile reducing over its group's input channels only. When a
       group has fewer output channels than `oc-block` (depthwise: usually 1),
       the tile blocks `oc-block / channels` times more rows instead.
+    * Zero start: when a `linalg.fill` of +0.0 over the whole output (the
+      same buffer up to `memref.expand_shape`/`collapse_shape`) is the last
+      op touching memory before the convolution (only views, constants and
+      allocations in between), the fill is erased and the accumulators start
+      at zero instead of being loaded from the output (NCHW: for the first
+      input-channel block, which is peeled; NHWC: always). Not for the 1x1
+      form rewritten to `linalg.matmul`.
     * NHWC/HWCF: vectorized along the output channels (contiguous in filter
       and output). An `scf.parallel` over (batch, output row, blocks of
       `nhwc-oc-vectors` vectors of channels); a tile of `nhwc-pixels` output
@@ -325,6 +332,42 @@ def PoolingVectorize
   ];
 }
 
+def FillCopyVectorize
+    : Pass<"buddy-fill-copy-vectorize", "mlir::func::FuncOp"> {
+  let summary = "Lower linalg.fill / linalg.copy on memrefs with a unit "
+                "inner stride to vector row loops";
+  let description = [{
+    Bufferization leaves `linalg.fill` (zeroed accumulators, the padded
+    buffer of a convolution or pooling) and `linalg.copy` (the interior of a
+    padded buffer, results copied to out-params, `memref.copy` after
+    --buddy-memref-copy-to-linalg). `convert-linalg-to-parallel-loops` makes
+    them scalar loop nests that llc does not vectorize. On a statically
+    shaped memref (static strides, unit inner stride, any offset; element
+    types of 8 to 32 bits) each becomes: the trailing dimensions that are
+    contiguous in every operand collapsed into one row
+    (`memref.collapse_shape`), an `scf.parallel` over the outer dimensions
+    (`parallel` and at least `min-parallel` elements; else an `scf.for` nest;
+    a single row is split into parallel chunks of 256 vectors), and per row
+    an `scf.for` writing 4 vectors of `vector-width * 32 / bits` lanes per
+    step (`vector.store`, and `vector.load` of the source for a copy), the
+    remaining full vectors, and one `vector.maskedstore` tail. Other fills
+    and copies (dynamic shapes, non-unit inner stride) are left to the
+    generic lowering. Runs after the kernels, which may consume a fill.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::scf::SCFDialect",
+                           "mlir::vector::VectorDialect"];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", "16",
+           "f32 lanes per vector (lanes scale with the element width)">,
+    Option<"parallel", "parallel", "bool", "true",
+           "Outer rows in an scf.parallel (OpenMP) rather than an scf.for nest">,
+    Option<"minParallel", "min-parallel", "int64_t", "16384",
+           "Elements below which the loops stay sequential">,
+  ];
+}
+
 def MemRefCopyToLinalg
     : Pass<"buddy-memref-copy-to-linalg", "mlir::func::FuncOp"> {
   let summary = "Rewrite memref.copy as linalg.copy so copies lower to loops";
@@ -334,8 +377,9 @@ def MemRefCopyToLinalg
     `memrefCopy` runtime function whenever a layout is not the identity. A
     compiled model would then need MLIR's C runner library at load time, and
     a cross-compiled one would need it built for the target. This pass turns
-    each `memref.copy` into `linalg.copy`, which later lowers to plain loops
-    that LLVM vectorizes, so compiled code has no runtime-library dependency.
+    each `memref.copy` into `linalg.copy`, which later lowers to loops
+    (vector rows by buddy-fill-copy-vectorize when statically shaped), so
+    compiled code has no runtime-library dependency.
   }];
   let dependentDialects = ["mlir::linalg::LinalgDialect"];
 }

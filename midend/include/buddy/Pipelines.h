@@ -55,6 +55,8 @@ struct CpuPipelineOptions {
   /// Convolutions and pooling (buddy-conv2d-vectorize,
   /// buddy-pooling-vectorize).
   bool convVectorize = true;
+  /// buddy-fill-copy-vectorize (with `kernels`).
+  bool fillCopyVectorize = true;
   int64_t convOcBlock = 0;   ///< 0 = target default: 8 for avx512, else 4
   int64_t convOwVectors = 0; ///< 0 = default 2
   int64_t convOhBlock = 1;
