@@ -283,7 +283,9 @@ class CompiledLlama:
                                            "layout": _weights_layout_digest()},
                                           sort_keys=True).encode()).hexdigest()
         key = self._model_key({"gguf": ident, "max_len": int(max_len)})
-        weights_path = self.root / "llm" / f"weights-gguf-{ident[:32]}.bwt"
+        # The weight file holds the RoPE tables ([max_len, head_dim]), so it is keyed by max_len too:
+        # one file per (GGUF, max_len), else a second max_len would load the first one's tables.
+        weights_path = self.root / "llm" / f"weights-gguf-{ident[:32]}-len{int(max_len)}.bwt"
         loader = lambda: LlamaStatic.from_gguf(str(path), int(max_len), dtype)  # noqa: E731
         spec = self._cached_spec(key) if use_cache and weights_path.is_file() else None
         act = str(dtype or torch.float32).removeprefix("torch.")  # activations, KV cache, logits

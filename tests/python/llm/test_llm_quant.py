@@ -147,3 +147,28 @@ def test_unsupported_quant_type_names_the_tensor(tmp_path: Path) -> None:
 def test_generator_dtype_option(smollm2: Path) -> None:
     with pytest.raises(ValueError, match="dtype must be one of auto, f32, bf16"):
         Generator.from_model(smollm2, max_len=16, engine="eager", dtype="int4")
+
+
+def test_one_gguf_compiled_at_two_cache_lengths(tmp_path: Path) -> None:
+    """The RoPE tables in the weight file are [max_len, head_dim]: a second max_len for the same
+    GGUF and cache gets its own weight file (it used to load the first one's tables and fail), and
+    both compiled models decode like the eager one of their length."""
+    hf = tiny_hf(tied=True, seed=5)
+    p = tmp_path / "tiny-q.gguf"
+    write_tiny_gguf(p, hf, {"token_embd.weight": QT.Q8_0, "blk.0.attn_q.weight": QT.Q4_0}, tied=True)
+    cache = tmp_path / "cache"
+    tokens = torch.tensor([[3, 1, 4, 1, 5]])
+    for n in (16, 24):
+        c = CompiledLlama.from_gguf(p, n, prefill_lengths=(5,), cache_dir=cache, progress=False)
+        e = LlamaStatic.from_gguf(str(p), n)
+        last = torch.tensor([4])
+        lc, kc, vc = c.prefill(tokens, last)
+        with torch.no_grad():
+            le, ke, ve = e.prefill(tokens, last)
+            torch.testing.assert_close(lc, le, rtol=1e-4, atol=1e-4, msg=f"max_len {n}: prefill")
+            for pos in range(5, n):   # to the end of the cache: the tables' last rows are used
+                t = torch.tensor([[int(le.argmax())]])
+                lc = c.decode(t, torch.tensor([pos]), kc, vc)
+                le = e.decode(t, torch.tensor([pos]), ke, ve)
+                torch.testing.assert_close(lc, le, rtol=1e-4, atol=1e-4, msg=f"max_len {n}: decode at {pos}")
+    assert len(list(cache.rglob("*.bwt"))) == 2
