@@ -1,4 +1,4 @@
-"""Block-quantized linear layers (GGUF Q8_0, Q4_0, Q4_1, Q4_K, Q6_K) that Buddy compiles without dequantizing.
+"""Block-quantized linear layers (GGUF Q8_0, Q4_0, Q4_1, Q5_0, Q4_K, Q6_K) that Buddy compiles without dequantizing.
 
 A quantized weight `W[N, K]` is held as *planes* (docs/quantization.md), repacked once from
 GGUF's interleaved blocks of 32 weights:
@@ -59,9 +59,11 @@ FORMATS = {"Q8_0": PlaneFormat(32, False, 0, False), "Q4_0": PlaneFormat(32, Tru
 # format). Q4_K super-blocks (256 weights: f16 d, dmin, 12 bytes of 6-bit sub-block scales and
 # mins, 128 nibble bytes) are repacked exactly into Q4_1 planes (`_q4_k_planes`); Q6_K ones
 # (128 bytes of low nibbles, 64 of 2-bit highs, 16 int8 sub-block scales, f16 d) into Q8_16
-# planes (`_q6_k_planes`).
+# planes (`_q6_k_planes`). Q5_0 blocks (f16 d, 32 high bits, 16 nibble bytes) into Q8_0
+# planes (`_q5_0_planes`): llama-quantize's Q4_K_M falls back to Q5_0 for rows whose length is
+# not a multiple of 256 (all but SmolLM2's ffn_down).
 GGUF_TYPES = {"Q8_0": (32, 34, "Q8_0"), "Q4_0": (32, 18, "Q4_0"), "Q4_1": (32, 20, "Q4_1"),
-              "Q4_K": (256, 144, "Q4_1"), "Q6_K": (256, 210, "Q8_16")}
+              "Q5_0": (32, 22, "Q8_0"), "Q4_K": (256, 144, "Q4_1"), "Q6_K": (256, 210, "Q8_16")}
 
 
 class QuantFormatError(ValueError):
@@ -139,6 +141,20 @@ def _q6_k_planes(blocks: np.ndarray, n: int, k: int) -> tuple[np.ndarray, np.nda
     return q, (d[..., None] * sc).reshape(n, k // 16)
 
 
+def _q5_0_planes(blocks: np.ndarray, n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Q5_0 blocks [N, K/32, 22] as Q8_0 planes (qweight, scales), exactly: w = d * (q - 16)
+    with 5-bit q, and q - 16 in [-16, 15] is an int8. Weight j < 16 takes the low nibble of
+    byte j, weight 16 + j its high nibble; weight i's fifth bit is bit i of the little-endian
+    32-bit qh."""
+    d = _f16(blocks[:, :, 0:2])
+    qh = np.ascontiguousarray(blocks[:, :, 2:6]).view("<u4")                # [n, g, 1]
+    qs = blocks[:, :, 6:22]
+    lo = np.concatenate([qs & 0x0F, qs >> 4], axis=-1).astype(np.int16)     # [n, g, 32]
+    hi = ((qh >> np.arange(32, dtype=np.uint32)) & 1).astype(np.int16)     # [n, g, 32]
+    q = (lo | (hi << 4)) - 16
+    return q.astype(np.int8).reshape(n, k), d
+
+
 def _q4_k_planes(blocks: np.ndarray, n: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Q4_K super-blocks [N, K/256, 144] as Q4_1 planes (qweight, scales, mins), exactly.
 
@@ -181,6 +197,8 @@ def planes_from_gguf(fmt: str, data: np.ndarray, shape: tuple[int, int], name: s
         q, d, mins = _q4_k_planes(blocks, n, k)
     elif fmt == "Q6_K":
         q, d = _q6_k_planes(blocks, n, k)
+    elif fmt == "Q5_0":
+        q, d = _q5_0_planes(blocks, n, k)
     elif fmt == "Q8_0":
         d = _f16(blocks[:, :, 0:2])
         q = np.ascontiguousarray(blocks[:, :, 2:]).view(np.int8).reshape(n, k)

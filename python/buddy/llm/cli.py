@@ -49,7 +49,7 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=("compiled", "eager"), default="compiled",
                    help="compiled: Buddy native code (default); eager: the same model in PyTorch")
     p.add_argument("--dtype", choices=("auto", "f32", "bf16"), default="auto",
-                   help="weights: auto keeps a GGUF's Q8_0/Q4_0/Q4_1 linear layers quantized (default); "
+                   help="weights: auto keeps a GGUF's block-quantized (buddy.quant.GGUF_TYPES) linear layers quantized (default); "
                         "f32 / bf16 dequantize every weight")
     p.add_argument("--activations", choices=("f32", "int8"), default="f32",
                    help="quantized decode layers: f32 activations (default), or int8 per block of 32 "

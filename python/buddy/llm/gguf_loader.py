@@ -86,7 +86,7 @@ class GGUFModel:
     """What `load_gguf` returns: HF config, HF-named weights, and tokenizer metadata.
 
     With `load_gguf(..., quantized=True)`, `quantized` maps the HF module name of every linear
-    layer whose GGUF weight is Q8_0/Q4_0/Q4_1/Q4_K/Q6_K (Q4_K as Q4_1 planes, Q6_K as Q8_16) (``model.layers.0.self_attn.q_proj``, ``lm_head``),
+    layer whose GGUF weight is a type of buddy.quant.GGUF_TYPES (Q4_K as Q4_1 planes, Q5_0 as Q8_0, Q6_K as Q8_16) (``model.layers.0.self_attn.q_proj``, ``lm_head``),
     and ``model.embed_tokens`` when the table is, to its planes (`buddy.quant.QuantPlanes`);
     its ``.weight`` is then not in `state_dict`. A tied LM head maps to the embedding's very
     planes object."""
@@ -204,7 +204,7 @@ def load_gguf(path: str | os.PathLike[str], dtype: torch.dtype = torch.float32,
               quantized: bool = False) -> GGUFModel:
     """Read a LLaMA GGUF into (LlamaConfig, HF-named state dict in `dtype`).
 
-    `quantized`: linear weights stored as Q8_0/Q4_0/Q4_1/Q4_K/Q6_K are not dequantized but repacked
+    `quantized`: linear weights stored in a type of buddy.quant.GGUF_TYPES are not dequantized but repacked
     into planes (`GGUFModel.quantized`, `buddy.quant`); the LM head too when its weight (or
     the tied embedding) is one of these types, and the embedding itself."""
     path = Path(path)

@@ -323,6 +323,21 @@ def test_q6_k_compiled_matches_gguf_dequantize(m: int, int8: bool, tmp_path: Pat
         assert lowered and any("vector<16xi8>" in t for t in lowered)
 
 
+def test_q5_0_repacks_exactly_into_q8_0_planes() -> None:
+    """Q5_0 blocks (gguf's own quantizer, on rows with outliers so every 5-bit code occurs)
+    become Q8_0 planes (int8 q - 16) whose dequantization is gguf's, bit for bit."""
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((9, 576)).astype(np.float32) * np.linspace(0.1, 3.0, 576, dtype=np.float32)
+    raw = gguf.quants.quantize(w, gguf.GGMLQuantizationType.Q5_0)
+    planes = planes_from_gguf("Q5_0", raw, (9, 576), name="blk.0.attn_q.weight")
+    assert planes.fmt == "Q8_0" and planes.qweight.shape == (9, 576) and planes.scales.shape == (9, 18)
+    assert planes.qweight.min() == -16 and planes.qweight.max() == 15  # both ends of the 5 bits
+    ref = gguf.quants.dequantize(raw, gguf.GGMLQuantizationType.Q5_0).reshape(9, 576)
+    np.testing.assert_array_equal(QuantLinear.from_planes(planes).dequantized_weight().numpy(), ref)
+    with pytest.raises(QuantFormatError, match=r"Q5_0 tensor 'w' of shape \[2, 64\] has 10 bytes, expected 88"):
+        planes_from_gguf("Q5_0", np.zeros(10, np.uint8), (2, 64), name="w")
+
+
 def test_q4_k_repacks_exactly_into_q4_1_planes() -> None:
     """Q4_K super-blocks become Q4_1 planes (scale d * sc, min -dmin * m per 32) whose
     dequantization is gguf's, bit for bit."""
@@ -360,7 +375,7 @@ def test_q4_k_bad_shapes_refused() -> None:
 
 
 def test_unsupported_format_refused() -> None:
-    with pytest.raises(QuantFormatError, match=r"'output.weight'.*Q5_K.*supported: Q8_0, Q4_0, Q4_1, Q4_K, Q6_K"):
+    with pytest.raises(QuantFormatError, match=r"'output.weight'.*Q5_K.*supported: Q8_0, Q4_0, Q4_1, Q5_0, Q4_K, Q6_K"):
         planes_from_gguf("Q5_K", np.zeros(1, np.uint8), (1, 256), name="output.weight")
 
 

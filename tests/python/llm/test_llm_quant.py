@@ -93,18 +93,19 @@ def test_smollm2_q4_1_compiled_matches_dequantized(smollm2: Path, tmp_path: Path
 
 
 def test_tiny_mixed_quant_types_eager_equals_dequantized(tmp_path: Path) -> None:
-    """Q8_0/Q4_0/Q4_1 layers are kept quantized (q/k rows unpermuted like the floats), F16/BF16
+    """Q8_0/Q4_0/Q4_1/Q5_0 layers are kept quantized (q/k rows unpermuted like the floats), F16/BF16
     ones are dequantized; the eager model equals the fully dequantized one."""
     hf = tiny_hf(tied=True, seed=3)
     qtypes = {"token_embd.weight": QT.Q8_0, "blk.0.attn_q.weight": QT.Q4_0, "blk.0.attn_k.weight": QT.Q4_1,
               "blk.1.attn_q.weight": QT.Q8_0, "blk.1.ffn_up.weight": QT.F16, "blk.2.attn_k.weight": QT.Q4_0,
-              "blk.3.ffn_down.weight": QT.Q4_1}
+              "blk.3.ffn_down.weight": QT.Q4_1, "blk.2.attn_v.weight": QT.Q5_0, "blk.3.attn_q.weight": QT.Q5_0}
     p = tmp_path / "tiny-q.gguf"
     write_tiny_gguf(p, hf, qtypes, tied=True)
     g = load_gguf(p, quantized=True)
     assert set(g.quantized) == {"lm_head", "model.embed_tokens", "model.layers.0.self_attn.q_proj",
                                 "model.layers.0.self_attn.k_proj", "model.layers.1.self_attn.q_proj",
-                                "model.layers.2.self_attn.k_proj", "model.layers.3.mlp.down_proj"}
+                                "model.layers.2.self_attn.k_proj", "model.layers.3.mlp.down_proj",
+                                "model.layers.2.self_attn.v_proj", "model.layers.3.self_attn.q_proj"}
     assert g.quantized["lm_head"] is g.quantized["model.embed_tokens"]   # tied: one table
     assert "model.embed_tokens.weight" not in g.state_dict
     assert "model.layers.0.self_attn.q_proj.weight" not in g.state_dict
