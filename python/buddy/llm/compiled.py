@@ -2,9 +2,14 @@
 
 `CompiledLlama(model)` is a `LlamaRunner` (see generate.py) backed by native code:
 
-* the decode graph is imported once with its KV-cache update done in place
-  (`import_model(..., inplace_inputs=(2, 3))`): its entry point takes the caches as
-  writable inputs and returns only logits;
+* decode graphs are imported with their KV-cache update done in place
+  (`import_model(..., inplace_inputs=(2, 3))`): an entry point takes the caches as
+  writable inputs and returns only logits. There is one per attended *span*
+  (`decode_spans`: 128, 256, ... positions, and max_len), each reading only the first
+  `span` rows of the static cache: a step at position p runs the smallest span > p, so a
+  short context does not stream the whole max_len-long cache every token. A span is
+  compiled on first need (`prepare_decode`, which the Generator calls for the positions
+  a generation can reach before it starts);
 * one prefill graph per prompt length (bucket), compiled on first use; its caches are
   out-params that the runner points at the *same* cache buffers, so a whole generation
   uses one pair of cache buffers (prefill fills them, decode updates rows in place);
@@ -32,11 +37,30 @@ import torch
 
 from .model import KVCacheOverflowError, LlamaStatic, DecodeGraph, PrefillGraph
 
-__all__ = ["CompiledLlama", "CompiledGraph", "ModelSpec", "DECODE_ENTRY", "prefill_entry"]
+__all__ = ["CompiledLlama", "CompiledGraph", "ModelSpec", "DECODE_ENTRY", "prefill_entry", "decode_entry",
+           "decode_spans"]
 
 # Entry names of the compiled graphs (`_buddy_<entry>`): distinct, so buddy-llama-run links
-# them all into one executable.
+# them all into one executable. DECODE_ENTRY attends to the whole cache.
 DECODE_ENTRY = "llama_decode"
+# The shortest decode span: below it, the cache rows read per token are few next to the weights.
+MIN_DECODE_SPAN = 128
+
+
+def decode_spans(max_len: int) -> List[int]:
+    """Attended lengths a decode graph is compiled for (on first need): 128, 256, ... below
+    max_len, then max_len. A step at position p uses the smallest span > p, so it reads at
+    most twice the cache rows it needs (at least MIN_DECODE_SPAN)."""
+    out, s = [], MIN_DECODE_SPAN
+    while s < max_len:
+        out.append(s)
+        s *= 2
+    return out + [int(max_len)]
+
+
+def decode_entry(span: int, max_len: int) -> str:
+    """Entry name of the decode graph attending to `span` positions (DECODE_ENTRY: all)."""
+    return DECODE_ENTRY if span == max_len else f"{DECODE_ENTRY}_{span}"
 
 
 def prefill_entry(length: int) -> str:
@@ -188,6 +212,15 @@ class CompiledGraph:
 
 
 @dataclass(frozen=True)
+class _DecodeStep:
+    """A loaded decode graph of one span and views of its token/position/logits buffers."""
+    graph: CompiledGraph
+    token: np.ndarray
+    pos: np.ndarray
+    logits: torch.Tensor
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """What the compiled graphs and their buffers need to know of a model (kept in the
     cache index, so that a warm start builds no model at all)."""
@@ -260,7 +293,7 @@ class CompiledLlama:
                   cache_dir: Optional[Path] = None, progress: bool = True, use_cache: bool = True,
                   opt_level: int = 3, parallel_loops: bool = False,
                   int8_activations: bool = False) -> "CompiledLlama":
-        """The compiled model of a GGUF file (`dtype` None: its Q8_0/Q4_0/Q4_1 linear layers run
+        """The compiled model of a GGUF file (`dtype` None: its block-quantized linear layers, `buddy.quant.GGUF_TYPES`, run
         quantized; float32/bfloat16: every weight dequantized). The cache key is the file's identity (path, size,
         mtime, inode) plus a SHA-256 of its header, read by the C++ reader; on a hit nothing
         else of the file is read until the weight file's pages are touched. On a miss (or a
@@ -277,7 +310,7 @@ class CompiledLlama:
         self._options(target, cache_dir, progress, use_cache, opt_level, parallel_loops, int8_activations)
         t0 = time.perf_counter()
         header = read_header(path)
-        # dtype None: the file's Q8_0/Q4_0/Q4_1 linear layers stay quantized (buddy.quant)
+        # dtype None: the file's block-quantized linear layers stay quantized (buddy.quant)
         ident = hashlib.sha256(json.dumps({"file": header.identity(), "header": header.header_digest(),
                                            "dtype": "quantized" if dtype is None else str(dtype),
                                            "layout": _weights_layout_digest()},
@@ -331,7 +364,8 @@ class CompiledLlama:
     def _read_index(self, path: Path) -> Optional[Dict[str, Any]]:
         try:
             index = json.loads(path.read_text())
-            if not isinstance(index, dict) or not isinstance(index.get("prefill"), dict):
+            if (not isinstance(index, dict) or not isinstance(index.get("prefill"), dict)
+                    or not isinstance(index.get("decode"), dict)):
                 raise ValueError("not an index of compiled graphs")
             return index
         except FileNotFoundError:
@@ -353,7 +387,7 @@ class CompiledLlama:
               state: Optional[Dict[str, torch.Tensor]], t0: float,
               loader: Optional[Callable[[], LlamaStatic]] = None, prefill_lengths: Sequence[int] = ()) -> None:
         """Map the weight file, allocate the KV cache, load (or compile, concurrently) the
-        decode graph and the prefill graphs of `prefill_lengths`."""
+        shortest-span decode graph and the prefill graphs of `prefill_lengths`."""
         if spec.torch_dtype not in _CACHE_DTYPES:
             raise NotImplementedError(f"compiled LLaMA supports float32 and bfloat16 weights, got {spec.dtype}")
         self.spec = spec
@@ -366,7 +400,7 @@ class CompiledLlama:
         self.key = key
         self.index_path = self.root / "llm" / f"{key}.json"
         self.weights_path = weights_path
-        self._index: Dict[str, Any] = {"decode": None, "prefill": {}}
+        self._index: Dict[str, Any] = {"decode": {}, "prefill": {}}
         self._verified: set[str] = set()  # artifact dirs whose files were checked once
         if self.use_cache:
             self._index = self._read_index(self.index_path) or self._index
@@ -383,8 +417,10 @@ class CompiledLlama:
         self.k_cache = _as_tensor(self._k, self.dtype)
         self.v_cache = _as_tensor(self._v, self.dtype)
         self._prefill: Dict[int, CompiledGraph] = {}
-        self._ensure_compiled(True, prefill_lengths)
-        self._decode = self._load_decode()
+        self.spans = decode_spans(self.max_len)
+        self._decodes: Dict[int, _DecodeStep] = {}
+        self._ensure_compiled(self.spans[:1], prefill_lengths)
+        self._get_decode(self.spans[0])
         for n in prefill_lengths:
             self._get_prefill(int(n))
 
@@ -506,11 +542,11 @@ class CompiledLlama:
         """An int64 example input on the model's device (meta for a meta-built model)."""
         return torch.zeros(shape, dtype=torch.int64, device=self.model.model.norm.weight.device)
 
-    def _import_decode(self) -> Any:
+    def _import_decode(self, span: int) -> Any:
         k, v = self.model.new_cache()
         # The caches (arguments 2, 3) are updated in place, declared at import: @forward
         # writes the new rows into the caller's cache buffers and returns only the logits.
-        g = self._import("decode graph", DecodeGraph(self.model),
+        g = self._import(f"decode graph (span {span})", DecodeGraph(self.model, span),
                          (self._example((1, 1)), self._example((1,)), k, v), inplace_inputs=(2, 3))
         if g.graph.inplace_inputs != [2, 3] or g.graph.input_mutations:
             raise RuntimeError(f"decode graph: expected the caches (inputs 2, 3) to be updated in place, "
@@ -524,14 +560,17 @@ class CompiledLlama:
             raise RuntimeError("prefill graph unexpectedly mutates its inputs")
         return g
 
-    def _ensure_compiled(self, decode: bool, lengths: Sequence[int]) -> None:
-        """Compile whichever of the decode graph and the prefill graphs of `lengths` the cache
-        lacks. Imports run one after the other in this thread (they hold the GIL); each
+    def _ensure_compiled(self, spans: Sequence[int], lengths: Sequence[int]) -> None:
+        """Compile whichever of the decode graphs of `spans` and the prefill graphs of
+        `lengths` the cache lacks. Imports run one after the other in this thread (they hold the GIL); each
         compile (buddy-opt, llc, link: subprocesses) runs in a worker thread as soon as its
         graph is imported, so one graph compiles while the next is imported."""
         missing: List[Tuple[str, int]] = []
-        if decode and self._cached(self._index.get("decode")) is None:
-            missing.append(("decode", 0))
+        for t in dict.fromkeys(int(x) for x in spans):
+            if t not in self.spans:
+                raise ValueError(f"decode span {t} is not one of {self.spans}")
+            if t not in self._decodes and self._cached(self._index["decode"].get(str(t))) is None:
+                missing.append(("decode", t))
         for s in dict.fromkeys(int(x) for x in lengths):
             if not 1 <= s <= self.max_len:
                 raise KVCacheOverflowError(f"prefill of {s} tokens does not fit the KV cache of {self.max_len}")
@@ -546,8 +585,8 @@ class CompiledLlama:
             jobs = []
             for kind, s in missing:
                 if kind == "decode":
-                    jobs.append((kind, s, pool.submit(self._compile, "decode", self._import_decode(),
-                                                      DECODE_ENTRY)))
+                    jobs.append((kind, s, pool.submit(self._compile, f"decode span={s}", self._import_decode(s),
+                                                      decode_entry(s, self.max_len))))
                 else:
                     jobs.append((kind, s, pool.submit(self._compile, f"prefill S={s}", self._import_prefill(s),
                                                       prefill_entry(s))))
@@ -555,27 +594,36 @@ class CompiledLlama:
                 art = job.result()
                 self._verified.add(str(art))
                 if kind == "decode":
-                    self._index["decode"] = str(art)
+                    self._index["decode"][str(s)] = str(art)
                 else:
                     self._index["prefill"][str(s)] = str(art)
         self._save_index()
 
-    def _load_decode(self) -> CompiledGraph:
-        self._ensure_compiled(True, ())
-        art = self._cached(self._index.get("decode"))
+    def _get_decode(self, span: int) -> "_DecodeStep":
+        if span in self._decodes:
+            return self._decodes[span]
+        self._ensure_compiled((span,), ())
+        art = self._cached(self._index["decode"].get(str(span)))
         assert art is not None
         cg = CompiledGraph(art, self._weights)
         cg.bind(cg.index("input", 2), self._k)
         cg.bind(cg.index("input", 3), self._v)
-        self._dec_token = cg.arrays[cg.index("input", 0)]
-        self._dec_pos = cg.arrays[cg.index("input", 1)]
-        self._dec_logits = _as_tensor(cg.arrays[cg.index("output", 0)], self.dtype)
-        return cg
+        step = _DecodeStep(cg, cg.arrays[cg.index("input", 0)], cg.arrays[cg.index("input", 1)],
+                           _as_tensor(cg.arrays[cg.index("output", 0)], self.dtype))
+        self._decodes[span] = step
+        return step
+
+    def span_for(self, pos: int) -> int:
+        """The decode span that a step at position `pos` runs (the smallest one > pos)."""
+        for t in self.spans:
+            if pos < t:
+                return t
+        raise KVCacheOverflowError(f"decode position {pos} is outside the KV cache ({self.max_len})")
 
     def _get_prefill(self, s: int) -> CompiledGraph:
         if s in self._prefill:
             return self._prefill[s]
-        self._ensure_compiled(False, (s,))
+        self._ensure_compiled((), (s,))
         art = self._cached(self._index["prefill"].get(str(s)))
         assert art is not None
         cg = CompiledGraph(art, self._weights)
@@ -586,8 +634,21 @@ class CompiledLlama:
 
     @property
     def decode_graph(self) -> CompiledGraph:
-        """The compiled decode graph (entry `_buddy_llama_decode`)."""
-        return self._decode
+        """The compiled decode graph over the whole cache (entry `_buddy_llama_decode`;
+        compiled if missing)."""
+        return self._get_decode(self.max_len).graph
+
+    def prepare_decode(self, first: int, last: int) -> None:
+        """Compile (or load from the cache) the decode graphs that steps at positions
+        `first..last` run, so that none compiles in the middle of a generation."""
+        if not 0 <= first <= last < self.max_len:
+            raise KVCacheOverflowError(f"decode positions {first}..{last} are outside the KV cache "
+                                       f"({self.max_len})")
+        lo, hi = self.span_for(first), self.span_for(last)
+        need = [t for t in self.spans if lo <= t <= hi]
+        self._ensure_compiled(need, ())
+        for t in need:
+            self._get_decode(t)
 
     def prefill_graph(self, length: int) -> CompiledGraph:
         """The compiled prefill graph for prompts padded to `length` (compiled if missing)."""
@@ -618,7 +679,8 @@ class CompiledLlama:
         p = int(pos.reshape(-1)[0])
         if not 0 <= p < self.max_len:
             raise KVCacheOverflowError(f"decode position {p} is outside the KV cache ({self.max_len})")
-        self._dec_token[...] = token.numpy()
-        self._dec_pos[...] = pos.numpy()
-        self._decode()
-        return self._dec_logits
+        step = self._get_decode(self.span_for(p))
+        step.token[...] = token.numpy()
+        step.pos[...] = pos.numpy()
+        step.graph()
+        return step.logits

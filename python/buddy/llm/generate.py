@@ -198,7 +198,7 @@ class Generator:
         runtime's C++ tokenizer for a GGUF, HF `tokenizers` for a HF directory
         (`load_tokenizer`; or `tokenizer`, already loaded from `model`).
         Buckets: `prefill_buckets(max_len)`; with `prompt_tokens` (the length of the first
-        prompt) its bucket's prefill graph is compiled together with the decode graph. `dtype`: "auto" keeps a GGUF's Q8_0/Q4_0/Q4_1
+        prompt) its bucket's prefill graph is compiled together with the decode graph. `dtype`: "auto" keeps a GGUF's block-quantized
         linear weights block-quantized (float32 elsewhere; `buddy.quant`), "f32" / "bf16"
         dequantize every weight to that dtype. `activations` (the quantized decode GEMVs of the
         compiled engine): "f32" (default) or "int8" (x quantized per block; the target needs
@@ -350,6 +350,12 @@ class Generator:
             if bad:
                 raise ValueError(f"prompt token id {bad[0]} is outside the vocabulary [0, {vocab})")
         s = select_bucket(n, self.buckets, int(self.runner.max_len))
+        # The decode steps run at positions n .. n + max_new_tokens - 2 (the first token comes
+        # from the prefill): a compiled runner readies their graphs now, not mid-generation.
+        last = min(n + int(cfg.max_new_tokens) - 2, int(self.runner.max_len) - 1)
+        prepare_decode = getattr(self.runner, "prepare_decode", None)
+        if prepare_decode is not None and n < int(self.runner.max_len) and last >= n:
+            prepare_decode(n, last)
         return self._token_loop(prompt, s, cfg, res, keep_logits)
 
     @torch.no_grad()  # torch wraps each resumption of a generator function, not the caller

@@ -208,8 +208,15 @@ class _Compute(nn.Module):
         return logits, k_cache, v_cache
 
     def decode(self, token: torch.Tensor, pos: torch.Tensor, k_cache: torch.Tensor,
-               v_cache: torch.Tensor) -> torch.Tensor:
-        """token int64 [1, 1], pos int64 [1] -> logits [1, V]; writes K/V at `pos` in place."""
+               v_cache: torch.Tensor, span: int | None = None) -> torch.Tensor:
+        """token int64 [1, 1], pos int64 [1] -> logits [1, V]; writes K/V at `pos` in place.
+
+        `span` (default max_len): attend to cache positions [0, span) only, so a decode graph
+        for a short context reads a short prefix of the static cache. The caller guarantees
+        pos < span (a compiled graph cannot check it: later positions would be ignored)."""
+        span = self.max_len if span is None else int(span)
+        if not 1 <= span <= self.max_len:
+            raise ValueError(f"decode: span {span} is outside [1, {self.max_len}]")
         want = (self.n_layers, self.n_kv, self.max_len, self.head_dim)
         for name, c in (("k_cache", k_cache), ("v_cache", v_cache)):
             if tuple(c.shape) != want or not c.is_contiguous():
@@ -218,8 +225,8 @@ class _Compute(nn.Module):
         x = self.model.embed_tokens(token)                        # [1, 1, E]
         cos = self.rope_cos.index_select(0, pos)                  # [1, D]
         sin = self.rope_sin.index_select(0, pos)
-        kpos = torch.arange(self.max_len, dtype=torch.int64, device=pos.device)
-        mask = self._mask(pos, kpos, torch.float32)               # [1, max_len]
+        kpos = torch.arange(span, dtype=torch.int64, device=pos.device)
+        mask = self._mask(pos, kpos, torch.float32)               # [1, span]
         # One index_put per cache and layer, `cache[layer, :, pos] = kv` on the whole cache
         # (not a per-layer select): the frontend turns it into one strided insert_slice that
         # bufferizes in place (a per-head row update would make KVH inserts per layer,
@@ -229,7 +236,7 @@ class _Compute(nn.Module):
             li = torch.full((1,), i, dtype=torch.int64, device=pos.device)
             k_cache[li, :, pos] = k.reshape(self.n_kv, self.head_dim)
             v_cache[li, :, pos] = v.reshape(self.n_kv, self.head_dim)
-            x = x + self._attend(layer.self_attn, q, k_cache[i], v_cache[i], mask)
+            x = x + self._attend(layer.self_attn, q, k_cache[i, :, :span], v_cache[i, :, :span], mask)
             x = x + layer.mlp(layer.post_attention_layernorm(x))
         return self._logits(x)
 
@@ -313,7 +320,7 @@ class LlamaStatic(_Compute):
 
     @classmethod
     def from_gguf(cls, path: str, max_len: int, dtype: torch.dtype | None = None) -> "LlamaStatic":
-        """`dtype` None (default): linear weights and the embedding stored as Q8_0/Q4_0/Q4_1 stay
+        """`dtype` None (default): linear weights and the embedding stored in a block type of buddy.quant.GGUF_TYPES stay
         block-quantized (`buddy.quant.QuantLinear`/`QuantEmbedding`, float32 activations),
         everything else float32; a dtype
         (float32, bfloat16) dequantizes every weight to it."""
@@ -352,6 +359,12 @@ class PrefillGraph(_View):
 
 
 class DecodeGraph(_View):
+    """One decode step attending to the first `span` cache positions (default: all)."""
+
+    def __init__(self, llm: LlamaStatic, span: int | None = None) -> None:
+        super().__init__(llm)
+        self.span = self.max_len if span is None else int(span)
+
     def forward(self, token: torch.Tensor, pos: torch.Tensor, k_cache: torch.Tensor,
                 v_cache: torch.Tensor) -> torch.Tensor:
-        return self.decode(token, pos, k_cache, v_cache)
+        return self.decode(token, pos, k_cache, v_cache, self.span)

@@ -37,8 +37,9 @@ def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--max-queue", type=int_in(1), default=64,
                    help="requests that may wait for the engine; more get HTTP 429")
     p.add_argument("--compile-all", action="store_true",
-                   help="compile every prefill bucket at startup (default: the smallest; longer prompts "
-                        "compile theirs on first use, which delays the queue)")
+                   help="compile every prefill bucket and decode span at startup (default: the smallest "
+                        "of each; longer prompts and generations compile theirs on first use, which delays "
+                        "the queue)")
     add_engine_options(p)
     p.add_argument("--quiet", action="store_true", help="no compilation progress, no access log")
     p.set_defaults(func=run_serve)
@@ -105,6 +106,9 @@ def _serve(a: argparse.Namespace, sock: socket.socket) -> int:
                                dtype=a.dtype, activations=a.activations)
     for bucket in (gen.buckets if a.compile_all else gen.buckets[:1]):
         gen.prepare(bucket)
+    prepare_decode = getattr(gen.runner, "prepare_decode", None)
+    if a.compile_all and prepare_decode is not None:  # every decode span (CompiledLlama.spans)
+        prepare_decode(0, a.max_len - 1)
     model_id = a.model_id or (path.stem if path.is_file() else path.name)
     engine = Engine(gen, max_queue=a.max_queue, log=not a.quiet)
     app = build_app(engine, ServedModel(id=model_id, max_len=a.max_len, created=int(time.time())))

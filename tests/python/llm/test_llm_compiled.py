@@ -137,3 +137,54 @@ def test_smollm2_gguf_compiled():
     want = Generator(model, tok, prefill_buckets=(32,)).generate(ids, cfg)
     assert tok.decode(got.tokens).startswith(" Paris")
     assert got.tokens == want.tokens
+
+
+def test_decode_spans_cross_their_boundaries(hf_model, tmp_path):
+    """With max_len 300 the compiled decode steps attend to 128, 256 or 300 cache positions
+    (`decode_spans`), the smallest span > pos. Decoding greedily from position 5 to the end of
+    the cache crosses both boundaries; every step's logits equal the eager model's, which
+    always attends to the whole cache, and each step ran the graph of its span."""
+    from buddy.llm.compiled import decode_spans
+
+    n = 300
+    assert decode_spans(n) == [128, 256, 300]
+    assert decode_spans(128) == [128] and decode_spans(64) == [64] and decode_spans(129) == [128, 129]
+    eager = LlamaStatic.from_state_dict(hf_model.config, hf_model.state_dict(), n)
+    c = CompiledLlama(eager, prefill_lengths=(5,), cache_dir=tmp_path / "cache", progress=False)
+    assert sorted(c._decodes) == [128]         # only the shortest span is compiled up front
+    c.prepare_decode(120, 130)                 # the Generator readies a generation's spans
+    assert sorted(c._decodes) == [128, 256]
+    runs = {t: 0 for t in c.spans}
+    calls = []
+    real_get = c._get_decode
+
+    def counting_get(span):
+        calls.append(span)
+        return real_get(span)
+
+    c._get_decode = counting_get
+    tokens = torch.tensor([PROMPT])
+    last = torch.tensor([len(PROMPT) - 1])
+    lc, kc, vc = c.prefill(tokens, last)
+    with torch.no_grad():
+        le, ke, ve = eager.prefill(tokens, last)
+        torch.testing.assert_close(lc, le, rtol=1e-4, atol=1e-4)
+        for pos in range(len(PROMPT), n):
+            t = torch.tensor([[int(le.argmax())]])
+            lc = c.decode(t, torch.tensor([pos]), kc, vc)
+            le = eager.decode(t, torch.tensor([pos]), ke, ve)
+            torch.testing.assert_close(lc, le, rtol=1e-4, atol=1e-4, msg=f"decode at {pos}")
+    for span in calls:
+        runs[span] += 1
+    assert runs == {128: 128 - 5, 256: 128, 300: 44}, runs
+    torch.testing.assert_close(kc, ke, rtol=1e-4, atol=1e-4)
+    # the eager model attending to a short span is the same step (what the graphs compute)
+    k2, v2 = ke.clone(), ve.clone()
+    with torch.no_grad():
+        a = eager.decode(torch.tensor([[3]]), torch.tensor([100]), ke, ve)
+        b = eager.decode(torch.tensor([[3]]), torch.tensor([100]), k2, v2, span=128)
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="span 301"):
+        eager.decode(torch.tensor([[3]]), torch.tensor([100]), ke, ve, span=301)
+    with pytest.raises(KVCacheOverflowError, match="300"):
+        c.prepare_decode(10, 300)
