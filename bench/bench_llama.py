@@ -43,10 +43,11 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def prompt_ids(n: int) -> List[int]:
+def prompt_ids(n: int, gguf: Path | None = None) -> List[int]:
+    """An `n`-token English prompt in the tokenizer of `gguf` (default: the SmolLM2 file)."""
     from buddy.llm import find_smollm2_gguf, load_tokenizer
 
-    tok = load_tokenizer(find_smollm2_gguf())  # the runtime's C++ tokenizer, as buddy-llama-run
+    tok = load_tokenizer(gguf or find_smollm2_gguf())  # the runtime's C++ tokenizer, as buddy-llama-run
     text = ("The history of France is long and rich. Paris, its capital, grew from a small "
             "settlement on the Seine into one of the great cities of Europe. ") * 20
     ids = tok.encode(text)[:n]
@@ -339,7 +340,7 @@ def main() -> int:
     if a.engine:
         import torch
         torch.set_num_threads(os.cpu_count() or 1)
-        ids = prompt_ids(a.prompt_tokens)
+        ids = prompt_ids(a.prompt_tokens, a.gguf if a.engine == "buddy-gguf" else None)
         print("RESULT " + json.dumps(run_engine(a.engine, ids, a.new_tokens, a.build, a.gguf, a.activations)))
         return 0
     if a.out is None:
