@@ -57,6 +57,25 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", default="host", type=target_name, help="compilation target (see `buddy compile --help`)")
 
 
+class EngineOptionError(ValueError):
+    """Engine flags that are each valid but do not go together on this target."""
+
+
+def check_engine_options(a: argparse.Namespace) -> None:
+    """What add_engine_options' flags cannot check one by one, before anything is loaded:
+    `--activations int8` needs the target's integer dot kernel (compiled engine)."""
+    if a.activations != "int8" or a.engine != "compiled":
+        return
+    from buddy.backend.pipeline import int8_dot_kernel
+    from buddy.backend.targets import get_target
+
+    t = get_target(a.target)
+    if int8_dot_kernel(t) is None:
+        raise EngineOptionError(f"--activations int8 needs an integer dot-product kernel; target {t.name!r} "
+                         f"({t.description or t.triple}) has none (AVX-512 VNNI only so far): "
+                         f"use --activations f32")
+
+
 def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
@@ -72,6 +91,8 @@ def run_llama(a: argparse.Namespace) -> int:
         print(f"\nbuddy llama: error: {e}", file=sys.stderr)
     except KVCacheOverflowError as e:
         print(f"buddy llama: error: {e} (raise --max-len)", file=sys.stderr)
+    except EngineOptionError as e:
+        print(f"buddy llama: error: {e}", file=sys.stderr)
     except UnsupportedModelError as e:
         print(f"buddy llama: error: unsupported model: {e}", file=sys.stderr)
     except GGUFError as e:
@@ -88,6 +109,7 @@ def _run(a: argparse.Namespace) -> int:
     from .generate import Generator, SamplingConfig, encode_prompt
     from .tokenizer import load_tokenizer
 
+    check_engine_options(a)
     path = a.model if a.model is not None else find_smollm2_gguf()
     log = (lambda m: None) if a.quiet else (lambda m: print(f"[buddy.llm] {m}", file=sys.stderr, flush=True))
     t0 = time.perf_counter()

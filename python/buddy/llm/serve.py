@@ -56,6 +56,13 @@ def run_serve(a: argparse.Namespace) -> int:
         print(f"buddy serve: error: {e.name or e} is not installed: pip install 'buddy[llm]' "
               "(fastapi and uvicorn)", file=sys.stderr)
         return 1
+    from .cli import check_engine_options
+
+    try:
+        check_engine_options(a)
+    except ValueError as e:
+        print(f"buddy serve: error: {e}", file=sys.stderr)
+        return 1
     try:
         sock = _bind(a.host, a.port)   # before the minutes of loading: a busy port fails now
     except OSError as e:

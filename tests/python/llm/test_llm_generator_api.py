@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -99,3 +100,44 @@ def test_cli_eager_end_to_end(smollm2):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("The capital of France is Paris"), proc.stdout
     assert "decode: 5 tokens" in proc.stderr and "engine: eager" in proc.stderr
+
+
+def test_cli_int8_activations_in_a_fresh_process(smollm2, tmp_path):
+    """`buddy llama --activations int8` as a user types it (fresh process, outside the source
+    tree, its own cache): on a CPU with the int8 dot kernel (AVX-512 VNNI) the packaged file
+    still answers " Paris"; elsewhere it stops with the error that names the missing kernel,
+    not a traceback."""
+    from buddy.backend.pipeline import int8_dot_kernel
+    from buddy.backend.targets import detect_host
+
+    env = dict(os.environ, BUDDY_CACHE_DIR=str(tmp_path / "cache"))
+    proc = subprocess.run([sys.executable, "-m", "buddy", "llama", "--activations", "int8", "--max-len", "64",
+                           "--temperature", "0", "--max-new-tokens", "4", "--quiet"],
+                          capture_output=True, text=True, timeout=900, cwd=tmp_path, env=env)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    if int8_dot_kernel(detect_host()) is not None:
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith("The capital of France is Paris"), proc.stdout
+        manifests = [p.read_text() for p in (tmp_path / "cache").rglob("manifest.json")]
+        assert any("int8-dot=avx512-vnni" in m for m in manifests), "no graph used the int8 kernel"
+    else:
+        assert proc.returncode == 1, proc.stderr
+        assert "--activations int8 needs an integer dot-product kernel" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("command", ["llama", "serve"])
+def test_cli_int8_activations_without_the_kernel_is_a_clear_error(smollm2, tmp_path, command):
+    """The x86-avx2 target row has no int8 dot kernel: `--activations int8` stops with an
+    error naming the target and the way out before anything is loaded or compiled, on every
+    host, in `buddy llama` and `buddy serve` alike."""
+    if command == "serve":
+        pytest.importorskip("fastapi", reason="buddy serve needs fastapi (the `llm` extra)")
+        pytest.importorskip("uvicorn", reason="buddy serve needs uvicorn (the `llm` extra)")
+    env = dict(os.environ, BUDDY_CACHE_DIR=str(tmp_path / "cache"))
+    proc = subprocess.run([sys.executable, "-m", "buddy", command, "--activations", "int8", "--target", "x86-avx2",
+                           "--max-len", "64"], capture_output=True, text=True, timeout=900, cwd=tmp_path, env=env)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert (f"buddy {command}: error: --activations int8 needs an integer dot-product kernel; target 'x86-avx2'"
+            in proc.stderr), proc.stderr
+    assert "use --activations f32" in proc.stderr, proc.stderr
+    assert proc.stdout == "" and not (tmp_path / "cache").exists(), "something was compiled before the check"
