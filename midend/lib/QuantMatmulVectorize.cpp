@@ -287,12 +287,18 @@ struct QuantEmitter {
     parallelRows(gemvChunk(o.n), [&](Value n0, Value n1) { emitRowRange(n0, n1); });
   }
 
-  /// The GEMV kernel on weight rows [n0, n1).
-  void emitRowRange(Value n0, Value n1) {
+  /// Rows [n0, n1) in steps of stepRows() rows, the remainder one row at a
+  /// time: `rows(n, r)` emits the kernel body for rows [n, n + r).
+  void forRowSteps(Value n0, Value n1, llvm::function_ref<void(Value, int64_t)> rows) {
     int64_t r = stepRows();
     Value nFull = im.add(n0, im.floorTo(im.sub(n1, n0), r));
-    forLoop(n0, nFull, im.c(r), [&](Value n) { emitRows(n, r); });
-    forLoop(nFull, n1, im.c(1), [&](Value n) { emitRows(n, 1); });
+    forLoop(n0, nFull, im.c(r), [&](Value n) { rows(n, r); });
+    forLoop(nFull, n1, im.c(1), [&](Value n) { rows(n, 1); });
+  }
+
+  /// The GEMV kernel on weight rows [n0, n1).
+  void emitRowRange(Value n0, Value n1) {
+    forRowSteps(n0, n1, [&](Value n, int64_t r) { emitRows(n, r); });
   }
 
   void emitRows(Value n, int64_t r) {
@@ -487,15 +493,12 @@ struct QuantEmitter {
   }
 
   void emitRowRangeInt8(Value n0, Value n1, const Int8X &xq) {
-    int64_t r = stepRows();
-    Value nFull = im.add(n0, im.floorTo(im.sub(n1, n0), r));
-    forLoop(n0, nFull, im.c(r), [&](Value n) { emitRowsInt8(n, r, xq); });
-    forLoop(nFull, n1, im.c(1), [&](Value n) { emitRowsInt8(n, 1, xq); });
+    forRowSteps(n0, n1, [&](Value n, int64_t r) { emitRowsInt8(n, r, xq); });
   }
 
   void emitRowsInt8(Value n, int64_t r, const Int8X &xq) {
     int64_t m = o.m;
-    Type f32 = b.getF32Type(), i32 = b.getI32Type(), i8 = b.getIntegerType(8);
+    Type i32 = b.getI32Type(), i8 = b.getIntegerType(8);
     VectorType iv = vecOf(16, i32), fv = f32Vec();
     // The x-side correction of the unsigned weights, per lane: c * s.
     int64_t c = o.packed ? o.offset / 8 : 16;
@@ -546,7 +549,6 @@ struct QuantEmitter {
           }
           return next;
         });
-    (void)f32;
     storeRows(acc, rowIdx, mIdx, r);
   }
 
