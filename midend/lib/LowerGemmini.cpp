@@ -127,7 +127,8 @@ struct Emitter {
       if (j - i == 1) {
         body(Lin(i), i);
       } else {
-        auto f = scf::ForOp::create(b, loc, c(uint64_t(i)), c(uint64_t(j)), c(1));
+        Value lb = c(uint64_t(i)), ub = c(uint64_t(j)), step = c(1);
+        auto f = scf::ForOp::create(b, loc, lb, ub, step);
         OpBuilder::InsertionGuard g(b);
         b.setInsertionPoint(f.getBody()->getTerminator());
         body(Lin(f.getInductionVar()), i);
