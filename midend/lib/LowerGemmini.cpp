@@ -5,11 +5,15 @@
 // through the functional model; docs/gemmini.md): C tiles of ti x tj 16x16
 // blocks in the accumulator, A/B tiles of tk K blocks in the scratchpad,
 // remainders through the rows/cols fields, bias by mvin3 into the
-// accumulator, every K block accumulated there, scaled mvout. rs2 fields are
-// constants; DRAM addresses are the memrefs' aligned pointers plus constant
-// byte offsets. This first version emits the block sequence straight-line
-// (`max-instructions` bounds it); turning the tile loops into scf.for is
-// left for later.
+// accumulator, every K block accumulated there, scaled mvout. The loops of the reference (over I/J/K tiles,
+// over the blocks of a tile, over mvin groups) become scf.for over i64, one
+// per run of iterations that need the same static fields; the others (the
+// remainder tile or block, the first K step without bias, the WS row block
+// that preloads B) are peeled and emitted with constant indices. rs1/rs2 are
+// arith on the induction variables and the memrefs' aligned pointers, so
+// the executed sequence is exactly the reference's while the code stays a
+// few hundred ops at most (`max-instructions` bounds the static instruction
+// ops).
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,6 +23,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 
 #include <algorithm>
@@ -38,10 +43,6 @@ constexpr int64_t kDim = 16, kSpRows = 16384, kAccRows = 1024, kDmaMaxBytes = 64
 constexpr uint64_t kGarbage = 0xffffffffull, kAcc = 1ull << 31, kAccumulate = 1ull << 30,
                    kReadFull = 1ull << 29;
 
-uint64_t fields(uint64_t addr, int64_t cols, int64_t rows) {
-  return (uint64_t(rows) << 48) | (uint64_t(cols) << 32) | addr;
-}
-
 uint64_t f32Bits(float f) {
   uint32_t b;
   std::memcpy(&b, &f, 4);
@@ -50,10 +51,40 @@ uint64_t f32Bits(float f) {
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/// An i64 linear in values of the enclosing code (loop induction variables,
+/// base pointers): `cst + sum coef * value`. Every rs1/rs2 of the sequence is
+/// one (the rows/cols fields and flags are constants added to an address).
+struct Lin {
+  uint64_t cst = 0; // wraps like the i64 arithmetic it becomes
+  SmallVector<std::pair<Value, int64_t>, 4> terms;
+  Lin(uint64_t c = 0) : cst(c) {}
+  Lin(Value v) { terms.push_back({v, 1}); }
+  Lin operator+(const Lin &o) const {
+    Lin r = *this;
+    r.cst += o.cst;
+    for (auto [v, k] : o.terms) {
+      auto *it = llvm::find_if(r.terms, [&](auto &t) { return t.first == v; });
+      if (it == r.terms.end())
+        r.terms.push_back({v, k});
+      else
+        it->second += k;
+    }
+    return r;
+  }
+  Lin operator*(int64_t s) const {
+    Lin r(cst * uint64_t(s));
+    for (auto [v, k] : terms)
+      r.terms.push_back({v, k * s});
+    return r;
+  }
+};
+
+using Key = SmallVector<int64_t, 4>;
+
 struct Emitter {
   OpBuilder &b;
   Location loc;
-  int64_t count = 0;
+  int64_t count = 0; // instruction ops emitted (static code size)
 
   Value c(uint64_t v) {
     return arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(int64_t(v)));
@@ -62,15 +93,49 @@ struct Emitter {
     Value p = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memref);
     return arith::IndexCastOp::create(b, loc, b.getI64Type(), p);
   }
-  Value at(Value base, int64_t bytes) {
-    return bytes == 0 ? base : arith::AddIOp::create(b, loc, base, c(uint64_t(bytes))).getResult();
+  Value value(const Lin &l) {
+    Value acc;
+    for (auto [v, k] : l.terms) {
+      if (k == 0)
+        continue;
+      Value t = k == 1 ? v : arith::MulIOp::create(b, loc, v, c(uint64_t(k))).getResult();
+      acc = acc ? arith::AddIOp::create(b, loc, acc, t).getResult() : t;
+    }
+    if (!acc)
+      return c(uint64_t(l.cst));
+    return l.cst == 0 ? acc : arith::AddIOp::create(b, loc, acc, c(uint64_t(l.cst))).getResult();
   }
-  template <typename OpT> void emit(Value rs1, Value rs2) {
-    OpT::create(b, loc, rs1, rs2);
+  template <typename OpT> void emit(const Lin &rs1, const Lin &rs2) {
+    Value v1 = value(rs1), v2 = value(rs2);
+    OpT::create(b, loc, v1, v2);
     ++count;
   }
-  template <typename OpT> void emit(uint64_t rs1, uint64_t rs2) { emit<OpT>(c(rs1), c(rs2)); }
-  template <typename OpT> void emit(Value rs1, uint64_t rs2) { emit<OpT>(rs1, c(rs2)); }
+
+  /// body(idx, rep) for idx = 0 .. n-1, in order. `key(i)` is everything
+  /// static the body derives from iteration i (it may only use `rep`, the
+  /// first iteration of its run, for that, and `idx` linearly): runs of
+  /// equal keys become one scf.for over i64 with idx its induction variable,
+  /// a run of one is emitted with idx constant. So the executed sequence is
+  /// the unrolled one, and remainder iterations are peeled statically.
+  void loop(int64_t n, llvm::function_ref<Key(int64_t)> key,
+            llvm::function_ref<void(Lin, int64_t)> body) {
+    for (int64_t i = 0; i < n;) {
+      Key ki = key(i);
+      int64_t j = i + 1;
+      while (j < n && key(j) == ki)
+        ++j;
+      if (j - i == 1) {
+        body(Lin(i), i);
+      } else {
+        Value lb = c(uint64_t(i)), ub = c(uint64_t(j)), step = c(1);
+        auto f = scf::ForOp::create(b, loc, lb, ub, step);
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(f.getBody()->getTerminator());
+        body(Lin(f.getInductionVar()), i);
+      }
+      i = j;
+    }
+  }
 };
 
 bool staticIdentity(Value v) {
@@ -126,8 +191,8 @@ LogicalResult gm::lowerTileMatmul(TileMatmulOp op, GemminiTiling forced, int64_t
 
   OpBuilder b(op);
   Emitter e{b, op.getLoc()};
-  Value aP = e.base(op.getA()), bP = e.base(op.getB()), cP = e.base(op.getC());
-  Value biasP = hasBias ? e.base(op.getBias()) : Value();
+  Lin aP = e.base(op.getA()), bP = e.base(op.getB()), cP = e.base(op.getC());
+  Lin biasP = hasBias ? Lin(e.base(op.getBias())) : Lin();
 
   e.emit<ConfigExOp>((f32Bits(op.getScale().convertToFloat()) << 32) | (1ull << 16) |
                          (uint64_t(op.getRelu()) << 3) | (df << 2),
@@ -138,80 +203,156 @@ LogicalResult gm::lowerTileMatmul(TileMatmulOp op, GemminiTiling forced, int64_t
   e.emit<ConfigLdOp>(one | (1 << 3) | 1, uint64_t(n));
   e.emit<ConfigLdOp>(one | (2 << 3) | 1, uint64_t(biasPerRow ? n * 4 : 0));
 
-  auto acc = [](int64_t row, bool accumulate) {
-    return kAcc | (accumulate ? kAccumulate : 0) | uint64_t(row);
+  // rs2 of mvin/mvout, rs1/rs2 of preload/compute; `addr` stays below 2^32.
+  auto fields = [](const Lin &addr, int64_t cols, int64_t rows) {
+    return addr + Lin((uint64_t(rows) << 48) | (uint64_t(cols) << 32));
   };
-  for (int64_t i0 = 0; i0 < m; i0 += t.ti * d) {
-    const int64_t ni = ceilDiv(std::min(t.ti * d, m - i0), d);
-    for (int64_t j0 = 0; j0 < n; j0 += t.tj * d) {
-      const int64_t nj = ceilDiv(std::min(t.tj * d, n - j0), d);
-      auto rowsI = [&](int64_t i) { return std::min(d, m - i0 - i * d); };
-      auto colsJ = [&](int64_t j) { return std::min(d, n - j0 - j * d); };
-      if (hasBias)
-        for (int64_t i = 0; i < ni; ++i)
-          for (int64_t j = 0; j < nj; ++j) {
-            int64_t row = biasPerRow ? i0 + i * d : 0;
-            e.emit<Mvin3Op>(e.at(biasP, (row * n + j0 + j * d) * 4),
-                            fields(acc((i * nj + j) * d, false), colsJ(j), rowsI(i)));
-          }
-      for (int64_t k0 = 0; k0 < k; k0 += t.tk * d) {
-        const int64_t nk = ceilDiv(std::min(t.tk * d, k - k0), d);
-        auto rowsK = [&](int64_t kk) { return std::min(d, k - k0 - kk * d); };
-        for (int64_t i = 0; i < ni; ++i)
-          for (int64_t kb = 0; kb < nk; kb += mvinBlocks) {
-            int64_t cols = std::min({mvinBlocks * d, (nk - kb) * d, k - k0 - kb * d});
-            e.emit<MvinOp>(e.at(aP, (i0 + i * d) * k + k0 + kb * d),
-                           fields(uint64_t((i * t.tk + kb) * d), cols, rowsI(i)));
-          }
-        for (int64_t kk = 0; kk < nk; ++kk)
-          for (int64_t jb = 0; jb < nj; jb += mvinBlocks) {
-            int64_t cols = std::min({mvinBlocks * d, (nj - jb) * d, n - j0 - jb * d});
-            e.emit<Mvin2Op>(e.at(bP, (k0 + kk * d) * n + j0 + jb * d),
-                            fields(uint64_t(bBase + (kk * t.tj + jb) * d), cols, rowsK(kk)));
-          }
-        auto cOf = [&](int64_t i, int64_t j, int64_t kk) {
-          bool first = k0 == 0 && kk == 0 && !hasBias;
-          return fields(acc((i * nj + j) * d, !first), colsJ(j), rowsI(i));
+  auto acc = [](const Lin &row, bool accumulate) {
+    return row + Lin(kAcc | (accumulate ? kAccumulate : 0));
+  };
+  const Lin garbage = fields(Lin(kGarbage), d, d);
+  // Tiles (it, jt, kt: tile indices; i0, j0, k0: static first row/column of
+  // the representative tile) and blocks within them (i, j, kk). Every loop
+  // keys its iterations by what they need statically: the block count of a
+  // tile, the rows/cols of its last block, the first K step without bias.
+  auto blocksOf = [&](int64_t tile, int64_t size, int64_t at) {
+    return ceilDiv(std::min(tile * d, size - at), d);
+  };
+  auto lastOf = [&](int64_t nb, int64_t size, int64_t at) {
+    return std::min(d, size - at - (nb - 1) * d);
+  };
+  e.loop(
+      ceilDiv(m, t.ti * d),
+      [&](int64_t it) {
+        int64_t ni = blocksOf(t.ti, m, it * t.ti * d);
+        return Key{ni, lastOf(ni, m, it * t.ti * d)};
+      },
+      [&](Lin it, int64_t itRep) {
+        const int64_t i0s = itRep * t.ti * d, ni = blocksOf(t.ti, m, i0s);
+        const Lin i0 = it * (t.ti * d);
+        auto rowsI = [&](int64_t i) { return std::min(d, m - i0s - i * d); };
+        auto loopI = [&](llvm::function_ref<void(Lin, int64_t)> f, bool firstApart = false) {
+          e.loop(
+              ni, [&](int64_t i) { return Key{rowsI(i), firstApart && i == 0}; }, f);
         };
-        auto aOf = [&](int64_t i, int64_t kk) {
-          return fields(uint64_t((i * t.tk + kk) * d), rowsK(kk), rowsI(i));
-        };
-        auto bOf = [&](int64_t kk, int64_t j) {
-          return fields(uint64_t(bBase + (kk * t.tj + j) * d), colsJ(j), rowsK(kk));
-        };
-        const uint64_t garbage = fields(kGarbage, d, d);
-        if (df == 1) {
-          for (int64_t j = 0; j < nj; ++j)
-            for (int64_t kk = 0; kk < nk; ++kk)
-              for (int64_t i = 0; i < ni; ++i) {
-                if (i == 0) {
-                  e.emit<PreloadOp>(bOf(kk, j), cOf(i, j, kk));
-                  e.emit<ComputePreloadedOp>(aOf(i, kk), garbage);
-                } else {
-                  e.emit<PreloadOp>(garbage, cOf(i, j, kk));
-                  e.emit<ComputeAccumulatedOp>(aOf(i, kk), garbage);
-                }
-              }
-        } else {
-          for (int64_t i = 0; i < ni; ++i)
-            for (int64_t j = 0; j < nj; ++j)
-              for (int64_t kk = 0; kk < nk; ++kk) {
-                e.emit<PreloadOp>(garbage, cOf(i, j, kk));
-                e.emit<ComputePreloadedOp>(aOf(i, kk), bOf(kk, j));
-              }
-        }
-        if (e.count > maxInstructions)
-          return op.emitOpError("buddy-lower-gemmini: more than ")
-                 << maxInstructions << " instructions (max-instructions)";
-      }
-      for (int64_t i = 0; i < ni; ++i)
-        for (int64_t j = 0; j < nj; ++j)
-          e.emit<MvoutOp>(e.at(cP, ((i0 + i * d) * n + j0 + j * d) * cElem),
-                          fields(acc((i * nj + j) * d, false) | (fullC ? kReadFull : 0), colsJ(j),
-                                 rowsI(i)));
-    }
-  }
+        e.loop(
+            ceilDiv(n, t.tj * d),
+            [&](int64_t jt) {
+              int64_t nj = blocksOf(t.tj, n, jt * t.tj * d);
+              return Key{nj, lastOf(nj, n, jt * t.tj * d)};
+            },
+            [&](Lin jt, int64_t jtRep) {
+              const int64_t j0s = jtRep * t.tj * d, nj = blocksOf(t.tj, n, j0s);
+              const Lin j0 = jt * (t.tj * d);
+              auto colsJ = [&](int64_t j) { return std::min(d, n - j0s - j * d); };
+              auto loopJ = [&](llvm::function_ref<void(Lin, int64_t)> f) {
+                e.loop(
+                    nj, [&](int64_t j) { return Key{colsJ(j)}; }, f);
+              };
+              auto accRow = [&](const Lin &i, const Lin &j) { return (i * nj + j) * d; };
+              if (hasBias)
+                loopI([&](Lin i, int64_t is) {
+                  loopJ([&](Lin j, int64_t js) {
+                    Lin row = biasPerRow ? i0 + i * d : Lin();
+                    e.emit<Mvin3Op>(biasP + (row * n + j0 + j * d) * 4,
+                                    fields(acc(accRow(i, j), false), colsJ(js), rowsI(is)));
+                  });
+                });
+              e.loop(
+                  ceilDiv(k, t.tk * d),
+                  [&](int64_t kt) {
+                    int64_t nk = blocksOf(t.tk, k, kt * t.tk * d);
+                    return Key{nk, lastOf(nk, k, kt * t.tk * d), kt == 0 && !hasBias};
+                  },
+                  [&](Lin kt, int64_t ktRep) {
+                    const int64_t k0s = ktRep * t.tk * d, nk = blocksOf(t.tk, k, k0s);
+                    const Lin k0 = kt * (t.tk * d);
+                    auto rowsK = [&](int64_t kk) { return std::min(d, k - k0s - kk * d); };
+                    auto first = [&](int64_t kk) { return k0s == 0 && kk == 0 && !hasBias; };
+                    auto loopK = [&](llvm::function_ref<void(Lin, int64_t)> f) {
+                      e.loop(
+                          nk, [&](int64_t kk) { return Key{rowsK(kk), first(kk)}; }, f);
+                    };
+                    // mvin of up to mvinBlocks blocks of a row band: the columns of
+                    // group g of nb blocks, the last one ending at `left`.
+                    auto groupCols = [&](int64_t g, int64_t nb, int64_t left) {
+                      return std::min({mvinBlocks * d, (nb - g * mvinBlocks) * d,
+                                       left - g * mvinBlocks * d});
+                    };
+                    loopI([&](Lin i, int64_t is) {
+                      e.loop(
+                          ceilDiv(nk, mvinBlocks),
+                          [&](int64_t g) { return Key{groupCols(g, nk, k - k0s)}; },
+                          [&](Lin g, int64_t gs) {
+                            Lin kb = g * mvinBlocks;
+                            e.emit<MvinOp>(aP + (i0 + i * d) * k + k0 + kb * d,
+                                           fields((i * t.tk + kb) * d,
+                                                  groupCols(gs, nk, k - k0s), rowsI(is)));
+                          });
+                    });
+                    e.loop(nk, [&](int64_t kk) { return Key{rowsK(kk)}; }, [&](Lin kk, int64_t kks) {
+                      e.loop(
+                          ceilDiv(nj, mvinBlocks),
+                          [&](int64_t g) { return Key{groupCols(g, nj, n - j0s)}; },
+                          [&](Lin g, int64_t gs) {
+                            Lin jb = g * mvinBlocks;
+                            e.emit<Mvin2Op>(bP + (k0 + kk * d) * n + j0 + jb * d,
+                                            fields(Lin(uint64_t(bBase)) + (kk * t.tj + jb) * d,
+                                                   groupCols(gs, nj, n - j0s), rowsK(kks)));
+                          });
+                    });
+                    auto cOf = [&](const Lin &i, int64_t is, const Lin &j, int64_t js,
+                                   int64_t kks) {
+                      return fields(acc(accRow(i, j), !first(kks)), colsJ(js), rowsI(is));
+                    };
+                    auto aOf = [&](const Lin &i, int64_t is, const Lin &kk, int64_t kks) {
+                      return fields((i * t.tk + kk) * d, rowsK(kks), rowsI(is));
+                    };
+                    auto bOf = [&](const Lin &kk, int64_t kks, const Lin &j, int64_t js) {
+                      return fields(Lin(uint64_t(bBase)) + (kk * t.tj + j) * d, colsJ(js),
+                                    rowsK(kks));
+                    };
+                    if (df == 1) {
+                      // WS: B(kk, j) stays in the array for every row block.
+                      loopJ([&](Lin j, int64_t js) {
+                        loopK([&](Lin kk, int64_t kks) {
+                          loopI(
+                              [&](Lin i, int64_t is) {
+                                if (is == 0) {
+                                  e.emit<PreloadOp>(bOf(kk, kks, j, js), cOf(i, is, j, js, kks));
+                                  e.emit<ComputePreloadedOp>(aOf(i, is, kk, kks), garbage);
+                                } else {
+                                  e.emit<PreloadOp>(garbage, cOf(i, is, j, js, kks));
+                                  e.emit<ComputeAccumulatedOp>(aOf(i, is, kk, kks), garbage);
+                                }
+                              },
+                              /*firstApart=*/true);
+                        });
+                      });
+                    } else {
+                      loopI([&](Lin i, int64_t is) {
+                        loopJ([&](Lin j, int64_t js) {
+                          loopK([&](Lin kk, int64_t kks) {
+                            e.emit<PreloadOp>(garbage, cOf(i, is, j, js, kks));
+                            e.emit<ComputePreloadedOp>(aOf(i, is, kk, kks), bOf(kk, kks, j, js));
+                          });
+                        });
+                      });
+                    }
+                  });
+              loopI([&](Lin i, int64_t is) {
+                loopJ([&](Lin j, int64_t js) {
+                  e.emit<MvoutOp>(cP + ((i0 + i * d) * n + j0 + j * d) * cElem,
+                                  fields(acc(accRow(i, j), false) + Lin(fullC ? kReadFull : 0),
+                                         colsJ(js), rowsI(is)));
+                });
+              });
+            });
+      });
   e.emit<FlushOp>(0, 0);
+  if (e.count > maxInstructions)
+    return op.emitOpError("buddy-lower-gemmini: more than ")
+           << maxInstructions << " instruction ops (max-instructions)";
   op.erase();
   return success();
 }

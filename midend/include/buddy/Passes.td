@@ -549,20 +549,25 @@ def LowerGemmini : Pass<"buddy-lower-gemmini", "mlir::func::FuncOp"> {
     tests/python/support/gemmini_tiling.py (docs/gemmini.md): C tiles in the
     accumulator, A/B tiles in the scratchpad, remainders through the
     rows/cols fields, both dataflows, bias and scaled (or full-width i32)
-    mvout. rs2 fields are constants, DRAM addresses the aligned pointers plus
-    byte offsets. `buddy::gemmini::lowerGemmini` (buddy/Gemmini/Transforms.h)
-    is the transform. Options `tile-i tile-j tile-k` (blocks; 0 = chosen) and
-    `max-instructions` (the sequence is emitted straight-line).
+    mvout. The reference's loops (tiles, blocks, mvin groups) become scf.for
+    over i64, one per run of iterations with the same static fields; the
+    remainder tile/block and the other special iterations are peeled with
+    constant indices. rs1/rs2 are arith (muli, addi) on the induction
+    variables and the aligned pointers: the executed sequence is the
+    reference's, the code a few hundred ops whatever the shape.
+    `buddy::gemmini::lowerGemmini` (buddy/Gemmini/Transforms.h) is the
+    transform. Options `tile-i tile-j tile-k` (blocks; 0 = chosen) and
+    `max-instructions` (bound on the static instruction ops).
   }];
   let options = [
     Option<"tileI", "tile-i", "int64_t", "0", "C tile rows in 16-row blocks (0: chosen)">,
     Option<"tileJ", "tile-j", "int64_t", "0", "C tile columns in 16-column blocks (0: chosen)">,
     Option<"tileK", "tile-k", "int64_t", "0", "K blocks per scratchpad tile (0: chosen)">,
     Option<"maxInstructions", "max-instructions", "int64_t", "200000",
-           "Error out above this many instructions per function">,
+           "Error out above this many instruction ops (static) per tile op">,
   ];
   let dependentDialects = ["::buddy::gemmini::GemminiDialect", "mlir::arith::ArithDialect",
-                           "mlir::memref::MemRefDialect"];
+                           "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect"];
 }
 
 def ConvertGemminiToLLVM : Pass<"buddy-convert-gemmini-to-llvm", "mlir::func::FuncOp"> {

@@ -76,6 +76,35 @@ def test_lowered_larger_than_scratchpad(dataflow):
 
 
 @pytest.mark.parametrize("dataflow", ["ws", "os"])
+@pytest.mark.parametrize("m,n,k,bias,tiles", [
+    # forced 2x2x8 tiles: 4 full I and J tiles + a remainder (22 rows / cols), 8 full K
+    # tiles + a remainder (76); with bias, so the K loop includes the first tile.
+    (150, 150, 1100, "row", (2, 2, 8)),
+    # chosen 4x4x128 tiles: I 3 + 1 (40 rows), J 3 + 1 (8), K 2048 (overwrite) + 52.
+    (232, 200, 2100, None, (0, 0, 0)),
+], ids=["forced", "chosen"])
+def test_lowered_loops_run_every_iteration(m, n, k, bias, tiles, dataflow):
+    # A and B together exceed the 256 KiB scratchpad: the tile loops (scf.for) really run,
+    # and the executed sequence is the reference's, instruction for instruction.
+    assert m * k + k * n > 256 * 1024
+    c, ref, prog, addrs, _ = run_lowered(m, n, k, dataflow=dataflow, bias=bias, scale=1 / 4096,
+                                         tiles=tiles)
+    np.testing.assert_array_equal(c, ref)
+    df = gt.WS if dataflow == "ws" else gt.OS
+    tiling = gt.Tiling(*tiles) if any(tiles) else None
+    expected = gt.tiled_matmul(addrs[0], addrs[1], addrs[2], addrs[3] if bias else None, m, n, k,
+                               scale=1 / 4096, dataflow=df, tiling=tiling)
+    assert prog == expected
+    a, b, bias_arr = gt.random_operands(m, n, k, bias, seed=7)
+    lowered = gr.lower(tile_matmul_mlir(a, b, c, bias_arr, scale=1 / 4096, dataflow=dataflow,
+                                        relu=False),
+                       *([f"tile-i={tiles[0]} tile-j={tiles[1]} tile-k={tiles[2]}"]
+                         if any(tiles) else []))
+    static = sum(line.lstrip().startswith('"gemmini.') for line in lowered.splitlines())
+    assert lowered.count('"scf.for"') >= 6 and 0 < static < 200 < len(prog) // 50
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
 @pytest.mark.parametrize("zero_init", [True, False], ids=["fill0", "accumulate"])
 def test_linalg_matmul_end_to_end(dataflow, zero_init):
     # linalg.matmul (C += A @ B, i8 x i8 -> i32) -> tile_matmul -> instructions -> model.

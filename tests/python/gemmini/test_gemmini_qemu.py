@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parents[3]
 RUNTIME = ROOT / "runtime" / "gemmini"
 DRIVER = Path(__file__).with_name("qemu_matmul_main.cpp")
 C_INTERFACE = "attributes {llvm.emit_c_interface} "
-TO_LLVM = ["--buddy-lower-gemmini", "--buddy-convert-gemmini-to-llvm",
-           "--finalize-memref-to-llvm", "--convert-arith-to-llvm", "--convert-func-to-llvm",
+TO_LLVM = ["--buddy-lower-gemmini", "--convert-scf-to-cf", "--buddy-convert-gemmini-to-llvm",
+           "--finalize-memref-to-llvm", "--convert-arith-to-llvm", "--convert-cf-to-llvm",
+           "--convert-func-to-llvm",
            "--reconcile-unrealized-casts"]
 # Debian's riscv64-linux-gnu-g++ targets rv64gc / lp64d; the kernel object must match.
 LLC_FLAGS = ["-mtriple=riscv64-unknown-linux-gnu", "-mattr=+m,+a,+f,+d,+c",

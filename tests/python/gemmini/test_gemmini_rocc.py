@@ -18,7 +18,8 @@ OPS = [("config_ex", 0), ("config_ld", 0), ("config_st", 0), ("mvin", 2), ("mvin
        ("mvin3", 14), ("mvout", 3), ("preload", 6), ("compute_preloaded", 4),
        ("compute_accumulated", 5), ("flush", 7)]
 
-TO_LLVM = ["--buddy-convert-gemmini-to-llvm", "--finalize-memref-to-llvm", "--convert-arith-to-llvm",
+TO_LLVM = ["--convert-scf-to-cf", "--buddy-convert-gemmini-to-llvm", "--finalize-memref-to-llvm",
+           "--convert-arith-to-llvm", "--convert-cf-to-llvm",
            "--convert-func-to-llvm", "--reconcile-unrealized-casts"]
 
 
@@ -78,6 +79,8 @@ def test_lowered_matmul_assembles_for_riscv64(tmp_path):
             "memref<17x33xi8>, memref<33x9xi8>, memref<17x9xi8>\n  return\n}\n")
     words = _words(text, tmp_path, "--buddy-lower-gemmini")
     functs = [gemmini.decode(w)["funct7"] for w in words]
-    # config_ex, config_st, 3 x config_ld, 2 mvin (A), 3 mvin2 (B), 6 preload/compute
-    # pairs (3 K blocks x 2 row blocks), 2 mvout, flush.
-    assert functs == [0] * 5 + [2] * 2 + [1] * 3 + [6, 4, 6, 5] * 3 + [3] * 2 + [7]
+    # The static words: config_ex, config_st, 3 x config_ld, 2 mvin (A), mvin2 (B) of the
+    # two full K blocks (an scf.for of 2 iterations, kept as a loop by llc) and of the
+    # 1-row one, 6 preload/compute pairs (3 K blocks x 2 row blocks, all different: the
+    # first K block overwrites, the last has 1 row), 2 mvout, flush.
+    assert functs == [0] * 5 + [2] * 2 + [1] * 2 + [6, 4, 6, 5] * 3 + [3] * 2 + [7]

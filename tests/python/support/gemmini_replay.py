@@ -1,7 +1,8 @@
 """Replays the instruction ops `buddy-opt --buddy-lower-gemmini` emits: reads the lowered
-function (generic MLIR, parsed with the MLIR Python bindings), evaluates each op's rs1/rs2
-(constants, memref aligned pointers bound to NumPy arrays, index casts, additions) and
-returns the (funct, rs1, rs2) program for the Gemmini functional model."""
+function (generic MLIR, parsed with the MLIR Python bindings), runs it (scf.for loops
+iterate; rs1/rs2 from constants, memref aligned pointers bound to NumPy arrays, index casts,
+additions and multiplications) and returns the executed (funct, rs1, rs2) program for the
+Gemmini functional model."""
 from __future__ import annotations
 
 import subprocess
@@ -30,30 +31,76 @@ def lower(mlir_text: str, *options: str, before: tuple[str, ...] = ()) -> str:
 
 
 def program(lowered: str, args: list[int]) -> list[tuple[int, int, int]]:
-    """(funct, rs1, rs2) of each instruction op of the module's single function, with the
-    function's memref arguments at DRAM addresses `args`."""
+    """(funct, rs1, rs2) of each instruction op the module's single function executes, with
+    the function's memref arguments at DRAM addresses `args`: a small interpreter of what the
+    lowering emits (integer constants, aligned pointers, index casts, addi/muli on i64, and
+    scf.for loops, which really run: every iteration's instructions are in the program)."""
     ctx = ir.Context()
     ctx.allow_unregistered_dialects = True
     module = ir.Module.parse(lowered, ctx)
     func = module.body.operations[0]
     block = func.regions[0].blocks[0]
-    values: dict[ir.Value, int] = {arg: addr for arg, addr in zip(block.arguments, args)}
-    prog = []
-    for op in block.operations:
-        name = op.operation.name
-        if name == "arith.constant":
-            if isinstance(op.attributes["value"], ir.IntegerAttr):  # f32 ones are dead here
-                values[op.results[0]] = int(ir.IntegerAttr(op.attributes["value"]).value) & MASK64
-        elif name in ("memref.extract_aligned_pointer_as_index", "arith.index_cast"):
-            values[op.results[0]] = values[op.operands[0]]
-        elif name == "arith.addi":
-            values[op.results[0]] = (values[op.operands[0]] + values[op.operands[1]]) & MASK64
-        elif name in FUNCT:
-            prog.append((FUNCT[name], values[op.operands[0]], values[op.operands[1]]))
-        elif name in ("func.return",):
-            pass
-        else:
-            raise AssertionError(f"unexpected op {name} in the lowered function")
+    # Values live in a flat list of slots; each op is compiled once into a closure.
+    slots: dict[ir.Value, int] = {}
+
+    def slot(v: ir.Value) -> int:
+        return slots.setdefault(v, len(slots))
+
+    prog: list[tuple[int, int, int]] = []
+
+    def compile_block(blk) -> list:
+        steps = []
+        for op in blk.operations:
+            name = op.operation.name
+            if name == "arith.constant":
+                attr = op.attributes["value"]
+                if isinstance(attr, ir.IntegerAttr):  # f32 ones are dead here
+                    steps.append(("const", slot(op.results[0]),
+                                  int(ir.IntegerAttr(attr).value) & MASK64))
+            elif name in ("memref.extract_aligned_pointer_as_index", "arith.index_cast"):
+                steps.append(("copy", slot(op.results[0]), slot(op.operands[0])))
+            elif name in ("arith.addi", "arith.muli"):
+                steps.append((name[6:], slot(op.results[0]), slot(op.operands[0]),
+                              slot(op.operands[1])))
+            elif name in FUNCT:
+                steps.append(("instr", FUNCT[name], slot(op.operands[0]), slot(op.operands[1])))
+            elif name == "scf.for":
+                lb, ub, step = (slot(v) for v in op.operands[:3])
+                assert len(op.operands) == 3, "scf.for with iter_args"
+                body = op.regions[0].blocks[0]
+                steps.append(("for", lb, ub, step, slot(body.arguments[0]), compile_block(body)))
+            elif name in ("func.return", "scf.yield"):
+                pass
+            else:
+                raise AssertionError(f"unexpected op {name} in the lowered function")
+        return steps
+
+    def run(steps, env: list[int]) -> None:
+        for s in steps:
+            kind = s[0]
+            if kind == "const":
+                env[s[1]] = s[2]
+            elif kind == "copy":
+                env[s[1]] = env[s[2]]
+            elif kind == "addi":
+                env[s[1]] = (env[s[2]] + env[s[3]]) & MASK64
+            elif kind == "muli":
+                env[s[1]] = (env[s[2]] * env[s[3]]) & MASK64
+            elif kind == "instr":
+                prog.append((s[1], env[s[2]], env[s[3]]))
+            else:
+                _, lb, ub, step, iv, body = s
+                assert env[step] > 0
+                for i in range(env[lb], env[ub], env[step]):  # i64 bounds: non-negative here
+                    env[iv] = i
+                    run(body, env)
+
+    steps = compile_block(block)
+    env = [0] * len(slots)
+    for arg, addr in zip(block.arguments, args):
+        env[slot(arg)] = addr
+    env += [0] * (len(slots) - len(env))
+    run(steps, env)
     return prog
 
 

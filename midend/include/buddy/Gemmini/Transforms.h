@@ -24,7 +24,8 @@ struct GemminiTiling {
 /// (tk K blocks) together in the scratchpad.
 GemminiTiling chooseTiling(int64_t m, int64_t n, int64_t k);
 
-/// Replaces `op` by its instruction sequence (see LowerGemmini.cpp).
+/// Replaces `op` by its instruction sequence, the tile/block loops as scf.for
+/// (see LowerGemmini.cpp); fails above `maxInstructions` static instruction ops.
 mlir::LogicalResult lowerTileMatmul(TileMatmulOp op, GemminiTiling forced,
                                     int64_t maxInstructions);
 /// Lowers every gemmini.tile_matmul in `f`.
