@@ -53,7 +53,8 @@ def _eager(decoder: torch.nn.Module, encoder_states: torch.Tensor) -> Tuple[List
 def _assert_close(got: torch.Tensor, want: torch.Tensor, rtol: float, atol_scale: float) -> None:
     """Each step's logits (the last dimension) within rtol plus atol_scale * that step's max|want|."""
     for t, (g, w) in enumerate(zip(got.reshape(-1, got.shape[-1]), want.reshape(-1, want.shape[-1]))):
-        torch.testing.assert_close(g, w, rtol=rtol, atol=atol_scale * float(w.abs().max()), msg=lambda m: f"step {t}: {m}")
+        torch.testing.assert_close(g, w, rtol=rtol, atol=atol_scale * float(w.abs().max()),
+                                   msg=lambda m: f"step {t}: {m}")
 
 
 def _tolerance(row: torch.Tensor) -> float:
