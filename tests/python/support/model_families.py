@@ -159,6 +159,106 @@ def whisper_decoder_step() -> Built:
     return WhisperDecoderStep(decoder).eval(), (ids[:, 4:], encoder_states, *kv)
 
 
+class WhisperLogitsPadded(torch.nn.Module):
+    """(ids padded to a fixed length, encoder states) -> logits at every position, no KV cache.
+
+    Shape bucketing for greedy decoding: compiled once at the maximum length; at step t the
+    caller reads the logits at position t (the causal mask makes the padding after t irrelevant).
+    Whisper's output projection is tied to the token embedding."""
+
+    def __init__(self, decoder: torch.nn.Module) -> None:
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, ids: torch.Tensor, encoder_states: torch.Tensor) -> torch.Tensor:
+        hidden = self.decoder(input_ids=ids, encoder_hidden_states=encoder_states, use_cache=False).last_hidden_state
+        return hidden @ self.decoder.embed_tokens.weight.T
+
+
+class WhisperStaticCacheStep(torch.nn.Module):
+    """One decode step with a static self-attention cache, the HF decoder's weights in plain torch ops.
+
+    (token [1, 1] int64, pos [1] int64, encoder states [1, S, d_model], self-attention keys and
+    values [layers, heads, max_len, head_dim]) -> (logits [1, 1, vocab], keys, values with the
+    token's key and value written at `pos`). Cache positions after `pos` are masked out, so their
+    contents do not matter; the cross-attention keys and values are computed from the encoder
+    states in the step. Every shape is static: one compiled graph serves every position."""
+
+    def __init__(self, decoder: torch.nn.Module) -> None:
+        super().__init__()
+        self.decoder = decoder
+        cfg = decoder.config
+        self.heads = int(cfg.decoder_attention_heads)
+        self.head_dim = int(cfg.d_model) // self.heads
+        self.max_len = int(cfg.max_target_positions)
+
+    def empty_cache(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        shape = (len(self.decoder.layers), self.heads, self.max_len, self.head_dim)
+        return torch.zeros(shape), torch.zeros(shape)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        # [1, n, d_model] -> [heads, n, head_dim]
+        return x.view(x.shape[1], self.heads, self.head_dim).transpose(0, 1)
+
+    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        # q [heads, 1, head_dim] (already scaled), k/v [heads, n, head_dim] -> [1, 1, d_model]
+        scores = q @ k.transpose(1, 2)
+        if mask is not None:
+            scores = scores + mask
+        out = torch.softmax(scores, dim=-1) @ v
+        return out.transpose(0, 1).reshape(1, 1, self.heads * self.head_dim)
+
+    def forward(self, token: torch.Tensor, pos: torch.Tensor, encoder_states: torch.Tensor,
+                keys: torch.Tensor, values: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        d = self.decoder
+        h = d.embed_tokens(token) + d.embed_positions.weight[pos].unsqueeze(0)
+        slots = torch.arange(self.max_len, device=token.device)
+        is_new = (slots == pos).view(1, self.max_len, 1)  # broadcast over [heads, max_len, head_dim]
+        mask = torch.where(slots > pos, torch.finfo(h.dtype).min, 0.0).to(h.dtype)  # [max_len]
+        new_keys: List[torch.Tensor] = []
+        new_values: List[torch.Tensor] = []
+        for i, layer in enumerate(d.layers):
+            sa = layer.self_attn
+            x = layer.self_attn_layer_norm(h)
+            q = self._split(sa.q_proj(x) * sa.scaling)
+            k_i = torch.where(is_new, self._split(sa.k_proj(x)), keys[i])
+            v_i = torch.where(is_new, self._split(sa.v_proj(x)), values[i])
+            new_keys.append(k_i)
+            new_values.append(v_i)
+            h = h + sa.out_proj(self._attend(q, k_i, v_i, mask))
+
+            ca = layer.encoder_attn
+            x = layer.encoder_attn_layer_norm(h)
+            q = self._split(ca.q_proj(x) * ca.scaling)
+            h = h + ca.out_proj(self._attend(q, self._split(ca.k_proj(encoder_states)),
+                                             self._split(ca.v_proj(encoder_states)), None))
+
+            x = layer.final_layer_norm(h)
+            h = h + layer.fc2(layer.activation_fn(layer.fc1(x)))
+        logits = d.layer_norm(h) @ d.embed_tokens.weight.T
+        return logits, torch.stack(new_keys), torch.stack(new_values)
+
+
+# Greedy decoding: the decoder starts from decoder_start_token_id (2) and two prompt tokens.
+WHISPER_GREEDY_PROMPT = (2, 7, 42)
+
+
+def whisper_greedy_decoder(seed: int = 0, init_std: float = 0.5) -> Tuple[torch.nn.Module, torch.Tensor]:
+    """The tiny Whisper decoder for greedy decoding, and 16 encoder states.
+
+    Weights drawn with std `init_std` (the config's 0.02 gives near-uniform logits and a greedy
+    loop that repeats one token); with the defaults the 14 greedy tokens after the prompt are
+    varied and every top-2 logit margin is clear."""
+    from transformers.models.whisper.modeling_whisper import WhisperDecoder
+
+    cfg = _whisper_config()
+    cfg.init_std = init_std
+    torch.manual_seed(seed)
+    decoder = WhisperDecoder(cfg).eval()
+    encoder_states = torch.randn(1, 16, 32, generator=torch.Generator().manual_seed(seed + 1))
+    return decoder, encoder_states
+
+
 def unet() -> Built:
     """Stable Diffusion's UNet2DConditionModel: channels (8, 16), one cross-attention down and up
     block, group norm of 4 groups, an 8x8 latent of 4 channels, 5 text states of width 16."""
