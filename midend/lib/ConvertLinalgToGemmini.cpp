@@ -67,12 +67,15 @@ linalg::FillOp zeroFillBefore(linalg::MatmulOp op, Value c) {
 /// The requantization the tile op does on an i8 C, as a `linalg.generic` that
 /// reads `acc` (identity map) and optionally an i32 bias (per column `(d0, d1)
 /// -> (d1)` or identity), writes an i8 MxN memref, and computes
-///   fptosi(minimumf(maximumf(roundeven(sitofp(acc [+ bias]) * scale), -128), 127)).
+///   fptosi(minimumf(maximumf(roundeven(sitofp(acc [+ bias]) * scale), -128), 127)),
+/// optionally followed by `arith.maxsi %i, 0 : i8` (ReLU on the int8 value, as
+/// mvout applies it after saturation).
 struct Requant {
   linalg::GenericOp op;
   Value bias; // null: none
   Value out;
   float scale = 1.0f;
+  bool relu = false;
 };
 
 bool isF32Const(Value v, float want) {
@@ -108,7 +111,14 @@ std::optional<Requant> matchRequant(linalg::GenericOp g, Value acc) {
   }
   Block &body = g.getRegion().front();
   auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  auto toI = yield.getValues()[0].getDefiningOp<arith::FPToSIOp>();
+  Value result = yield.getValues()[0];
+  if (auto mx = result.getDefiningOp<arith::MaxSIOp>()) {
+    if (!matchPattern(mx.getRhs(), m_Zero()))
+      return std::nullopt;
+    r.relu = true;
+    result = mx.getLhs();
+  }
+  auto toI = result.getDefiningOp<arith::FPToSIOp>();
   if (!toI)
     return std::nullopt;
   auto hi = toI.getIn().getDefiningOp<arith::MinimumFOp>();
@@ -140,7 +150,7 @@ std::optional<Requant> matchRequant(linalg::GenericOp g, Value acc) {
   }
   // Nothing else in the body (constants aside).
   size_t ops = llvm::count_if(body, [](Operation &o) { return !isa<arith::ConstantOp>(o); });
-  if (ops != size_t(r.bias ? 8 : 7))
+  if (ops != size_t(7 + (r.bias ? 1 : 0) + (r.relu ? 1 : 0)))
     return std::nullopt;
   return r;
 }
@@ -201,7 +211,8 @@ FailureOr<unsigned> buddy::gemmini::convertLinalgToGemmini(func::FuncOp f,
       b.setInsertionPoint(rq->op);
       buddy::gemmini::TileMatmulOp::create(b, op.getLoc(), a, bm, rq->out, rq->bias,
                                            b.getF32FloatAttr(rq->scale),
-                                           b.getStringAttr(dataflow), /*relu=*/nullptr);
+                                           b.getStringAttr(dataflow),
+                                           rq->relu ? b.getUnitAttr() : nullptr);
       rq->op.erase();
       op.erase();
       fill.erase();

@@ -8,124 +8,36 @@ reference sequence of support/gemmini_tiling.py on the host model. Skipped only 
 riscv64-linux-gnu-g++, llc-22 or qemu-riscv64-static."""
 from __future__ import annotations
 
-import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from buddy._runtime import gemmini
-from buddy.toolchain import ToolNotFound, buddy_opt_path, find_tool
+from support import gemmini_qemu as gq
 from support import gemmini_replay as gr
 from support import gemmini_tiling as gt
+from support.gemmini_qemu import Tools, parse_counters, reference_counters
 
-ROOT = Path(__file__).resolve().parents[3]
-RUNTIME = ROOT / "runtime" / "gemmini"
+RUNTIME = gq.RUNTIME
 DRIVER = Path(__file__).with_name("qemu_matmul_main.cpp")
 C_INTERFACE = "attributes {llvm.emit_c_interface} "
-TO_LLVM = ["--buddy-lower-gemmini", "--convert-scf-to-cf", "--buddy-convert-gemmini-to-llvm",
-           "--finalize-memref-to-llvm", "--convert-arith-to-llvm", "--convert-cf-to-llvm",
-           "--convert-func-to-llvm",
-           "--reconcile-unrealized-casts"]
-# Debian's riscv64-linux-gnu-g++ targets rv64gc / lp64d; the kernel object must match.
-LLC_FLAGS = ["-mtriple=riscv64-unknown-linux-gnu", "-mattr=+m,+a,+f,+d,+c",
-             "-target-abi=lp64d", "-O2", "-filetype=obj"]
-CXX_FLAGS = ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror"]
-
-
-@dataclass(frozen=True)
-class Tools:
-    cxx: Path
-    llc: Path
-    qemu: Path
-    translate: Path
-
-
-def _which(name: str) -> Path:
-    found = shutil.which(name)
-    if not found:
-        pytest.skip(f"{name} not found (apt-get install g++-riscv64-linux-gnu llvm-22 "
-                    "qemu-user-static)")
-    return Path(found)
-
-
-@pytest.fixture(scope="module")
-def tools() -> Tools:
-    cxx, qemu = _which("riscv64-linux-gnu-g++"), _which("qemu-riscv64-static")
-    try:
-        llc = find_tool("llc-22")
-    except ToolNotFound as e:
-        pytest.skip(str(e))
-    return Tools(cxx, llc, qemu, find_tool("mlir-translate"))
-
-
-@pytest.fixture(scope="module")
-def sim_objects(tools: Tools, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """RoccTrap.o and Model.o for riscv64, compiled once per module."""
-    out = tmp_path_factory.mktemp("gemmini-sim")
-    objs = []
-    for src in (RUNTIME / "sim" / "RoccTrap.cpp", RUNTIME / "lib" / "Model.cpp"):
-        obj = out / (src.stem + ".o")
-        subprocess.run(["nice", "-n", "10", str(tools.cxx), *CXX_FLAGS,
-                        "-I", str(RUNTIME / "include"), "-c", str(src), "-o", str(obj)],
-                       check=True)
-        objs.append(obj)
-    return objs
+CXX_FLAGS = gq.CXX_FLAGS
+# `tools` and `sim_objects` are fixtures of conftest.py.
 
 
 def build(tools: Tools, sim: list[Path], mlir_text: str, tmp: Path, passes: list[str], *,
           c_elem: str = "int8_t", bias_rank: int = 0, defines: tuple[str, ...] = ()) -> Path:
     """The static riscv64 executable of `mlir_text`'s @f (after `passes`) and the driver."""
-    llvm_mlir = subprocess.run([str(buddy_opt_path()), *passes, *TO_LLVM], input=mlir_text,
-                               capture_output=True, text=True, check=True).stdout
-    ll = tmp / "f.ll"
-    subprocess.run([str(tools.translate), "--mlir-to-llvmir", "-o", str(ll)], input=llvm_mlir,
-                   text=True, check=True)
-    kernel = tmp / "f.o"
-    subprocess.run(["nice", "-n", "10", str(tools.llc), *LLC_FLAGS, str(ll), "-o", str(kernel)],
-                   check=True)
-    exe = tmp / "matmul"
-    subprocess.run(["nice", "-n", "10", str(tools.cxx), *CXX_FLAGS, "-static",
-                    "-I", str(RUNTIME / "sim"), f"-DC_ELEM={c_elem}", f"-DBIAS_RANK={bias_rank}",
-                    *(f"-D{d}" for d in defines), str(DRIVER), str(kernel), *map(str, sim),
-                    "-o", str(exe)], check=True)
-    return exe
+    kernel = gq.kernel_object(tools, mlir_text, tmp, passes)
+    return gq.link(tools, sim, DRIVER, kernel, tmp / "matmul",
+                   (f"C_ELEM={c_elem}", f"BIAS_RANK={bias_rank}", *defines))
 
 
 def run(tools: Tools, exe: Path, tmp: Path, m: int, n: int, k: int,
         check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(tools.qemu), str(exe), str(m), str(n), str(k), str(tmp)],
                           capture_output=True, text=True, check=check, timeout=600)
-
-
-def parse_counters(stdout: str) -> dict[str, int]:
-    return {key: int(value) for key, value in (line.split() for line in stdout.splitlines())}
-
-
-FUNCT_NAMES = {gt.CONFIG: "config", gt.MVIN2: "mvin2", gt.MVIN: "mvin", gt.MVOUT: "mvout",
-               gt.COMPUTE_PRELOADED: "compute_preloaded", gt.PRELOAD: "preload",
-               gt.COMPUTE_ACCUMULATED: "compute_accumulated", gt.FLUSH: "flush",
-               gt.MVIN3: "mvin3"}
-
-
-def reference_counters(a: np.ndarray, b: np.ndarray, c: np.ndarray, bias: np.ndarray | None,
-                       *, scale: float, dataflow: str, bias_per_row: bool) -> dict[str, int]:
-    """The counters, in the report's keys, of the reference sequence (gemmini_tiling.py) run
-    on the host model with copies of the operands."""
-    model = gemmini.Model()
-    addrs = [model.map(x.copy()) if x is not None else None for x in (a, b, c, bias)]
-    m, k = a.shape
-    prog = gt.tiled_matmul(addrs[0], addrs[1], addrs[2], addrs[3], m, b.shape[1], k,
-                           bias_per_row=bias_per_row, scale=scale,
-                           dataflow=gt.WS if dataflow == "ws" else gt.OS)
-    model.run(prog)
-    cnt = model.counters()
-    out = {"traps": len(prog), "instructions": cnt["instructions"], "bytes_in": cnt["bytes_in"],
-           "bytes_out": cnt["bytes_out"], "macs": cnt["macs"]}
-    out.update({f"funct.{FUNCT_NAMES[f]}": v for f, v in cnt["by_funct"].items() if v})
-    return out
 
 
 def write_inputs(tmp: Path, a: np.ndarray, b: np.ndarray, c: np.ndarray,
