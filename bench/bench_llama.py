@@ -40,6 +40,12 @@ KV_CACHE_MIB = 30 * 2 * 3 * MAX_LEN * 64 * 4 / 2**20  # SmolLM2: layers x (K, V)
 
 
 def _rss_mib() -> float:
+    """This process's peak RSS (VmHWM). Not ru_maxrss: Linux carries that across fork + exec,
+    so a child of the driver (which held a 1 GiB array for the bandwidth probe) reads the
+    driver's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
