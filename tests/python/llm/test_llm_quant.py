@@ -139,9 +139,9 @@ def test_bf16_dequantizes_and_quantized_bf16_is_refused(tmp_path: Path) -> None:
 def test_unsupported_quant_type_names_the_tensor(tmp_path: Path) -> None:
     """A block type Buddy neither keeps nor dequantizes: the error names tensor and type."""
     hf = tiny_hf(seed=5)
-    p = tmp_path / "tiny-q5.gguf"
-    write_tiny_gguf(p, hf, {"blk.2.ffn_gate.weight": QT.Q5_0})
-    with pytest.raises(UnsupportedModelError, match=r"blk\.2\.ffn_gate\.weight.*Q5_0"):
+    p = tmp_path / "tiny-q5_1.gguf"
+    write_tiny_gguf(p, hf, {"blk.2.ffn_gate.weight": QT.Q5_1})
+    with pytest.raises(UnsupportedModelError, match=r"blk\.2\.ffn_gate\.weight.*Q5_1"):
         LlamaStatic.from_gguf(str(p), 16)
 
 
