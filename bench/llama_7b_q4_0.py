@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -92,6 +93,16 @@ def write_gguf(path: Path, seed: int, layers: int, log: Any) -> None:
     os.replace(tmp, path)
 
 
+def _failure(p: "subprocess.CompletedProcess[str]") -> str:
+    """Why a Buddy run gave no result: a signal (the OOM killer sends SIGKILL), or its last stderr line."""
+    if p.returncode < 0:
+        sig = signal.Signals(-p.returncode).name
+        hint = " (out of memory? the kernel's OOM killer sends SIGKILL)" if sig == "SIGKILL" else ""
+        return f"killed by {sig}{hint}"
+    last = (p.stderr.strip().splitlines() or ["no output on stderr"])[-1]
+    return f"exit code {p.returncode}: {last}"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gguf", type=Path, default=Path("/tmp/buddy-7b/llama7b-q4_0.gguf"),
@@ -127,8 +138,7 @@ def main() -> int:
                             "--new-tokens", str(a.new_tokens)],
                            capture_output=True, text=True, check=False, timeout=a.timeout)
         line = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")]
-        r = (json.loads(line[-1][len("RESULT "):]) if p.returncode == 0 and line else
-             {"error": (p.stderr.strip().splitlines() or ["no output"])[-1]})
+        r = json.loads(line[-1][len("RESULT "):]) if p.returncode == 0 and line else {"error": _failure(p)}
         r["wall_s"] = round(time.perf_counter() - t0, 1)  # the first run includes the cold start
         runs["buddy"].append(r)
         log(f"buddy run {rep + 1}: {r}")

@@ -273,7 +273,8 @@ class LlamaStatic(_Compute):
         modules become `buddy.quant.QuantLinear` (float32 activations only) or
         `buddy.quant.QuantEmbedding` and take no ``.weight`` from `state`. When the LM head's
         planes are the embedding's (a tied table), both modules share one set of buffers."""
-        m = cls(config, max_len, dtype)
+        with torch.device("meta"):  # no float copy of the weights: a 7B Q4_0 file would need 27 GB
+            m = cls(config, max_len, dtype)
         if quantized:
             if dtype != torch.float32:
                 raise ValueError(f"quantized linear layers compute in float32, not {dtype}: "
@@ -285,14 +286,25 @@ class LlamaStatic(_Compute):
         if missing:
             raise KeyError(f"weights missing from the checkpoint: {missing[:5]}"
                            f"{' ...' if len(missing) > 5 else ''}")
-        with torch.no_grad():
-            for name, t in own.items():
-                src = state[name]
-                if tuple(src.shape) != tuple(t.shape):
-                    raise ValueError(f"weight {name}: checkpoint shape {tuple(src.shape)} "
-                                     f"!= model shape {tuple(t.shape)}")
-                t.copy_(src.to(dtype))
+        for name, t in own.items():
+            src = state[name]
+            if tuple(src.shape) != tuple(t.shape):
+                raise ValueError(f"weight {name}: checkpoint shape {tuple(src.shape)} "
+                                 f"!= model shape {tuple(t.shape)}")
+        m.load_state_dict({k: state[k].detach().to(dtype) for k in own}, strict=False, assign=True)
+        m._materialize(config)
         return m
+
+    def _materialize(self, config: Any) -> None:
+        """After a meta-device build and `load_state_dict(assign=True)`: tie the LM head to the
+        embedding again (assign replaced both parameters) and compute the RoPE tables."""
+        if getattr(config, "tie_word_embeddings", False) and isinstance(self.lm_head, nn.Linear) \
+                and isinstance(self.model.embed_tokens, nn.Embedding):
+            self.lm_head.weight = self.model.embed_tokens.weight
+        self.rope_cos, self.rope_sin = rope_tables(config, self.max_len, self.head_dim)
+        left = [n for n, t in [*self.named_parameters(), *self.named_buffers()] if t.is_meta]
+        if left:
+            raise RuntimeError(f"LlamaStatic: {left[:3]} still on the meta device after loading")
 
     def _quantize(self, planes: Mapping[str, Any]) -> None:
         from buddy.quant import QuantEmbedding, QuantLinear
