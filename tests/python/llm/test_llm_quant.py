@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 pytest.importorskip("gguf")
 pytest.importorskip("transformers")
@@ -134,6 +135,43 @@ def test_bf16_dequantizes_and_quantized_bf16_is_refused(tmp_path: Path) -> None:
     g = load_gguf(p, quantized=True)
     with pytest.raises(ValueError, match="float32"):
         LlamaStatic.from_state_dict(g.config, g.state_dict, 16, torch.bfloat16, quantized=g.quantized)
+
+
+class _CpuAllocations(TorchDispatchMode):
+    """Records the bytes of every tensor an aten factory op allocates on the CPU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        out = func(*args, **(kwargs or {}))
+        if func in (torch.ops.aten.empty.memory_format, torch.ops.aten.empty_strided.default) \
+                and isinstance(out, torch.Tensor) and out.device.type == "cpu":
+            self.sizes.append(out.numel() * out.element_size())
+        return out
+
+
+def test_quantized_model_never_allocates_float_layers(tmp_path: Path) -> None:
+    """from_state_dict builds on the meta device: no float copy of a quantized layer is ever
+    made (a 7B Q4_0 file used to build 27 GB of f32 before swapping in the planes and was
+    OOM-killed), and float weights are the checkpoint's own tensors, not copies."""
+    hf = tiny_hf(seed=6)
+    p = tmp_path / "tiny-q8.gguf"
+    names = [f"blk.{i}.{n}.weight" for i in range(4) for n in ("ffn_gate", "ffn_up", "ffn_down")]
+    write_tiny_gguf(p, hf, {n: QT.Q8_0 for n in names})
+    g = load_gguf(p, quantized=True)
+    f32_layer = hf.model.layers[0].mlp.gate_proj.weight.numel() * 4
+    with _CpuAllocations() as seen:
+        m = LlamaStatic.from_state_dict(g.config, g.state_dict, 16, quantized=g.quantized)
+    assert all(n < f32_layer for n in seen.sizes), (sorted(seen.sizes)[-3:], f32_layer)
+    assert m.model.norm.weight.data_ptr() == g.state_dict["model.norm.weight"].data_ptr()
+    assert not m.rope_cos.is_meta and not m.lm_head.weight.is_meta
+    ref = LlamaStatic.from_gguf(str(p), 16, torch.float32)
+    tokens = torch.tensor([[3, 1, 4, 1, 5]])
+    with torch.no_grad():
+        torch.testing.assert_close(m.prefill(tokens, torch.tensor([4]))[0],
+                                   ref.prefill(tokens, torch.tensor([4]))[0], rtol=0, atol=1e-4)
 
 
 def test_unsupported_quant_type_names_the_tensor(tmp_path: Path) -> None:
