@@ -13,7 +13,7 @@ a line-based description the C++ runner reads:
     weights <path>                      # the shared .bwt
     tokenizer <gguf path | ->
     model <n_layers> <n_kv_heads> <max_len> <head_dim> <vocab>
-    graph decode <entry> <n args>
+    graph decode <entry> <n args> <span>  # one per decode span (buddy.llm.compiled.decode_spans)
     arg <param|input|output> <name> <dtype> <rank> <dims...>   # n times, in call order
     graph prefill <entry> <n args>      # S is the shape of its first input
     ...
@@ -64,7 +64,7 @@ def main(argv=None) -> int:
     import torch
 
     from buddy.llm import Generator, LlamaStatic, SamplingConfig
-    from buddy.llm.compiled import DECODE_ENTRY, CompiledLlama, prefill_entry
+    from buddy.llm.compiled import CompiledLlama, decode_entry, decode_spans, prefill_entry
 
     out = a.out
     out.mkdir(parents=True, exist_ok=True)
@@ -80,7 +80,8 @@ def main(argv=None) -> int:
         if path.is_file():
             tokenizer = str(path.resolve())
         buckets = sorted(set(a.prefill or [32, 128]))
-    entries = [DECODE_ENTRY] + [prefill_entry(s) for s in buckets]
+    spans = decode_spans(a.max_len)
+    entries = [decode_entry(t, a.max_len) for t in spans] + [prefill_entry(s) for s in buckets]
     if a.graphs is not None and sorted(a.graphs.split(",")) != sorted(entries):
         print(f"import_llama: --graphs {a.graphs} does not match the graphs this import compiles "
               f"({','.join(entries)}; --prefill decides the llama_prefill_<S> buckets)", file=sys.stderr)
@@ -96,26 +97,28 @@ def main(argv=None) -> int:
     lines = [f"weights {runner.weights_path}", f"tokenizer {tokenizer}",
              f"model {sp.n_layers} {sp.n_kv} {sp.max_len} {sp.head_dim} {sp.vocab_size}"]
 
-    def graph(kind: str, entry: str, cg) -> None:
+    def graph(kind: str, entry: str, cg, extra: str = "") -> None:
         manifest = json.loads((cg.dir / "manifest.json").read_text())
         if manifest["symbol"] != f"_buddy_{entry}":
             raise RuntimeError(f"{cg.dir}: exports {manifest['symbol']}, expected _buddy_{entry}")
         shutil.copyfile(cg.dir / manifest["object"], out / f"{entry}.o")
-        lines.append(f"graph {kind} {entry} {len(cg.signature)}")
+        lines.append(f"graph {kind} {entry} {len(cg.signature)}{extra}")
         for s in cg.signature:
             lines.append(f"arg {s.role} {s.name} {s.dtype} {len(s.shape)} {' '.join(map(str, s.shape))}".rstrip())
 
-    graph("decode", DECODE_ENTRY, runner.decode_graph)
+    runner.prepare_decode(0, sp.max_len - 1)  # every span's graph, compiled concurrently
+    for t in spans:
+        graph("decode", decode_entry(t, sp.max_len), runner.decode_graph_of(t), f" {t}")
     for s in buckets:
         graph("prefill", prefill_entry(s), runner.prefill_graph(s))
     (out / "llama.spec").write_text("\n".join(lines) + "\n")
     if a.model == "tiny":
         prompt = [1, 17, 5, 42, 9]
+        # as many tokens as fit the cache: the decode steps cross every span boundary
+        cfg = SamplingConfig(max_new_tokens=a.max_len - len(prompt), stop_at_eos=False)
         with torch.no_grad():
-            res = Generator(runner, None, prefill_buckets=buckets).generate(
-                prompt, SamplingConfig(max_new_tokens=24, stop_at_eos=False))
-            ref = Generator(model, None, prefill_buckets=buckets).generate(
-                prompt, SamplingConfig(max_new_tokens=24, stop_at_eos=False))
+            res = Generator(runner, None, prefill_buckets=buckets).generate(prompt, cfg)
+            ref = Generator(model, None, prefill_buckets=buckets).generate(prompt, cfg)
         if res.tokens != ref.tokens:
             print(f"import_llama: compiled tokens {res.tokens} != eager {ref.tokens}", file=sys.stderr)
             return 1

@@ -6,7 +6,7 @@
 // lists), memory-maps the shared weight file (buddy::WeightFile), tokenizes with Buddy's C++
 // tokenizer (buddy::Text over the GGUF tokenizer), runs prefill then decode with ONE pair of
 // KV-cache buffers (prefill writes them as out-params, decode updates the new rows in
-// place), streams the text and prints prompt tok/s, decode tok/s, time to first token and
+// place; a step at position p runs the decode graph of the smallest span > p), streams the text and prints prompt tok/s, decode tok/s, time to first token and
 // peak RSS.
 #include "buddy/LinkedGraphs.h"
 #include "buddy/MemRef.h"
@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <random>
@@ -47,6 +48,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Graph {
   std::string kind, entry;
+  int64_t span = 0;  // decode: the cache positions it attends to (0 in the spec: all)
   buddy::Signature sig;
   std::vector<std::string> roles;
 };
@@ -86,7 +88,11 @@ Spec readSpec(const std::string &path) {
       Graph g;
       size_t n = 0;
       if (!(ls >> g.kind >> g.entry >> n))
-        bad("expected 'graph kind entry n'");
+        bad("expected 'graph kind entry n [span]'");
+      if (!(ls >> g.span))
+        g.span = 0;
+      else if (g.kind != "decode" || g.span < 1)
+        bad("a span is a positive length of a decode graph");
       s.graphs.push_back(g);
     } else if (key == "arg") {
       if (s.graphs.empty())
@@ -113,6 +119,13 @@ Spec readSpec(const std::string &path) {
   }
   if (s.weights.empty() || s.layers <= 0 || s.graphs.empty())
     fail(path + ": incomplete spec (weights/model/graph missing)");
+  for (Graph &g : s.graphs) {
+    if (g.kind == "decode" && g.span == 0)
+      g.span = s.maxLen;
+    if (g.span > s.maxLen)
+      fail(path + ": decode graph '" + g.entry + "' spans " + std::to_string(g.span) +
+           " positions, more than the cache's " + std::to_string(s.maxLen));
+  }
   return s;
 }
 
@@ -267,7 +280,17 @@ int32_t pick(const float *logits, int64_t vocab, const Options &o, std::mt19937_
   return idx[d(rng)];
 }
 
+/// Peak resident set of this process: VmHWM (Linux). Not getrusage's ru_maxrss, which Linux
+/// carries across fork + exec, so a runner started by a large process would report its peak.
 double peakRssMiB() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  double kib = 0;
+  while (status >> key) {
+    if (key == "VmHWM:" && status >> kib)
+      return kib / 1024.0;
+    status.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_maxrss) / 1024.0;
@@ -305,11 +328,13 @@ int run(const Options &o) {
     fail("prompt of " + std::to_string(n) + " tokens is longer than the KV cache (" +
          std::to_string(spec.maxLen) + " positions)");
 
-  // The smallest compiled prefill bucket that holds the prompt.
-  const Graph *decodeG = nullptr, *prefillG = nullptr;
+  // The decode graphs by span (a step at position p runs the smallest span > p), and the
+  // smallest compiled prefill bucket that holds the prompt.
+  std::vector<const Graph *> decodeGs;
+  const Graph *prefillG = nullptr;
   for (const Graph &g : spec.graphs) {
     if (g.kind == "decode")
-      decodeG = &g;
+      decodeGs.push_back(&g);
     else if (g.kind == "prefill" && g.sig.args.size() > 0) {
       int64_t s = 0;
       for (size_t i = 0; i < g.roles.size(); ++i)
@@ -320,28 +345,47 @@ int run(const Options &o) {
         prefillG = &g;
     }
   }
-  if (!decodeG)
-    fail(o.spec + ": no decode graph");
+  std::sort(decodeGs.begin(), decodeGs.end(),
+            [](const Graph *a, const Graph *b) { return a->span < b->span; });
+  if (decodeGs.empty() || decodeGs.back()->span != spec.maxLen)
+    fail(o.spec + ": no decode graph over the whole cache (" + std::to_string(spec.maxLen) +
+         " positions)");
   if (!prefillG)
     fail("prompt of " + std::to_string(n) + " tokens is longer than every compiled prefill "
          "bucket (rebuild with a larger --prefill)");
 
-  Runner decode(*decodeG, weights, o.spec), prefill(*prefillG, weights, o.spec);
-  for (Runner *r : {&decode, &prefill}) {  // output #0: the logits
+  Runner prefill(*prefillG, weights, o.spec);
+  std::vector<std::unique_ptr<Runner>> decodes;
+  for (const Graph *g : decodeGs)
+    decodes.push_back(std::make_unique<Runner>(*g, weights, o.spec));
+  std::vector<Runner *> all{&prefill};
+  for (auto &d : decodes)
+    all.push_back(d.get());
+  for (Runner *r : all) {  // output #0: the logits
     const buddy::TensorSpec &logits = r->graph().sig.args[r->index("output", 0)];
     if (logits.dtype != buddy::DType::F32)
       fail(r->graph().entry + ": logits '" + logits.name +
            "' are not f32; buddy-llama-run samples f32 logits only");
   }
-  // The caches take the decode graph's dtype (f32, or bf16 for a bf16 model).
-  buddy::DType cacheType = decodeG->sig.args[decode.index("input", 2)].dtype;
+  // One pair of caches for all graphs, in the decode graphs' dtype (f32, or bf16 for a bf16
+  // model).
+  Runner &full = *decodes.back();
+  buddy::DType cacheType = full.graph().sig.args[full.index("input", 2)].dtype;
   buddy::Shape cacheShape{spec.layers, spec.kvHeads, spec.maxLen, spec.headDim};
   buddy::MemRef kCache = buddy::MemRef::allocate(cacheType, cacheShape);
   buddy::MemRef vCache = buddy::MemRef::allocate(cacheType, cacheShape);
   prefill.bind(prefill.index("output", 1), kCache);
   prefill.bind(prefill.index("output", 2), vCache);
-  decode.bind(decode.index("input", 2), kCache);
-  decode.bind(decode.index("input", 3), vCache);
+  for (auto &d : decodes) {
+    d->bind(d->index("input", 2), kCache);
+    d->bind(d->index("input", 3), vCache);
+  }
+  auto decodeAt = [&](int64_t pos) -> Runner & {
+    for (auto &d : decodes)
+      if (pos < d->graph().span)
+        return *d;
+    fail("decode position " + std::to_string(pos) + " is outside the KV cache");
+  };
 
   std::mt19937_64 rng(o.seed);
   std::unique_ptr<buddy::StreamDecoder> stream;
@@ -361,9 +405,6 @@ int run(const Options &o) {
   std::vector<int32_t> out;
   int32_t next = pick(logits, spec.vocab, o, rng);
   auto tFirst = Clock::now();
-  auto *decTok = static_cast<int64_t *>(decode.arg(decode.index("input", 0)).data());
-  auto *decPos = static_cast<int64_t *>(decode.arg(decode.index("input", 1)).data());
-  const float *decLogits = static_cast<const float *>(decode.arg(decode.index("output", 0)).data());
   std::string stop = "length";
   int64_t pos = n;
   while (true) {
@@ -373,25 +414,28 @@ int run(const Options &o) {
     if (tok && next == tok->eosId() && o.expect.empty()) { stop = "eos"; break; }
     if (static_cast<int>(out.size()) >= o.maxNew) break;
     if (pos >= spec.maxLen) { stop = "cache_full"; break; }
-    *decTok = next;
-    *decPos = pos++;
-    decode();
-    next = pick(decLogits, spec.vocab, o, rng);
+    Runner &d = decodeAt(pos);
+    *static_cast<int64_t *>(d.arg(d.index("input", 0)).data()) = next;
+    *static_cast<int64_t *>(d.arg(d.index("input", 1)).data()) = pos++;
+    d();
+    next = pick(static_cast<const float *>(d.arg(d.index("output", 0)).data()), spec.vocab, o, rng);
   }
   auto tEnd = Clock::now();
   std::cout << "\n";
   double ttft = std::chrono::duration<double>(tFirst - t0).count();
   double dec = std::chrono::duration<double>(tEnd - tFirst).count();
   size_t nDec = out.size() - 1;
-  std::ostringstream ids;
+  std::ostringstream ids, spans;
+  for (size_t i = 0; i < decodes.size(); ++i)
+    spans << (i ? "," : "") << decodes[i]->graph().span;
   for (size_t i = 0; i < out.size(); ++i)
     ids << (i ? "," : "") << out[i];
   std::cerr << "tokens: " << ids.str() << "\n";
   std::fprintf(stderr,
                "prompt: %lld tokens, %.1f tok/s | time to first token: %.1f ms | decode: %zu "
-               "tokens, %.1f tok/s | stop: %s | peak RSS: %.0f MiB | engine: buddy C++\n",
+               "tokens, %.1f tok/s | stop: %s | peak RSS: %.0f MiB | decode spans: %s | engine: buddy C++\n",
                static_cast<long long>(n), n / ttft, ttft * 1000, nDec,
-               nDec && dec > 0 ? nDec / dec : NAN, stop.c_str(), peakRssMiB());
+               nDec && dec > 0 ? nDec / dec : NAN, stop.c_str(), peakRssMiB(), spans.str().c_str());
   if (!o.expect.empty()) {
     std::vector<int32_t> want = jsonIds(o.expect, "tokens");
     if (want != out) {

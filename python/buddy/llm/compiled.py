@@ -638,6 +638,13 @@ class CompiledLlama:
         compiled if missing)."""
         return self._get_decode(self.max_len).graph
 
+    def decode_graph_of(self, span: int) -> CompiledGraph:
+        """The compiled decode graph attending to `span` positions, one of `spans` (entry
+        `decode_entry(span, max_len)`; compiled if missing)."""
+        if int(span) not in self.spans:
+            raise ValueError(f"decode span {span} is not one of {self.spans}")
+        return self._get_decode(int(span)).graph
+
     def prepare_decode(self, first: int, last: int) -> None:
         """Compile (or load from the cache) the decode graphs that steps at positions
         `first..last` run, so that none compiles in the middle of a generation."""
