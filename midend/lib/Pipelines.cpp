@@ -34,8 +34,33 @@ using namespace mlir;
 
 namespace {
 
+/// The options of every named pipeline: the entry's rename and its packed
+/// interface (the same names and meaning in each).
+template <typename T>
+struct EntryCLOptions : PassPipelineOptions<T> {
+  detail::PassOptions::Option<bool> packedInterface{
+      *this, "packed-interface",
+      llvm::cl::desc("Emit C wrappers and the `_buddy_<f>(void**)` entry "
+                     "points (buddy-emit-packed-interface)"),
+      llvm::cl::init(true)};
+  detail::PassOptions::Option<std::string> renameFrom{
+      *this, "rename-from",
+      llvm::cl::desc("Rename this entry function first (buddy-rename-entry); "
+                     "empty = no rename"),
+      llvm::cl::init("")};
+  detail::PassOptions::Option<std::string> renameTo{
+      *this, "rename-to",
+      llvm::cl::desc("New name of the `rename-from` function"),
+      llvm::cl::init("")};
+  template <typename Options> void copyEntryTo(Options &o) const {
+    o.packedInterface = packedInterface;
+    o.renameFrom = renameFrom;
+    o.renameTo = renameTo;
+  }
+};
+
 /// The registered pipeline's option string; converts to buddy::CpuPipelineOptions.
-struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
+struct CpuPipelineCLOptions : EntryCLOptions<CpuPipelineCLOptions> {
   Option<std::string> target{
       *this, "target",
       llvm::cl::desc("Vector ISA: avx512 (16 f32 lanes), avx2 (8), "
@@ -141,11 +166,6 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
       llvm::cl::desc("Free bufferization's temporaries (buffer-deallocation-pipeline); "
                      "0 only where MLIR 22 cannot lower the deallocation"),
       llvm::cl::init(true)};
-  Option<bool> packedInterface{
-      *this, "packed-interface",
-      llvm::cl::desc("Emit C wrappers and the `_buddy_<f>(void**)` entry "
-                     "points (buddy-emit-packed-interface)"),
-      llvm::cl::init(true)};
   Option<bool> kernels{
       *this, "kernels",
       llvm::cl::desc("Buddy kernels (GEMM/GEMV, conv/pooling, elementwise "
@@ -153,21 +173,11 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
                      "-> (parallel) loops (the softmax/RMSNorm row kernels "
                      "stay: nothing else lowers linalg.softmax)"),
       llvm::cl::init(true)};
-  Option<std::string> renameFrom{
-      *this, "rename-from",
-      llvm::cl::desc("Rename this entry function first (buddy-rename-entry); "
-                     "empty = no rename"),
-      llvm::cl::init("")};
-  Option<std::string> renameTo{
-      *this, "rename-to",
-      llvm::cl::desc("New name of the `rename-from` function"),
-      llvm::cl::init("")};
   buddy::CpuPipelineOptions toStruct() const {
     buddy::CpuPipelineOptions o;
+    copyEntryTo(o);
     o.target = target;
     o.kernels = kernels;
-    o.renameFrom = renameFrom;
-    o.renameTo = renameTo;
     o.threads = threads;
     o.mr = mr;
     o.nr = nr;
@@ -191,40 +201,22 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
     o.convCBlock = convCBlock;
     o.convGemm1x1 = convGemm1x1;
     o.fromTosa = fromTosa;
-    o.packedInterface = packedInterface;
     o.deallocation = deallocation;
     return o;
   }
 };
 
-
 /// The option string of `--buddy-gemmini-pipeline`; converts to
 /// buddy::GemminiPipelineOptions.
-struct GemminiPipelineCLOptions : PassPipelineOptions<GemminiPipelineCLOptions> {
+struct GemminiPipelineCLOptions : EntryCLOptions<GemminiPipelineCLOptions> {
   Option<std::string> dataflow{
       *this, "dataflow",
       llvm::cl::desc("Systolic-array dataflow of the tile ops: ws or os"),
       llvm::cl::init("ws")};
-  Option<bool> packedInterface{
-      *this, "packed-interface",
-      llvm::cl::desc("Emit C wrappers and the `_buddy_<f>(void**)` entry "
-                     "points (buddy-emit-packed-interface)"),
-      llvm::cl::init(true)};
-  Option<std::string> renameFrom{
-      *this, "rename-from",
-      llvm::cl::desc("Rename this entry function first (buddy-rename-entry); "
-                     "empty = no rename"),
-      llvm::cl::init("")};
-  Option<std::string> renameTo{
-      *this, "rename-to",
-      llvm::cl::desc("New name of the `rename-from` function"),
-      llvm::cl::init("")};
   buddy::GemminiPipelineOptions toStruct() const {
     buddy::GemminiPipelineOptions o;
+    copyEntryTo(o);
     o.dataflow = dataflow;
-    o.packedInterface = packedInterface;
-    o.renameFrom = renameFrom;
-    o.renameTo = renameTo;
     return o;
   }
 };
@@ -242,6 +234,14 @@ std::optional<TargetDefaults> defaultsFor(llvm::StringRef target) {
   if (target == "neon" || target == "generic")
     return TargetDefaults{4, 6, 16};
   return std::nullopt;
+}
+
+/// Prints `bad`, a verify message, on llvm::errs(); whether there was one.
+bool rejected(const std::string &bad) {
+  if (bad.empty())
+    return false;
+  llvm::errs() << bad << "\n";
+  return true;
 }
 
 /// Why a rename-from/rename-to pair of `pipeline` is bad, or "".
@@ -326,11 +326,8 @@ std::string buddy::verifyCpuPipelineOptions(const CpuPipelineOptions &o) {
 
 LogicalResult buddy::buildCpuPipeline(OpPassManager &pm,
                                       const CpuPipelineOptions &o) {
-  std::string bad = verifyCpuPipelineOptions(o);
-  if (!bad.empty()) {
-    llvm::errs() << bad << "\n";
+  if (rejected(verifyCpuPipelineOptions(o)))
     return failure();
-  }
   TargetDefaults d = *defaultsFor(o.target);
   int64_t mr = o.mr > 0 ? o.mr : d.mr;
   int64_t nr = o.nr > 0 ? o.nr : d.nr;
@@ -483,11 +480,8 @@ std::string buddy::verifyGemminiPipelineOptions(const GemminiPipelineOptions &o)
 
 LogicalResult buddy::buildGemminiPipeline(OpPassManager &pm,
                                           const GemminiPipelineOptions &o) {
-  std::string bad = verifyGemminiPipelineOptions(o);
-  if (!bad.empty()) {
-    llvm::errs() << bad << "\n";
+  if (rejected(verifyGemminiPipelineOptions(o)))
     return failure();
-  }
   addRenameEntry(pm, o.renameFrom, o.renameTo);
   {
     // The int8 matmuls (+ requantization) -> tile ops -> instruction loops;
