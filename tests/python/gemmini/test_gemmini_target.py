@@ -16,9 +16,7 @@ taken out of the toolchain table (``buddy.toolchain.TOOLS``), in-process through
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -26,14 +24,12 @@ import numpy as np
 import pytest
 import torch
 
-import buddy
 from buddy import cli, toolchain
-from buddy.backend import targets
 from buddy.gemmini.emit import mlp_mlir
 from buddy.gemmini.quantize import QuantMLP, quantize_input, quantize_mlp, run_quantized
 from support.gemmini_mlp import make_mlp
+from support.user_cli import require_target, run_buddy, user_dir
 
-STAGE = Path(buddy.__file__).absolute().parent.parent  # holds the buddy package
 TARGET = "riscv64-gemmini"
 BATCH = 32
 SHAPES = {"small": (64, 100, 37, 10), "large": (64, 600, 500, 10)}
@@ -49,11 +45,7 @@ F32_MATMUL = """func.func @forward(%x: memref<5x7xf32>, %y: memref<7x3xf32>,
 
 
 def _require() -> None:
-    """Skip, naming the missing tool and its package, unless the whole toolchain is here."""
-    try:
-        targets.check_tools(targets.get_target(TARGET), link=True, run=True)
-    except toolchain.ToolNotFound as e:
-        pytest.skip(str(e))
+    require_target(TARGET)
 
 
 @pytest.fixture(scope="module")
@@ -64,16 +56,11 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def work(tmp_path: Path) -> Path:
-    d = tmp_path / "user"
-    d.mkdir()
-    assert not str(d.resolve()).startswith(str(Path(__file__).resolve().parents[3]))
-    return d
+    return user_dir(tmp_path)
 
 
 def _buddy(cwd: Path, cache: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(STAGE), "BUDDY_CACHE_DIR": str(cache)}
-    return subprocess.run([sys.executable, "-m", "buddy", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=900)
+    return run_buddy(cwd, *args, cache=cache)
 
 
 def _quantized(shape: str) -> tuple[QuantMLP, np.ndarray]:
