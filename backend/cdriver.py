@@ -6,9 +6,10 @@ qemu; ``driver_inputs`` reproduces the same inputs in NumPy for a reference.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -27,6 +28,16 @@ ITEMSIZE = {DTYPES[n].ctype: DTYPES[n].itemsize for n in _DRIVER_DTYPES}
 PRINT = {"float": ("%.9g", "(double)"), "double": ("%.17g", ""),
          "int32_t": ("%lld", "(long long)"), "int64_t": ("%lld", "(long long)"),
          "int8_t": ("%lld", "(long long)"), "int16_t": ("%lld", "(long long)")}
+
+
+# The entry points are C functions also when the driver is compiled as C++ (a row whose `cc`
+# is a C++ compiler, riscv64-gemmini: g++ compiles a .c file as C++).
+EXTERN_C = """#ifdef __cplusplus
+#define BUDDY_EXTERN extern "C"
+#else
+#define BUDDY_EXTERN extern
+#endif
+"""
 
 
 def _fill_expr(ctype: str, seed: int) -> str:
@@ -53,8 +64,8 @@ def driver_inputs(signature: Sequence[ArgSpec]) -> list[np.ndarray]:
 
 def generate_driver(signature: Sequence[ArgSpec], symbol: str = "_buddy_forward") -> str:
     """C source of the driver for ``signature``."""
-    lines = ["#include <stdint.h>", "#include <stdio.h>", "#include <stdlib.h>", "",
-             f"extern void {symbol}(void **args);", "", "int main(void) {"]
+    lines = ["#include <stdint.h>", "#include <stdio.h>", "#include <stdlib.h>", EXTERN_C,
+             f"BUDDY_EXTERN void {symbol}(void **args);", "", "int main(void) {"]
     for k, s in enumerate(signature):
         if s.dtype not in C_TYPES:
             raise ValueError(f"C driver: dtype {s.dtype} of {s.role} {s.name!r} is not supported")
@@ -100,12 +111,14 @@ def build_executable(object_file: Path, signature: Sequence[ArgSpec], out: Path,
 
 
 def run_executable(exe: Path, target: str | Target, timeout: float = 600,
-                   args: Sequence[str | Path] = ()) -> str:
-    """Run ``exe args...`` natively or under the target's qemu; returns its stdout."""
+                   args: Sequence[str | Path] = (), env: Mapping[str, str] | None = None) -> str:
+    """Run ``exe args...`` natively or under the target's qemu (``env``: variables to set in
+    its environment); returns its stdout."""
     tgt = get_target(target)
     cmd = [str(find_tool(tgt.qemu[0])), *tgt.qemu[1:]] if tgt.qemu else []
     argv = [*cmd, str(exe), *(str(a) for a in args)]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False,
+                          env={**os.environ, **env} if env else None)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited with {proc.returncode}:\n"
                            f"{proc.stderr.strip()}")
@@ -170,9 +183,9 @@ def _nbytes(s: ArgSpec) -> int:
 
 def generate_file_driver(entries: Sequence[tuple[str, Sequence[ArgSpec]]]) -> str:
     """C source of a driver calling each ``(symbol, signature)`` in turn on files in argv[1]."""
-    lines = [_FILE_DRIVER_PRELUDE]
+    lines = [_FILE_DRIVER_PRELUDE, EXTERN_C]
     for symbol, _ in entries:
-        lines.append(f"extern void {symbol}(void **args);")
+        lines.append(f"BUDDY_EXTERN void {symbol}(void **args);")
     for e, (symbol, signature) in enumerate(entries):
         lines.append(f"\nstatic void run{e}(const char *dir) {{")
         for k, s in enumerate(signature):

@@ -10,13 +10,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from buddy.backend.pipeline import GEMMINI_DATAFLOWS
+
 TARGETS_EPILOG = """\
 targets (--target):
 {table}
 
-Cross targets (aarch64-neon, riscv64-rvv) produce an object file; `buddy run`
-links it with a generated C driver into a static executable and runs it under
-qemu-user. riscv64-rvv needs Debian's llc-22 (apt-get install llvm-22).
+Cross targets (aarch64-neon, riscv64-rvv, riscv64-gemmini) produce an object file;
+`buddy run` links it with a generated C driver into a static executable and runs it
+under qemu-user. The riscv64 targets need Debian's llc-22 (apt-get install llvm-22).
+riscv64-gemmini compiles memref-level MLIR (outputs: arguments marked {{buddy.output}});
+its executables link the Gemmini simulator (RoccTrap + the functional model, built
+with riscv64-linux-gnu-g++), and `buddy run --stats` prints its counters.
 """
 
 
@@ -50,6 +55,9 @@ def add_compile_parser(sub: Any) -> None:
     p.add_argument("--kernels", action=argparse.BooleanOptionalAction, default=True,
                    help="Buddy's GEMM/GEMV/conv/pooling kernels and elementwise fusion (default: "
                         "on); --no-kernels is the reference lowering, linalg -> loops")
+    p.add_argument("--dataflow", choices=GEMMINI_DATAFLOWS, default=None,
+                   help="riscv64-gemmini: the systolic array's dataflow, weight (ws, the "
+                        "default) or output (os) stationary")
     p.add_argument("--no-cache", action="store_true", help="do not use the compile cache")
     p.set_defaults(func=cmd_compile)
 
@@ -70,6 +78,10 @@ def add_run_parser(sub: Any) -> None:
                    help="fill whatever has no data (inputs without --inputs, params of an "
                         "artifact without a weight file) with the C driver's deterministic "
                         "test pattern instead of failing")
+    p.add_argument("--stats", action="store_true",
+                   help="print the accelerator's counters after the outputs (riscv64-gemmini: "
+                        "RoccTrap's instructions, funct.<name>, bytes_in, bytes_out, macs; also "
+                        "saved as stats.json with --save)")
     p.set_defaults(func=cmd_run)
 
 
@@ -114,10 +126,17 @@ def cmd_compile(args: argparse.Namespace) -> int:
         return 1
     built = _load_input(src)
     model, example = (built if isinstance(built, tuple) else (built, None))
-    module = buddy.compile(model, example, target=args.target, opt_level=args.opt_level,
-                           openmp=args.openmp, kernels=args.kernels, num_params=args.num_params,
-                           name=args.name,
-                           use_cache=not args.no_cache)
+    from buddy.backend.pipeline import CompileError
+
+    dataflow = {} if args.dataflow is None else {"dataflow": args.dataflow}
+    try:
+        module = buddy.compile(model, example, target=args.target, opt_level=args.opt_level,
+                               openmp=args.openmp, kernels=args.kernels,
+                               num_params=args.num_params, name=args.name,
+                               use_cache=not args.no_cache, **dataflow)
+    except (ValueError, CompileError) as e:  # the input or an option: no traceback
+        print(f"buddy compile: error: {e}", file=sys.stderr)
+        return 1
     if out.resolve() != module.artifact_dir.resolve():
         problem = _check_output_dir(out)  # the script may have written there meanwhile
         if problem:
@@ -214,23 +233,32 @@ def _uses_openmp(manifest: dict[str, Any]) -> bool:
         stage and stage[0] == "cpu-pipeline" for stage in pipeline.get("buddy-opt", []))
 
 
-def _run_cross(module: Any, arrays: list[Any]) -> list[Any]:
-    """Link the artifact with the file-based C driver, run it under qemu on ``arrays``."""
+def _run_cross(module: Any, arrays: list[Any]) -> tuple[list[Any], dict[str, int] | None]:
+    """Link the artifact with the file-based C driver, run it under qemu on ``arrays``:
+    (outputs, the simulator's counters or None for a row without a simulator)."""
     import tempfile
 
-    from buddy.backend import cdriver
+    from buddy.backend import cdriver, gemmini_sim
+    from buddy.backend.targets import get_target
+    from buddy.toolchain import find_tool
 
+    target = get_target(module.target)
+    for tool in (target.cc, target.qemu[0]):  # a missing tool is an error before the link
+        find_tool(tool)
     symbol = module.manifest["symbol"]
     with tempfile.TemporaryDirectory(prefix="buddy-run-") as tmp:
         io_dir = Path(tmp)
         exe = cdriver.build_file_executable([module.object_file], [(symbol, module.signature)],
-                                            io_dir / "driver", module.target,
+                                            io_dir / "driver", target,
                                             openmp=_uses_openmp(module.manifest))
         cdriver.write_inputs(io_dir, symbol, module.signature, arrays)
-        cdriver.run_executable(exe, module.target, args=[io_dir])
+        stats_file = io_dir / "stats.txt"
+        env = {gemmini_sim.STATS_ENV: str(stats_file)} if target.simulator else None
+        cdriver.run_executable(exe, target, args=[io_dir], env=env)
+        stats = gemmini_sim.parse_report(stats_file.read_text()) if env else None
         from buddy.runtime.index_errors import check
 
-        return check(cdriver.read_outputs(io_dir, symbol, module.signature), module.index_sites)
+        return check(cdriver.read_outputs(io_dir, symbol, module.signature), module.index_sites), stats
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -248,9 +276,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     except RunError as e:
         print(f"buddy run: {e}", file=sys.stderr)
         return 1
+    from buddy.backend.targets import get_target
+
+    if args.stats and not get_target(module.target).simulator:
+        print(f"buddy run: --stats: target {module.target} has no accelerator counters "
+              "(riscv64-gemmini has)", file=sys.stderr)
+        return 1
     names = [s.name for s in module.signature if s.role == "output"]
+    stats = None
     if module.library is None:
-        outputs = _run_cross(module, arrays)
+        try:
+            outputs, stats = _run_cross(module, arrays)
+        except RuntimeError as e:  # a missing tool, the link (CompileError) or the run failed
+            print(f"buddy run: error: {e}", file=sys.stderr)
+            return 1
     else:
         outputs = module.call_all(arrays)
     for name, arr in zip(names, outputs):
@@ -260,6 +299,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.save:
             Path(args.save).mkdir(parents=True, exist_ok=True)
             np.save(Path(args.save) / f"{name}.npy", arr)
+    if args.stats and stats is not None:
+        for key, value in stats.items():
+            print(f"stats {key} {value}")
     if args.save:
         (Path(args.save) / "outputs.json").write_text(json.dumps(names) + "\n")
+        if args.stats and stats is not None:
+            (Path(args.save) / "stats.json").write_text(json.dumps(stats) + "\n")
     return 0

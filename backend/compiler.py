@@ -364,6 +364,7 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     kernels: bool = True,
     int8_activations: bool = False,
     write_weights: bool = True,
+    dataflow: str = "ws",
 ) -> CompiledModule:
     """Compile a torch model, an ImportedGraph, or tensor-level MLIR (text or file).
 
@@ -384,6 +385,10 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     AVX-512 VNNI; a ValueError on a target without one). The default False keeps f32
     activations (results to fp32 rounding); docs/quantization.md gives the int8 error bound
     and why f32 is the default.
+    A target row with the ``gemmini`` pipeline (``riscv64-gemmini``) takes memref-level MLIR
+    (outputs are the arguments marked ``{buddy.output}``, ``signature.OUTPUT_ATTR``; what
+    ``buddy.gemmini.emit.mlp_mlir`` writes), not a torch model; ``dataflow`` is its systolic
+    array's dataflow, ``"ws"`` or ``"os"``.
     ``write_weights=False`` leaves the graph's parameters out of the artifact (manifest
     "weights": null): the caller binds them from its own weight file, and parameters on
     the meta device are never materialized (buddy.llm's shared, memory-mapped weights).
@@ -403,9 +408,13 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     if openmp is None:
         openmp = tgt.is_native and _libomp_available()
     text, graph = _as_graph(model, example_inputs)
+    memrefs = tgt.pipeline == "gemmini"
+    if memrefs and graph is not None:
+        raise ValueError(f"target {tgt.name} compiles memref-level MLIR (int8 linalg matmuls, "
+                         "e.g. buddy.gemmini.emit.mlp_mlir), not an imported torch model")
     entry = name or func
     options = PipelineOptions(opt_level=opt_level, openmp=openmp, tosa=_is_tosa(text, graph), kernels=kernels,
-                              int8_activations=int8_activations,
+                              int8_activations=int8_activations, dataflow=dataflow,
                               rename_entry=(func, entry) if entry != func else None)
     if params is None and graph is not None:
         params = _graph_params(graph)
@@ -457,7 +466,7 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     try:
         check_tools(tgt, link=tgt.is_native)
         signature = (signature_from_graph(graph) if graph is not None
-                     else signature_from_mlir(text, func, num_params))
+                     else signature_from_mlir(text, func, num_params, memrefs=memrefs))
         check_signature(signature)
         src = work / "0-input.mlir"
         src.write_text(text)

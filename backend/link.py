@@ -10,7 +10,7 @@ from typing import Sequence
 
 from buddy.toolchain import ToolNotFound, find_libomp, find_tool
 
-from . import builtins, omp_serial
+from . import builtins, gemmini_sim, omp_serial
 from .pipeline import run_tool
 from .targets import Target
 
@@ -56,13 +56,23 @@ def calls_openmp_runtime(objs: Sequence[Path]) -> bool:
     return any(Path(o).suffix == ".o" and b"__kmpc_" in Path(o).read_bytes() for o in objs)
 
 
+def simulator_objects(target: Target, scratch: Path) -> list[Path]:
+    """The objects of the row's accelerator simulator (none without one)."""
+    if not target.simulator:
+        return []
+    if target.simulator != "gemmini":
+        raise ValueError(f"target {target.name}: unknown simulator {target.simulator!r}")
+    return gemmini_sim.sim_objects(target, scratch)
+
+
 def link_executable(objs: Sequence[Path], out: Path, target: Target, *,
                     openmp: bool | None = None, cflags: Sequence[str] = ()) -> Path:
     """Model objects + C sources -> an executable (static for cross targets).
 
     ``openmp`` links libomp on the host; cross targets get the serial ``omp_serial.py`` C source
     (code from ``--buddy-cpu-pipeline`` calls the OpenMP runtime) and run single-threaded.
-    ``None`` (default): whenever an object calls the OpenMP runtime (``calls_openmp_runtime``)."""
+    ``None`` (default): whenever an object calls the OpenMP runtime (``calls_openmp_runtime``).
+    A row with a ``simulator`` links its objects too (``simulator_objects``)."""
     if openmp is None:
         openmp = calls_openmp_runtime(objs)
     cc = find_tool(target.cc)
@@ -70,6 +80,7 @@ def link_executable(objs: Sequence[Path], out: Path, target: Target, *,
     # Cross toolchains ship no libomp: serial __kmpc_* entry points instead (omp_serial.py).
     serial = [omp_serial.write_source(Path(out).parent)] if openmp and not target.is_native else []
     extra = [builtins.write_source(Path(out).parent)] if builtins.needed(objs, target) else []
+    extra += simulator_objects(target, Path(out).parent)
     run_tool("link", [cc, "-O2", *static, *cflags, *objs, *serial, *extra, "-o", out,
                       *_runtime_libs(target, openmp and target.is_native)],
              input_file=Path(objs[0]))

@@ -1,10 +1,11 @@
 """From tensor-level MLIR to an object file: buddy-opt, mlir-translate, opt, llc.
 
-The buddy-opt pass list lives in C++ only: ``buddy::buildCpuPipeline`` in
-midend/lib/Pipelines.cpp, registered as ``--buddy-cpu-pipeline`` (options in
-midend/README.md). This module only picks its options (``buddy_opt_flags``:
-one buddy-opt invocation). Every stage writes its output into the artifact
-directory so a failing model can be bisected stage by stage.
+The buddy-opt pass lists live in C++ only: ``buddy::buildCpuPipeline`` and
+``buddy::buildGemminiPipeline`` in midend/lib/Pipelines.cpp, registered as
+``--buddy-cpu-pipeline`` and ``--buddy-gemmini-pipeline`` (options in
+midend/README.md); the target row's ``pipeline`` picks one. This module only picks
+its options (``buddy_opt_flags``: one buddy-opt invocation). Every stage writes its
+output into the artifact directory so a failing model can be bisected stage by stage.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ def quiet_progress(message: str) -> None:  # noqa: ARG001 - same signature
     pass
 
 
+GEMMINI_DATAFLOWS = ("ws", "os")
+
+
 class CompileError(RuntimeError):
     """A pipeline stage failed; the message names the stage, command and file."""
 
@@ -66,10 +70,16 @@ class PipelineOptions:
     # (`int8-dot`, the target's int8_dot_kernel; an error on a target without one). False (the
     # default): f32 activations, results to fp32 rounding (docs/quantization.md: why).
     int8_activations: bool = False
+    # Gemmini's systolic-array dataflow (`--buddy-gemmini-pipeline` `dataflow`): "ws" (weight
+    # stationary) or "os" (output stationary); targets with the "gemmini" pipeline only.
+    dataflow: str = "ws"
 
     def __post_init__(self) -> None:
         if self.opt_level not in (0, 1, 2, 3):
             raise ValueError(f"opt_level must be 0..3, got {self.opt_level}")
+        if self.dataflow not in GEMMINI_DATAFLOWS:
+            raise ValueError(f"dataflow must be one of {', '.join(GEMMINI_DATAFLOWS)}, "
+                             f"got {self.dataflow!r}")
         if not isinstance(self.kernels, bool):
             raise TypeError(f"kernels must be True or False, got {self.kernels!r}")
         if self.rename_entry is not None and not all(
@@ -112,15 +122,50 @@ def _int8_dot(options: PipelineOptions, target: Target) -> str:
     return kernel
 
 
-def buddy_opt_flags(options: PipelineOptions, target: Target) -> list[str]:
-    """The one buddy-opt invocation: `--buddy-cpu-pipeline` with its options."""
+def _gemmini_options(options: PipelineOptions, target: Target) -> list[str]:
+    """`--buddy-gemmini-pipeline` options; the CPU pipeline's knobs are errors here."""
+    for wanted, knob in ((options.openmp, "openmp (parallel loops)"),
+                         (options.int8_activations, "int8 activations"),
+                         (options.tosa, "TOSA input")):
+        if wanted:
+            raise ValueError(f"target {target.name}: {knob} is not an option of the Gemmini "
+                             "pipeline (int8 matmuls go to Gemmini, the rest runs as serial loops)")
+    if not options.kernels:
+        raise ValueError(f"target {target.name} has no CPU kernels to turn off: what Gemmini "
+                         "does not take is lowered to loops anyway; drop --no-kernels")
+    return [f"dataflow={options.dataflow}"]
+
+
+def _cpu_options(options: PipelineOptions, target: Target) -> list[str]:
+    """`--buddy-cpu-pipeline` options (the target ISA and kernels from the row)."""
+    if options.dataflow != PipelineOptions.dataflow:
+        raise ValueError(f"dataflow is an option of the Gemmini targets; target {target.name!r} "
+                         "has no systolic array")
     opts = [f"target={kernel_isa(target)}", f"kernels={int(options.kernels)}",
             f"parallel-loops={int(options.openmp)}", f"from-tosa={int(options.tosa)}"]
     if (dot := _int8_dot(options, target)) != "none":
         opts.append(f"int8-dot={dot}")
+    return opts
+
+
+_PIPELINES = {"cpu": _cpu_options, "gemmini": _gemmini_options}
+
+
+def buddy_opt_stage(target: Target) -> str:
+    """The named buddy-opt pipeline of ``target``'s row (also the stage's name)."""
+    if target.pipeline not in _PIPELINES:
+        raise ValueError(f"target {target.name}: unknown pipeline {target.pipeline!r} "
+                         f"(known: {', '.join(_PIPELINES)})")
+    return f"{target.pipeline}-pipeline"
+
+
+def buddy_opt_flags(options: PipelineOptions, target: Target) -> list[str]:
+    """The one buddy-opt invocation: `--buddy-<row's pipeline>-pipeline` with its options."""
+    stage = buddy_opt_stage(target)
+    opts = _PIPELINES[target.pipeline](options, target)
     if options.rename_entry is not None and options.rename_entry[0] != options.rename_entry[1]:
         opts += [f"rename-from={options.rename_entry[0]}", f"rename-to={options.rename_entry[1]}"]
-    return ["--buddy-cpu-pipeline=" + " ".join(opts)]
+    return [f"--buddy-{stage}=" + " ".join(opts)]
 
 
 BUDDY_OPT_STAGE, BUDDY_OPT_OUTPUT = "cpu-pipeline", "2-llvm.mlir"
@@ -129,11 +174,11 @@ BUDDY_OPT_STAGE, BUDDY_OPT_OUTPUT = "cpu-pipeline", "2-llvm.mlir"
 def pipeline_description(options: PipelineOptions, target: Target) -> dict[str, object]:
     """What the manifest (and the cache key) records about the pipeline."""
     return {
-        "buddy-opt": [[BUDDY_OPT_STAGE, *buddy_opt_flags(options, target)]],
+        "buddy-opt": [[buddy_opt_stage(target), *buddy_opt_flags(options, target)]],
         "opt": [f"-O{options.opt_level}", *target.codegen_flags()],  # LLVM loop vectorizer
         "llc": llc_flags(target, options),
         "openmp": options.openmp,
-        "kernels": options.kernels,
+        "kernels": options.kernels and target.pipeline == "cpu",
     }
 
 
@@ -146,7 +191,8 @@ LLC_NO_STORE_MERGING = "-combiner-store-merging=false"
 
 def llc_flags(target: Target, options: PipelineOptions) -> list[str]:
     fuse = ["-fp-contract=fast"] if options.fp_contract else []
-    return [*target.codegen_flags(), f"-O{options.opt_level}", *fuse, LLC_NO_STORE_MERGING,
+    abi = [f"-target-abi={target.abi}"] if target.abi else []
+    return [*target.codegen_flags(), *abi, f"-O{options.opt_level}", *fuse, LLC_NO_STORE_MERGING,
             "-relocation-model=pic", "-filetype=obj"]
 
 
@@ -176,21 +222,22 @@ def lower_to_object(
     total = 1 + 3  # buddy-opt + translate, opt, llc
     out = workdir / BUDDY_OPT_OUTPUT
     t0 = time.perf_counter()
+    stage = buddy_opt_stage(target)
     flags = buddy_opt_flags(options, target)
     try:
-        run_tool(BUDDY_OPT_STAGE, [buddy_opt, source, *flags, "-o", out], input_file=source)
+        run_tool(stage, [buddy_opt, source, *flags, "-o", out], input_file=source)
     except CompileError as first:
         # MLIR 22 cannot lower some deallocations of several buffers at once (they become i1
         # memrefs, on which finalize-memref-to-llvm asserts). Lower without frees instead: the
         # code is correct but leaks those temporaries on each call, so say so.
-        if "integralElementType.getWidth() >= 8" not in str(first):
+        if stage != BUDDY_OPT_STAGE or "integralElementType.getWidth() >= 8" not in str(first):
             raise
         flags = [flags[0] + " deallocation=0", *flags[1:]]
-        run_tool(BUDDY_OPT_STAGE, [buddy_opt, source, *flags, "-o", out], input_file=source)
+        run_tool(stage, [buddy_opt, source, *flags, "-o", out], input_file=source)
         progress("warning: MLIR 22 cannot lower this model's buffer deallocation; compiled "
                  "without it (each call leaks its temporary buffers)")
     done = 1
-    progress(f"{progress_bar(done, total)} {BUDDY_OPT_STAGE:<14} {time.perf_counter() - t0:6.2f}s  -> {out.name}")
+    progress(f"{progress_bar(done, total)} {stage:<14} {time.perf_counter() - t0:6.2f}s  -> {out.name}")
     current = out
 
     steps: list[tuple[str, str, list[str | Path]]] = [

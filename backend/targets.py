@@ -1,9 +1,10 @@
 """The target table: one row per CPU target Buddy generates code for.
 
 Adding a CPU means adding one ``Target`` row here (plus its tests). Every other
-part of the backend reads the row: llc/opt get ``triple``/``cpu``/``features``,
-the linker step uses ``cc``/``link_static``, tests run cross binaries through
-``qemu``.
+part of the backend reads the row: buddy-opt runs the named pipeline ``pipeline``,
+llc/opt get ``triple``/``cpu``/``features`` (llc also ``abi``), the linker step
+uses ``cc``/``link_static`` and links the ``simulator``'s objects, tests run cross
+binaries through ``qemu``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ class Target:
     link_static: bool = False  # cross executables are linked -static
     llvm_arch: str = "x86-64"  # name in `llc --version` Registered Targets
     description: str = ""
+    # The buddy-opt pipeline (backend/pipeline.py): "cpu" (`--buddy-cpu-pipeline`, tensor-level
+    # input) or "gemmini" (`--buddy-gemmini-pipeline`, memref-level input).
+    pipeline: str = "cpu"
+    abi: str = ""  # llc -target-abi (empty: llc's default)
+    # Accelerator simulator linked into executables: "" or "gemmini" (RoccTrap + the functional
+    # model, compiled for the target by backend/gemmini_sim.py).
+    simulator: str = ""
 
     @property
     def is_native(self) -> bool:
@@ -92,6 +100,24 @@ TARGETS: dict[str, Target] = {
             link_static=True,
             llvm_arch="riscv64",
             description="RV64GCV with the vector extension (Debian llc-22; qemu vlen=256)",
+        ),
+        Target(
+            "riscv64-gemmini",
+            "riscv64-unknown-linux-gnu",
+            "generic-rv64",
+            "+m,+a,+f,+d,+c",
+            0,  # no vector unit: int8 matmuls go to Gemmini, the rest is scalar
+            llc="llc-22",
+            opt="opt-22",
+            cc="riscv64-linux-gnu-g++",  # links the C++ simulator (RoccTrap + Model)
+            qemu=("qemu-riscv64-static",),
+            link_static=True,
+            llvm_arch="riscv64",
+            description="RV64GC + Gemmini: int8 matmuls as RoCC words (memref-level MLIR; "
+                        "simulated under qemu)",
+            pipeline="gemmini",
+            abi="lp64d",  # Debian's cross g++ links rv64gc / lp64d objects only
+            simulator="gemmini",
         ),
     )
 }

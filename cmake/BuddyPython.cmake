@@ -6,6 +6,8 @@
 #   runtime/python/*.py -> buddy/runtime/
 #   <build> _runtime    -> buddy/_runtime.*.so  (pybind11, from runtime/)
 #   <build> buddy-opt   -> buddy/_bin/buddy-opt
+#   runtime/gemmini/    -> buddy/_gemmini_sim/  (C++ sources of the Gemmini simulator,
+#                          compiled for riscv64 by buddy.backend.gemmini_sim on first use)
 #
 # In the build tree the package is staged under ${BUDDY_PYTHON_STAGE} with
 # symlinks to the sources, so `ctest` tests the tree just built; `pip install`
@@ -47,6 +49,11 @@ foreach(pair IN LISTS BUDDY_PY_SUBPACKAGES)
   list(GET pair 1 _src)
   _buddy_link("${_src}" "${BUDDY_PACKAGE_STAGE}/${_name}")
 endforeach()
+
+# Package data: the Gemmini simulator's sources (buddy.gemmini.sim finds them here).
+_buddy_link("${CMAKE_SOURCE_DIR}/runtime/gemmini" "${BUDDY_PACKAGE_STAGE}/_gemmini_sim")
+install(DIRECTORY "${CMAKE_SOURCE_DIR}/runtime/gemmini/" DESTINATION buddy/_gemmini_sim
+        FILES_MATCHING PATTERN "*.h" PATTERN "*.cpp")
 
 set(_py_patterns FILES_MATCHING PATTERN "*.py" PATTERN "*.json" PATTERN "*.cmake"
     PATTERN "__pycache__" EXCLUDE PATTERN "tests" EXCLUDE)

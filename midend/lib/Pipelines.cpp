@@ -1,9 +1,11 @@
 //===- Pipelines.cpp - Buddy named pass pipelines --------------------------===//
 //
 // `--buddy-cpu-pipeline`: linalg on tensors -> LLVM dialect for a CPU target.
-// This is the one place the lowering is written down (buildCpuPipeline, typed
-// pass-manager calls); Python (backend/) and CMake call it by name. Options
-// are documented in midend/README.md.
+// `--buddy-gemmini-pipeline`: int8 linalg matmuls on memrefs -> Gemmini RoCC
+// instructions, the rest lowered for the RISC-V core.
+// This is the one place the lowerings are written down (buildCpuPipeline,
+// buildGemminiPipeline: typed pass-manager calls); Python (backend/) and CMake
+// call them by name. Options are documented in midend/README.md.
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,8 +34,33 @@ using namespace mlir;
 
 namespace {
 
+/// The options of every named pipeline: the entry's rename and its packed
+/// interface (the same names and meaning in each).
+template <typename T>
+struct EntryCLOptions : PassPipelineOptions<T> {
+  detail::PassOptions::Option<bool> packedInterface{
+      *this, "packed-interface",
+      llvm::cl::desc("Emit C wrappers and the `_buddy_<f>(void**)` entry "
+                     "points (buddy-emit-packed-interface)"),
+      llvm::cl::init(true)};
+  detail::PassOptions::Option<std::string> renameFrom{
+      *this, "rename-from",
+      llvm::cl::desc("Rename this entry function first (buddy-rename-entry); "
+                     "empty = no rename"),
+      llvm::cl::init("")};
+  detail::PassOptions::Option<std::string> renameTo{
+      *this, "rename-to",
+      llvm::cl::desc("New name of the `rename-from` function"),
+      llvm::cl::init("")};
+  template <typename Options> void copyEntryTo(Options &o) const {
+    o.packedInterface = packedInterface;
+    o.renameFrom = renameFrom;
+    o.renameTo = renameTo;
+  }
+};
+
 /// The registered pipeline's option string; converts to buddy::CpuPipelineOptions.
-struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
+struct CpuPipelineCLOptions : EntryCLOptions<CpuPipelineCLOptions> {
   Option<std::string> target{
       *this, "target",
       llvm::cl::desc("Vector ISA: avx512 (16 f32 lanes), avx2 (8), "
@@ -139,11 +166,6 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
       llvm::cl::desc("Free bufferization's temporaries (buffer-deallocation-pipeline); "
                      "0 only where MLIR 22 cannot lower the deallocation"),
       llvm::cl::init(true)};
-  Option<bool> packedInterface{
-      *this, "packed-interface",
-      llvm::cl::desc("Emit C wrappers and the `_buddy_<f>(void**)` entry "
-                     "points (buddy-emit-packed-interface)"),
-      llvm::cl::init(true)};
   Option<bool> kernels{
       *this, "kernels",
       llvm::cl::desc("Buddy kernels (GEMM/GEMV, conv/pooling, elementwise "
@@ -151,21 +173,11 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
                      "-> (parallel) loops (the softmax/RMSNorm row kernels "
                      "stay: nothing else lowers linalg.softmax)"),
       llvm::cl::init(true)};
-  Option<std::string> renameFrom{
-      *this, "rename-from",
-      llvm::cl::desc("Rename this entry function first (buddy-rename-entry); "
-                     "empty = no rename"),
-      llvm::cl::init("")};
-  Option<std::string> renameTo{
-      *this, "rename-to",
-      llvm::cl::desc("New name of the `rename-from` function"),
-      llvm::cl::init("")};
   buddy::CpuPipelineOptions toStruct() const {
     buddy::CpuPipelineOptions o;
+    copyEntryTo(o);
     o.target = target;
     o.kernels = kernels;
-    o.renameFrom = renameFrom;
-    o.renameTo = renameTo;
     o.threads = threads;
     o.mr = mr;
     o.nr = nr;
@@ -189,8 +201,22 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
     o.convCBlock = convCBlock;
     o.convGemm1x1 = convGemm1x1;
     o.fromTosa = fromTosa;
-    o.packedInterface = packedInterface;
     o.deallocation = deallocation;
+    return o;
+  }
+};
+
+/// The option string of `--buddy-gemmini-pipeline`; converts to
+/// buddy::GemminiPipelineOptions.
+struct GemminiPipelineCLOptions : EntryCLOptions<GemminiPipelineCLOptions> {
+  Option<std::string> dataflow{
+      *this, "dataflow",
+      llvm::cl::desc("Systolic-array dataflow of the tile ops: ws or os"),
+      llvm::cl::init("ws")};
+  buddy::GemminiPipelineOptions toStruct() const {
+    buddy::GemminiPipelineOptions o;
+    copyEntryTo(o);
+    o.dataflow = dataflow;
     return o;
   }
 };
@@ -210,16 +236,87 @@ std::optional<TargetDefaults> defaultsFor(llvm::StringRef target) {
   return std::nullopt;
 }
 
+/// Prints `bad`, a verify message, on llvm::errs(); whether there was one.
+bool rejected(const std::string &bad) {
+  if (bad.empty())
+    return false;
+  llvm::errs() << bad << "\n";
+  return true;
+}
+
+/// Why a rename-from/rename-to pair of `pipeline` is bad, or "".
+std::string verifyRename(llvm::StringRef pipeline, const std::string &from,
+                         const std::string &to) {
+  if (from.empty() == to.empty())
+    return "";
+  return pipeline.str() + ": rename-from and rename-to go together (got rename-from='" +
+         from + "' rename-to='" + to + "')";
+}
+
+void addRenameEntry(OpPassManager &pm, const std::string &from,
+                    const std::string &to) {
+  if (from.empty())
+    return;
+  buddy::RenameEntryOptions r;
+  r.from = from;
+  r.to = to;
+  pm.addPass(buddy::createRenameEntry(r));
+}
+
+/// The scalar dialects (math, arith, index, ub, memref, cf, func) -> LLVM,
+/// OpenMP too when `openmp`, then the packed entry points.
+void addScalarToLLVM(OpPassManager &pm, bool openmp, bool packedInterface) {
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createUBToLLVMConversionPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  if (openmp)
+    pm.addPass(createConvertOpenMPToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  if (packedInterface)
+    pm.addPass(buddy::createEmitPackedInterface());
+}
+
+/// Registers `name` with buddy-opt: its option string parsed by `CL`,
+/// checked by `verify`, built by `build`.
+template <typename CL, typename Options>
+void registerPipeline(llvm::StringRef name, llvm::StringRef description,
+                      std::string (*verify)(const Options &),
+                      LogicalResult (*build)(OpPassManager &, const Options &)) {
+  std::string prefix = name.str();
+  registerPassPipeline(
+      name, description,
+      [prefix, verify, build](
+          OpPassManager &pm, llvm::StringRef text,
+          llvm::function_ref<LogicalResult(const llvm::Twine &)> error) {
+        std::unique_ptr<CL> cl = CL::createFromString(text);
+        if (!cl)
+          return error(llvm::Twine(prefix) + ": bad options '" + text + "'");
+        Options o = cl->toStruct();
+        std::string bad = verify(o);
+        if (!bad.empty())
+          return error(bad);
+        return build(pm, o);
+      },
+      [](llvm::function_ref<void(const detail::PassOptions &)> optHandler) {
+        optHandler(CL());
+      });
+}
+
 } // namespace
 
 std::string buddy::verifyCpuPipelineOptions(const CpuPipelineOptions &o) {
   if (!defaultsFor(o.target))
     return "buddy-cpu-pipeline: unknown target '" + o.target +
            "' (expected avx512, avx2, neon or generic)";
-  if (o.renameFrom.empty() != o.renameTo.empty())
-    return "buddy-cpu-pipeline: rename-from and rename-to go together (got "
-           "rename-from='" +
-           o.renameFrom + "' rename-to='" + o.renameTo + "')";
+  if (std::string bad = verifyRename("buddy-cpu-pipeline", o.renameFrom, o.renameTo);
+      !bad.empty())
+    return bad;
   if (o.int8Dot != "none" && !(o.int8Dot == "avx512-vnni" && o.target == "avx512"))
     return "buddy-cpu-pipeline: int8-dot='" + o.int8Dot +
            "' is not a kernel of target '" + o.target +
@@ -229,21 +326,13 @@ std::string buddy::verifyCpuPipelineOptions(const CpuPipelineOptions &o) {
 
 LogicalResult buddy::buildCpuPipeline(OpPassManager &pm,
                                       const CpuPipelineOptions &o) {
-  std::string bad = verifyCpuPipelineOptions(o);
-  if (!bad.empty()) {
-    llvm::errs() << bad << "\n";
+  if (rejected(verifyCpuPipelineOptions(o)))
     return failure();
-  }
   TargetDefaults d = *defaultsFor(o.target);
   int64_t mr = o.mr > 0 ? o.mr : d.mr;
   int64_t nr = o.nr > 0 ? o.nr : d.nr;
 
-  if (!o.renameFrom.empty()) {
-    buddy::RenameEntryOptions r;
-    r.from = o.renameFrom;
-    r.to = o.renameTo;
-    pm.addPass(buddy::createRenameEntry(r));
-  }
+  addRenameEntry(pm, o.renameFrom, o.renameTo);
   if (o.fromTosa) {
     OpPassManager &f = pm.nest<func::FuncOp>();
     f.addPass(tosa::createTosaToLinalgNamed());
@@ -378,41 +467,53 @@ LogicalResult buddy::buildCpuPipeline(OpPassManager &pm,
                                     : vector::VectorTransposeLowering::Shuffle1D;
     pm.addPass(createConvertVectorToLLVMPass(v));
   }
-  pm.addPass(createConvertMathToLLVMPass());
-  pm.addPass(createConvertMathToLibmPass());
-  pm.addPass(createArithToLLVMConversionPass());
-  pm.addPass(createConvertIndexToLLVMPass());
-  pm.addPass(createUBToLLVMConversionPass());
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
-  pm.addPass(createConvertControlFlowToLLVMPass());
-  pm.addPass(createConvertOpenMPToLLVMPass());
-  pm.addPass(createConvertFuncToLLVMPass());
-  pm.addPass(createConvertControlFlowToLLVMPass());
-  pm.addPass(createReconcileUnrealizedCastsPass());
-  if (o.packedInterface)
-    pm.addPass(buddy::createEmitPackedInterface());
+  addScalarToLLVM(pm, /*openmp=*/true, o.packedInterface);
+  return success();
+}
+
+std::string buddy::verifyGemminiPipelineOptions(const GemminiPipelineOptions &o) {
+  if (o.dataflow != "ws" && o.dataflow != "os")
+    return "buddy-gemmini-pipeline: unknown dataflow '" + o.dataflow +
+           "' (expected ws or os)";
+  return verifyRename("buddy-gemmini-pipeline", o.renameFrom, o.renameTo);
+}
+
+LogicalResult buddy::buildGemminiPipeline(OpPassManager &pm,
+                                          const GemminiPipelineOptions &o) {
+  if (rejected(verifyGemminiPipelineOptions(o)))
+    return failure();
+  addRenameEntry(pm, o.renameFrom, o.renameTo);
+  {
+    // The int8 matmuls (+ requantization) -> tile ops -> instruction loops;
+    // whatever the matcher leaves (f32 matmuls, other linalg ops) runs on the
+    // core as plain loops.
+    OpPassManager &f = pm.nest<func::FuncOp>();
+    buddy::ConvertLinalgToGemminiOptions c;
+    c.dataflow = o.dataflow;
+    f.addPass(buddy::createConvertLinalgToGemmini(c));
+    f.addPass(buddy::createLowerGemmini());
+    f.addPass(buddy::createMemRefCopyToLinalg());
+    f.addPass(createConvertLinalgToLoopsPass());
+    if (o.packedInterface)
+      f.addPass(LLVM::createLLVMRequestCWrappersPass());
+  }
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addNestedPass<func::FuncOp>(buddy::createConvertGemminiToLLVM());
+  addScalarToLLVM(pm, /*openmp=*/false, o.packedInterface);
   return success();
 }
 
 void buddy::registerBuddyPipelines() {
-  registerPassPipeline(
+  registerPipeline<CpuPipelineCLOptions, CpuPipelineOptions>(
       "buddy-cpu-pipeline",
       "Linalg on tensors -> LLVM dialect for CPUs: bufferize (results as "
       "out-params), Buddy GEMV/GEMM kernels, loops, OpenMP, LLVM",
-      [](OpPassManager &pm, llvm::StringRef text,
-         llvm::function_ref<LogicalResult(const llvm::Twine &)> error) {
-        std::unique_ptr<CpuPipelineCLOptions> cl =
-            CpuPipelineCLOptions::createFromString(text);
-        if (!cl)
-          return error(llvm::Twine("buddy-cpu-pipeline: bad options '") +
-                       text + "'");
-        CpuPipelineOptions o = cl->toStruct();
-        std::string bad = verifyCpuPipelineOptions(o);
-        if (!bad.empty())
-          return error(bad);
-        return buildCpuPipeline(pm, o);
-      },
-      [](llvm::function_ref<void(const detail::PassOptions &)> optHandler) {
-        optHandler(CpuPipelineCLOptions());
-      });
+      verifyCpuPipelineOptions, buildCpuPipeline);
+  registerPipeline<GemminiPipelineCLOptions, GemminiPipelineOptions>(
+      "buddy-gemmini-pipeline",
+      "Linalg on memrefs -> LLVM dialect for RISC-V + Gemmini: int8 matmuls "
+      "(+ requantization) as RoCC instructions, the rest as loops on the core",
+      verifyGemminiPipelineOptions, buildGemminiPipeline);
 }

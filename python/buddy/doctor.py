@@ -94,6 +94,7 @@ CHECKS: list[Check] = [
     Check("llc-22 (Debian, RISC-V)", False, _llc("llc-22")),
     Check("aarch64-linux-gnu-gcc", False, _versioned("aarch64-linux-gnu-gcc", "")),
     Check("riscv64-linux-gnu-gcc", False, _versioned("riscv64-linux-gnu-gcc", "")),
+    Check("riscv64-linux-gnu-g++ (riscv64-gemmini)", False, _versioned("riscv64-linux-gnu-g++", "")),
     Check("qemu-aarch64-static", False, _versioned("qemu-aarch64-static", "version")),
     Check("qemu-riscv64-static", False, _versioned("qemu-riscv64-static", "version")),
 ]

@@ -66,6 +66,7 @@ TOOLS: dict[str, ToolSpec] = {
         ),
         ToolSpec("aarch64-linux-gnu-gcc", "apt-get install gcc-aarch64-linux-gnu"),
         ToolSpec("riscv64-linux-gnu-gcc", "apt-get install gcc-riscv64-linux-gnu"),
+        ToolSpec("riscv64-linux-gnu-g++", "apt-get install g++-riscv64-linux-gnu"),
         ToolSpec("qemu-aarch64-static", "apt-get install qemu-user-static"),
         ToolSpec("qemu-riscv64-static", "apt-get install qemu-user-static"),
         ToolSpec("cc", "apt-get install gcc", None, ("cc", "gcc", "clang")),

@@ -1,10 +1,11 @@
 //===- Pipelines.h - Buddy named pass pipelines -----------------*- C++ -*-===//
 //
-// `--buddy-cpu-pipeline` as a C++ API: fill a CpuPipelineOptions and call
-// buildCpuPipeline on a module-level pass manager. The registered pipeline
-// (`buddy-opt --buddy-cpu-pipeline=...`, used by backend/pipeline.py) is a
-// thin wrapper that parses its option string into this struct. Options are
-// documented in midend/README.md.
+// `--buddy-cpu-pipeline` and `--buddy-gemmini-pipeline` as a C++ API: fill a
+// CpuPipelineOptions (GemminiPipelineOptions) and call buildCpuPipeline
+// (buildGemminiPipeline) on a module-level pass manager. The registered
+// pipelines (`buddy-opt --buddy-cpu-pipeline=...`, used by backend/pipeline.py)
+// are thin wrappers that parse their option string into these structs. Options
+// are documented in midend/README.md.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BUDDY_PIPELINES_H
@@ -83,7 +84,30 @@ std::string verifyCpuPipelineOptions(const CpuPipelineOptions &o);
 mlir::LogicalResult buildCpuPipeline(mlir::OpPassManager &pm,
                                      const CpuPipelineOptions &o);
 
-/// Registers `--buddy-cpu-pipeline` (see midend/README.md) with buddy-opt.
+/// Options of `--buddy-gemmini-pipeline` (same names, kebab-case there): int8
+/// matmuls on memrefs -> Gemmini RoCC instructions, everything else lowered
+/// for the RISC-V core (docs/gemmini.md).
+struct GemminiPipelineOptions {
+  /// Systolic-array dataflow of the tile ops: "ws" or "os".
+  std::string dataflow = "ws";
+  /// Rename the entry function first (buddy-rename-entry); both empty = none.
+  std::string renameFrom;
+  std::string renameTo;
+  /// C wrappers and `_buddy_<f>(void**)` entry points.
+  bool packedInterface = true;
+};
+
+/// Why `o` cannot be built (unknown dataflow, half a rename), or "" if it can.
+std::string verifyGemminiPipelineOptions(const GemminiPipelineOptions &o);
+
+/// Appends the Gemmini pipeline to `pm` (anchored on builtin.module). Fails,
+/// with a message on llvm::errs(), when verifyGemminiPipelineOptions(o) is not
+/// empty.
+mlir::LogicalResult buildGemminiPipeline(mlir::OpPassManager &pm,
+                                         const GemminiPipelineOptions &o);
+
+/// Registers `--buddy-cpu-pipeline` and `--buddy-gemmini-pipeline` (see
+/// midend/README.md) with buddy-opt.
 void registerBuddyPipelines();
 
 } // namespace buddy

@@ -2,7 +2,10 @@
 ``buddy-opt --buddy-convert-linalg-to-gemmini`` turns into one ``gemmini.tile_matmul`` per
 layer (docs/gemmini.md):
 
-    func.func @<name>(%x: memref<MxK0xi8>, %out: memref<MxNLxi8>)
+    func.func @<name>(%x: memref<MxK0xi8>, %out: memref<MxNLxi8> {buddy.output})
+
+(``{buddy.output}`` marks the argument the function writes as its result, for
+``buddy compile -t riscv64-gemmini``; name the function ``forward`` for that.)
 
 For each layer: a zero ``linalg.fill`` of an i32 buffer, the int8 x int8 -> i32
 ``linalg.matmul`` of the activations with the layer's weights, and the requantizing
@@ -98,7 +101,8 @@ def mlp_mlir(q: QuantMLP, batch: int, *, name: str = "f", c_interface: bool = Tr
         x, tx = y, ty
     attrs = " attributes {llvm.emit_c_interface}" if c_interface else ""
     nl = q.layers[-1].out_features
-    head = (f"func.func @{name}(%x: {_mt((batch, k0), 'i8')}, %out: {_mt((batch, nl), 'i8')})"
+    head = (f"func.func @{name}(%x: {_mt((batch, k0), 'i8')}, "
+            f"%out: {_mt((batch, nl), 'i8')} {{buddy.output}})"
             f"{attrs} {{")
     return "\n".join(glob + [head] + body + ["  return", "}", ""])
 

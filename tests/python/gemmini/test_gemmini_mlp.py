@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from buddy.gemmini.emit import mlp_mlir
 from buddy.gemmini.quantize import (QuantMLP, quantize_input, quantize_mlp, run_layer,
                                     run_quantized)
 from support import gemmini_qemu as gq
+from support.gemmini_mlp import make_mlp
 
 DRIVER = Path(__file__).with_name("qemu_mlp_main.cpp")
 BATCH = 32
@@ -38,16 +38,6 @@ SHAPES = {"small": (64, 100, 37, 10), "large": (64, 600, 500, 10)}
 # top-1 agreement int8 vs fp32 measured on the seeded batch (asserted exactly: a change in
 # the quantizer that moves it shows up here).
 MEASURED = {"small": 32, "large": 32}
-
-
-def make_mlp(widths: tuple[int, ...], seed: int) -> nn.Sequential:
-    torch.manual_seed(seed)
-    layers: list[nn.Module] = []
-    for i, (k, n) in enumerate(zip(widths, widths[1:])):
-        layers.append(nn.Linear(k, n))
-        if i + 2 < len(widths):
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers).eval()
 
 
 def layer_counters(q: QuantMLP, x_q: np.ndarray) -> dict[str, int]:

@@ -8,22 +8,18 @@ a Buddy artifact."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import buddy
-from buddy import toolchain
-from buddy.backend import targets
+from support.user_cli import require_target as _require
+from support.user_cli import run_buddy as _buddy
+from support.user_cli import user_dir
 
 torch = pytest.importorskip("torch")
 
-STAGE = Path(buddy.__file__).absolute().parent.parent  # holds the buddy package (build stage)
 TARGETS = ["host", "aarch64-neon", "riscv64-rvv"]
 
 MODELS = {
@@ -54,20 +50,6 @@ def build_model():
 INPUT_SHAPES = {"linear_relu": (3, 12), "conv": (1, 3, 6, 5)}
 
 
-def _require(target: str) -> None:
-    """Skip (naming the missing tool and its install command) only when one is missing."""
-    try:
-        targets.check_tools(targets.get_target(target), link=True, run=True)
-    except toolchain.ToolNotFound as e:
-        pytest.skip(str(e))
-
-
-def _buddy(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(STAGE), "BUDDY_CACHE_DIR": str(cwd / "cache")}
-    return subprocess.run([sys.executable, "-m", "buddy", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=900)
-
-
 def _reference(script: str, x: np.ndarray) -> np.ndarray:
     ns: dict = {}
     exec(script, ns)
@@ -78,10 +60,7 @@ def _reference(script: str, x: np.ndarray) -> np.ndarray:
 
 @pytest.fixture
 def work(tmp_path: Path) -> Path:
-    d = tmp_path / "user"
-    d.mkdir()
-    assert not str(d.resolve()).startswith(str(Path(__file__).resolve().parents[3]))
-    return d
+    return user_dir(tmp_path)
 
 
 @pytest.mark.parametrize("model", sorted(MODELS))
