@@ -226,6 +226,7 @@ void convertConv(OpBuilder &b, const buddy::gemmini::GemminiConv &cv, StringRef 
     fill.erase();
   if (rq)
     eraseDeadAlloc(cv.out);
+  buddy::gemmini::erasePaddedInput(cv);
 }
 
 struct ConvertLinalgToGemminiPass

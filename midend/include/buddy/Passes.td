@@ -538,8 +538,10 @@ def ConvertLinalgToGemmini
     as [KH*KW*C, F] (a view of HWCF; a `linalg.transpose` of FCHW in (c, kh, kw)
     order), C a view of an NHWC output or, for NCHW, a buffer transposed into
     the output after. The zero fill and the requantizing generic (4-D, bias
-    per output channel) fold in as for the matmul. Padding is not an op of
-    its own: the conv reads an input the IR padded before it.
+    per output channel) fold in as for the matmul. A padded input (a buffer
+    filled with a constant that the input is copied into, read by the conv
+    only) folds into the im2col: it reads the unpadded input inside it and
+    writes the fill value elsewhere; the padded buffer goes.
     Everything else is left alone.
     `buddy::gemmini::convertLinalgToGemmini` (buddy/Gemmini/Transforms.h) is
     the transform; this pass wraps it. Option `dataflow` (`ws` | `os`).
@@ -548,7 +550,7 @@ def ConvertLinalgToGemmini
     Option<"dataflow", "dataflow", "std::string", "\"ws\"",
            "Systolic-array dataflow of the tile ops: ws or os">,
   ];
-  let dependentDialects = ["::buddy::gemmini::GemminiDialect"];
+  let dependentDialects = ["::buddy::gemmini::GemminiDialect", "::mlir::arith::ArithDialect"];
 }
 
 def LowerGemmini : Pass<"buddy-lower-gemmini", "mlir::func::FuncOp"> {

@@ -1,6 +1,6 @@
 // RUN: buddy-opt %s --buddy-convert-linalg-to-gemmini | FileCheck %s
 // RUN: buddy-opt %s --buddy-convert-linalg-to-gemmini=dataflow=os | FileCheck %s --check-prefix=OS
-// OS-COUNT-3: gemmini.tile_matmul {{.+}}dataflow = "os"
+// OS-COUNT-5: gemmini.tile_matmul {{.+}}dataflow = "os"
 // int8 conv_2d -> im2col (a linalg.generic copy on the core) + gemmini.tile_matmul on the
 // filter as [K, F]; the zero fill and the 4-D requant generic (bias per channel, ReLU) fold
 // into the tile op. Run under qemu: tests/python/gemmini/test_gemmini_conv.py.
@@ -122,4 +122,53 @@ func.func @not_taken(%x: memref<1x5x5x2xf32>, %w: memref<3x3x2x4xf32>, %out: mem
   linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}
       ins(%x, %w : memref<1x5x5x2xf32>, memref<3x3x2x4xf32>) outs(%out : memref<1x3x3x4xf32>)
   return
+}
+
+// A zero-padded input (filled buffer + copy into a subview, read by the conv only) folds into
+// the im2col: it loads the unpadded input at the window position minus the padding where that
+// is inside it (an unsigned compare per spatial dimension) and selects the fill value
+// elsewhere; the padded buffer, its fill and the copy are gone. (The conv accumulates onto
+// %out: a fill of %out between the copy and the conv would stop the fold, %out might alias %x.)
+// CHECK-LABEL: func @nhwc_padded
+// CHECK-NOT: memref.copy
+// CHECK-NOT: memref<1x7x7x2xi8>
+// CHECK: %[[COL:.+]] = memref.alloc() {alignment = 64 : i64} : memref<1x5x5x3x3x2xi8>
+// CHECK: linalg.generic {indexing_maps = [#[[ID6]]], {{.+}} outs(%[[COL]] : memref<1x5x5x3x3x2xi8>)
+// CHECK: arith.cmpi ult, {{.+}}, %c5
+// CHECK: %[[LD:.+]] = memref.load %arg0[{{.+}}] : memref<1x5x5x2xi8>
+// CHECK: arith.select {{.+}}, %[[LD]], %c0_i8 : i8
+// CHECK: gemmini.tile_matmul {{.+}} -> %[[C:.+]] bias %[[C]] : memref<25x4xi32> : memref<25x18xi8>, memref<18x4xi8>, memref<25x4xi32>
+// CHECK-NOT: memref.copy
+// CHECK: return
+func.func @nhwc_padded(%x: memref<1x5x5x2xi8>, %w: memref<3x3x2x4xi8>, %out: memref<1x5x5x4xi32>) {
+  %pad = arith.constant 0 : i8
+  %p = memref.alloc() : memref<1x7x7x2xi8>
+  linalg.fill ins(%pad : i8) outs(%p : memref<1x7x7x2xi8>)
+  %s = memref.subview %p[0, 1, 1, 0] [1, 5, 5, 2] [1, 1, 1, 1] : memref<1x7x7x2xi8> to memref<1x5x5x2xi8, strided<[98, 14, 2, 1], offset: 16>>
+  memref.copy %x, %s : memref<1x5x5x2xi8> to memref<1x5x5x2xi8, strided<[98, 14, 2, 1], offset: 16>>
+  linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}
+      ins(%p, %w : memref<1x7x7x2xi8>, memref<3x3x2x4xi8>) outs(%out : memref<1x5x5x4xi32>)
+  memref.dealloc %p : memref<1x7x7x2xi8>
+  return
+}
+
+// The padded buffer is read by something else too: the im2col reads it as it is.
+// CHECK-LABEL: func @padded_read_twice
+// CHECK: memref.copy
+// CHECK: linalg.generic {indexing_maps = [#{{.+}}, #[[ID6]]], {{.+}} ins(%{{.+}} : memref<1x7x7x2xi8>)
+// CHECK: gemmini.tile_matmul
+// CHECK: memref.load %{{.+}} : memref<1x7x7x2xi8>
+func.func @padded_read_twice(%x: memref<1x5x5x2xi8>, %w: memref<3x3x2x4xi8>, %out: memref<1x5x5x4xi32>,
+                             %i: index) -> i8 {
+  %z = arith.constant 0 : i32
+  %pad = arith.constant 0 : i8
+  %p = memref.alloc() : memref<1x7x7x2xi8>
+  linalg.fill ins(%pad : i8) outs(%p : memref<1x7x7x2xi8>)
+  %s = memref.subview %p[0, 1, 1, 0] [1, 5, 5, 2] [1, 1, 1, 1] : memref<1x7x7x2xi8> to memref<1x5x5x2xi8, strided<[98, 14, 2, 1], offset: 16>>
+  memref.copy %x, %s : memref<1x5x5x2xi8> to memref<1x5x5x2xi8, strided<[98, 14, 2, 1], offset: 16>>
+  linalg.fill ins(%z : i32) outs(%out : memref<1x5x5x4xi32>)
+  linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}
+      ins(%p, %w : memref<1x7x7x2xi8>, memref<3x3x2x4xi8>) outs(%out : memref<1x5x5x4xi32>)
+  %v = memref.load %p[%i, %i, %i, %i] : memref<1x7x7x2xi8>
+  return %v : i8
 }
