@@ -14,7 +14,8 @@ For each Linear: a zero ``linalg.fill`` of an i32 buffer, the int8 x int8 -> i32
 the next int8 activations (an allocated buffer, or ``%out`` for the last layer). A Conv2d is
 the same with ``linalg.conv_2d_nchw_fchw`` (PyTorch's layouts; strides as the op's
 attribute) and a 4-D generic (bias per channel); its zero padding is a zero-filled buffer the
-input is copied into (``memref.copy`` to a subview), before the accumulator's fill. MaxPool2d
+input is copied into (``memref.copy`` to a subview), before the accumulator's fill (the pass
+folds it into the im2col). MaxPool2d
 is ``linalg.pooling_nchw_max`` into a buffer filled with -128 and Flatten a
 ``memref.collapse_shape``: both stay on the core. Weights and biases are ``memref.global``
 constants (hex dense literals, 64-byte aligned), so the executable carries the model and

@@ -9,7 +9,8 @@ emitted by ``buddy.gemmini.emit.model_mlir``, compiled with ``buddy compile -t r
 convs' im2col GEMMs and the linears' M*N*K (every conv and linear runs on Gemmini; max pool
 and flatten on the core have no MACs); top-1 agreement with the fp32 eager model: measured
 15/16, asserted exactly in MEASURED, and at
-least 14/16. Skipped only without llc-22, riscv64-linux-gnu-g++ or
+least 14/16. The miss (input 7) is a near tie: its two largest fp32 logits differ by 0.00043,
+less than half the output step (s_out = 0.00116); the int8 logits there are 95 and 94. Skipped only without llc-22, riscv64-linux-gnu-g++ or
 qemu-riscv64-static.
 """
 from __future__ import annotations
@@ -48,6 +49,7 @@ def test_lenet_lowers_every_conv_and_linear():
     assert out.count("gemmini.tile_matmul") == len(q.gemms) == 5
     assert "linalg.conv" not in out and "linalg.matmul" not in out
     assert out.count("linalg.pooling_nchw_max") == 2  # on the core
+    assert "memref.subview" not in out  # conv1's padding folded into its im2col
 
 
 @pytest.mark.parametrize("dataflow", ["ws", "os"])

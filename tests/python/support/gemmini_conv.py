@@ -3,9 +3,11 @@
 
 ``conv_case_mlir`` writes ``@forward(%x, %w[, %bias], %out {buddy.output})`` in either layout
 (NHWC/HWCF or NCHW/FCHW): zero padding as a zero-filled buffer the input is copied into
-(``buddy.gemmini.emit.padded_input``), a zero fill of the i32 accumulator, the conv, and for a
-requantized case the generic of ``buddy.gemmini.emit.requant_generic`` (i8 output); otherwise
-the i32 conv result is the output.
+(``buddy.gemmini.emit.padded_input``), a zero fill of an allocated i32 accumulator, the conv,
+and for a requantized case the generic of ``buddy.gemmini.emit.requant_generic`` (i8 output);
+otherwise a copy of the i32 sum to the output. (The accumulator is a fresh buffer so that
+nothing that might alias the input is written between the padding copy and the conv: the
+pass folds the padding into the im2col only then.)
 """
 from __future__ import annotations
 
@@ -72,9 +74,8 @@ def conv_case_mlir(case: ConvCase) -> str:
     if case.padding:
         lines, x, txin = padded_input("%x", case.x_shape(), case.padding, "%p", case.nchw)
         body += lines
-    acc = "%acc" if case.requant else "%out"
-    if case.requant:
-        body.append(f"  %acc = memref.alloc() {{alignment = 64 : i64}} : {tacc}")
+    acc = "%acc"
+    body.append(f"  %acc = memref.alloc() {{alignment = 64 : i64}} : {tacc}")
     body += [f"  linalg.fill ins(%z : i32) outs({acc} : {tacc})",
              f"  linalg.conv_2d_{layout} {{dilations = dense<1> : tensor<2xi64>, "
              f"strides = dense<{case.stride}> : tensor<2xi64>}}",
@@ -83,7 +84,9 @@ def conv_case_mlir(case: ConvCase) -> str:
         body += requant_generic("%acc", "%bias" if case.bias else None, "%out",
                                 case.out_shape(), 1 if case.nchw else 3,
                                 np.float32(case.scale), case.relu)
-        body.append(f"  memref.dealloc %acc : {tacc}")
+    else:
+        body.append(f"  memref.copy %acc, %out : {tacc} to {tout}")
+    body.append(f"  memref.dealloc %acc : {tacc}")
     if case.padding:
         body.append(f"  memref.dealloc {x} : {txin}")
     return "\n".join([f"func.func @forward({', '.join(args)}) {{", *body, "  return", "}", ""])
