@@ -116,7 +116,7 @@ class QuantModel:
     @property
     def gemms(self) -> tuple[QuantLayer | QuantConv, ...]:
         """The layers Gemmini runs (Linear and Conv2d)."""
-        return tuple(l for l in self.layers if isinstance(l, (QuantLayer, QuantConv)))
+        return tuple(op for op in self.layers if isinstance(op, (QuantLayer, QuantConv)))
 
     @property
     def s_out(self) -> float:
