@@ -387,7 +387,7 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     and why f32 is the default.
     A target row with the ``gemmini`` pipeline (``riscv64-gemmini``) takes memref-level MLIR
     (outputs are the arguments marked ``{buddy.output}``, ``signature.OUTPUT_ATTR``; what
-    ``buddy.gemmini.emit.mlp_mlir`` writes), not a torch model; ``dataflow`` is its systolic
+    ``buddy.gemmini.emit.model_mlir`` writes), not a torch model; ``dataflow`` is its systolic
     array's dataflow, ``"ws"`` or ``"os"``.
     ``write_weights=False`` leaves the graph's parameters out of the artifact (manifest
     "weights": null): the caller binds them from its own weight file, and parameters on
@@ -411,7 +411,7 @@ def compile(  # noqa: A001 - the public name is buddy.compile
     memrefs = tgt.pipeline == "gemmini"
     if memrefs and graph is not None:
         raise ValueError(f"target {tgt.name} compiles memref-level MLIR (int8 linalg matmuls, "
-                         "e.g. buddy.gemmini.emit.mlp_mlir), not an imported torch model")
+                         "e.g. buddy.gemmini.emit.model_mlir), not an imported torch model")
     entry = name or func
     options = PipelineOptions(opt_level=opt_level, openmp=openmp, tosa=_is_tosa(text, graph), kernels=kernels,
                               int8_activations=int8_activations, dataflow=dataflow,

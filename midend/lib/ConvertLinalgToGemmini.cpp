@@ -1,12 +1,16 @@
-//===- ConvertLinalgToGemmini.cpp - int8 linalg.matmul -> gemmini ---------===//
+//===- ConvertLinalgToGemmini.cpp - int8 matmul/conv_2d -> gemmini --------===//
 //
 // int8 x int8 -> i32 `linalg.matmul` on memrefs becomes
 // `gemmini.tile_matmul` (see Passes.td and docs/gemmini.md). A preceding
 // zero `linalg.fill` of C is folded away (the tile op overwrites C);
 // otherwise C is passed as the MxN bias, which keeps linalg's C += A @ B.
+// An int8 `linalg.conv_2d_nhwc_hwcf` / `conv_2d_nchw_fchw` becomes the same
+// tile op on its im2col GEMM (GemminiConv.h), with the same fill and
+// requantization epilogue (bias per output channel).
 //
 //===----------------------------------------------------------------------===//
 
+#include "GemminiConv.h"
 #include "buddy/Gemmini/GemminiDialect.h"
 #include "buddy/Gemmini/Transforms.h"
 #include "buddy/Passes.h"
@@ -48,7 +52,7 @@ bool isGemminiMatmul(linalg::MatmulOp op) {
 
 /// The zero fill of `c` directly before `op` in its block, with nothing in
 /// between touching `c`.
-linalg::FillOp zeroFillBefore(linalg::MatmulOp op, Value c) {
+linalg::FillOp zeroFillBefore(Operation *op, Value c) {
   for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
     if (auto fill = dyn_cast<linalg::FillOp>(prev)) {
       if (fill.getOutputs().size() == 1 && fill.getOutputs()[0] == c) {
@@ -65,8 +69,9 @@ linalg::FillOp zeroFillBefore(linalg::MatmulOp op, Value c) {
 
 
 /// The requantization the tile op does on an i8 C, as a `linalg.generic` that
-/// reads `acc` (identity map) and optionally an i32 bias (per column `(d0, d1)
-/// -> (d1)` or identity), writes an i8 MxN memref, and computes
+/// reads `acc` (identity map, any rank) and optionally an i32 bias (per channel,
+/// `(d0, ...) -> (d<channelDim>)`, or identity if `fullBias`), writes an i8
+/// memref of acc's shape, and computes
 ///   fptosi(minimumf(maximumf(roundeven(sitofp(acc [+ bias]) * scale), -128), 127)),
 /// optionally followed by `arith.maxsi %i, 0 : i8` (ReLU on the int8 value, as
 /// mvout applies it after saturation).
@@ -83,20 +88,22 @@ bool isF32Const(Value v, float want) {
   return matchPattern(v, m_Constant(&a)) && a.getValueAsDouble() == double(want);
 }
 
-std::optional<Requant> matchRequant(linalg::GenericOp g, Value acc) {
-  if (!g.hasPureBufferSemantics() || g.getNumDpsInits() != 1 || g.getNumLoops() != 2 ||
-      g.getNumParallelLoops() != 2)
+std::optional<Requant> matchRequant(linalg::GenericOp g, Value acc, unsigned channelDim,
+                                    bool fullBias) {
+  unsigned rank = cast<MemRefType>(acc.getType()).getRank();
+  if (!g.hasPureBufferSemantics() || g.getNumDpsInits() != 1 || g.getNumLoops() != rank ||
+      g.getNumParallelLoops() != rank)
     return std::nullopt;
   auto ins = g.getDpsInputs();
   if (ins.empty() || ins.size() > 2 || ins[0] != acc)
     return std::nullopt;
   Value out = g.getDpsInits()[0];
   auto outType = dyn_cast<MemRefType>(out.getType());
-  if (!outType || outType.getRank() != 2 || !outType.getElementType().isSignlessInteger(8))
+  if (!outType || outType.getRank() != rank || !outType.getElementType().isSignlessInteger(8))
     return std::nullopt;
   auto maps = g.getIndexingMapsArray();
   MLIRContext *ctx = g.getContext();
-  AffineMap id = AffineMap::getMultiDimIdentityMap(2, ctx);
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
   if (maps.front() != id || maps.back() != id)
     return std::nullopt;
   Requant r{g, Value(), out};
@@ -104,8 +111,9 @@ std::optional<Requant> matchRequant(linalg::GenericOp g, Value acc) {
     auto bt = dyn_cast<MemRefType>(ins[1].getType());
     if (!bt || !bt.getElementType().isSignlessInteger(32))
       return std::nullopt;
-    AffineMap col = AffineMap::get(2, 0, getAffineDimExpr(1, ctx), ctx);
-    if (!((bt.getRank() == 1 && maps[1] == col) || (bt.getRank() == 2 && maps[1] == id)))
+    AffineMap col = AffineMap::get(rank, 0, getAffineDimExpr(channelDim, ctx), ctx);
+    if (!((bt.getRank() == 1 && maps[1] == col) ||
+          (fullBias && bt.getRank() == int64_t(rank) && maps[1] == id)))
       return std::nullopt;
     r.bias = ins[1];
   }
@@ -155,14 +163,15 @@ std::optional<Requant> matchRequant(linalg::GenericOp g, Value acc) {
   return r;
 }
 
-/// The generic after `op` in its block that requantizes C, if `acc` is read
-/// by nothing else (other than the zero fill, the matmul and a dealloc).
-std::optional<Requant> requantAfter(linalg::MatmulOp op, Value acc, linalg::FillOp fill) {
+/// The generic after `op` (a matmul or conv) in its block that requantizes C,
+/// if `acc` is read by nothing else (other than the zero fill, `op` and a dealloc).
+std::optional<Requant> requantAfter(Operation *op, Value acc, linalg::FillOp fill,
+                                    unsigned channelDim, bool fullBias) {
   if (!fill)
     return std::nullopt;
   linalg::GenericOp g;
   for (Operation *user : acc.getUsers()) {
-    if (user == op.getOperation() || user == fill.getOperation() || isa<memref::DeallocOp>(user))
+    if (user == op || user == fill.getOperation() || isa<memref::DeallocOp>(user))
       continue;
     auto gen = dyn_cast<linalg::GenericOp>(user);
     if (!gen || g || gen->getBlock() != op->getBlock() || !op->isBeforeInBlock(gen))
@@ -176,7 +185,48 @@ std::optional<Requant> requantAfter(linalg::MatmulOp op, Value acc, linalg::Fill
   for (Operation *o = op->getNextNode(); o && o != g.getOperation(); o = o->getNextNode())
     if (!isMemoryEffectFree(o))
       return std::nullopt;
-  return matchRequant(g, acc);
+  return matchRequant(g, acc, channelDim, fullBias);
+}
+
+/// Erases `c`'s allocation if nothing but deallocs uses it any more.
+void eraseDeadAlloc(Value c) {
+  auto alloc = c.getDefiningOp<memref::AllocOp>();
+  if (!alloc ||
+      !llvm::all_of(alloc->getUsers(), [](Operation *u) { return isa<memref::DeallocOp>(u); }))
+    return;
+  for (Operation *u : llvm::make_early_inc_range(alloc->getUsers()))
+    u->erase();
+  alloc.erase();
+}
+
+/// `cv` -> im2col + filter B + gemmini.tile_matmul (+ the NCHW transposes), with
+/// the zero fill and the requantizing generic folded in when they match.
+void convertConv(OpBuilder &b, const buddy::gemmini::GemminiConv &cv, StringRef dataflow) {
+  linalg::FillOp fill = zeroFillBefore(cv.op, cv.out);
+  std::optional<Requant> rq =
+      requantAfter(cv.op, cv.out, fill, cv.channelDim(), /*fullBias=*/false);
+  b.setInsertionPoint(rq ? rq->op.getOperation() : cv.op);
+  Location loc = cv.op->getLoc();
+  buddy::gemmini::ConvGemmOperands ab = buddy::gemmini::emitConvGemmOperands(b, cv);
+  Value out = rq ? rq->out : cv.out;
+  // Without a zero fill the conv accumulates onto its output: C is its own bias.
+  Value c = buddy::gemmini::emitConvResult(b, cv, out, /*copyIn=*/!fill);
+  Value bias = rq ? rq->bias : (fill ? Value() : c);
+  buddy::gemmini::TileMatmulOp::create(b, loc, ab.a, ab.b, c, bias,
+                                       b.getF32FloatAttr(rq ? rq->scale : 1.0f),
+                                       b.getStringAttr(dataflow),
+                                       rq && rq->relu ? b.getUnitAttr() : nullptr);
+  buddy::gemmini::finishConvResult(b, cv, out, c);
+  for (Value t : ab.temps)
+    memref::DeallocOp::create(b, loc, t);
+  if (rq)
+    rq->op.erase();
+  cv.op->erase();
+  if (fill)
+    fill.erase();
+  if (rq)
+    eraseDeadAlloc(cv.out);
+  buddy::gemmini::erasePaddedInput(cv);
 }
 
 struct ConvertLinalgToGemminiPass
@@ -198,15 +248,21 @@ FailureOr<unsigned> buddy::gemmini::convertLinalgToGemmini(func::FuncOp f,
     return failure();
   }
   SmallVector<linalg::MatmulOp> matmuls;
-  f.walk([&](linalg::MatmulOp op) {
-    if (isGemminiMatmul(op))
-      matmuls.push_back(op);
+  SmallVector<buddy::gemmini::GemminiConv> convs;
+  f.walk([&](Operation *op) {
+    if (auto mm = dyn_cast<linalg::MatmulOp>(op); mm && isGemminiMatmul(mm))
+      matmuls.push_back(mm);
+    else if (auto cv = buddy::gemmini::matchGemminiConv(op))
+      convs.push_back(*cv);
   });
   OpBuilder b(f.getContext());
+  for (const buddy::gemmini::GemminiConv &cv : convs)
+    convertConv(b, cv, dataflow);
   for (linalg::MatmulOp op : matmuls) {
     Value a = op.getInputs()[0], bm = op.getInputs()[1], c = op.getOutputs()[0];
     linalg::FillOp fill = zeroFillBefore(op, c);
-    if (std::optional<Requant> rq = requantAfter(op, c, fill)) {
+    if (std::optional<Requant> rq =
+            requantAfter(op, c, fill, /*channelDim=*/1, /*fullBias=*/true)) {
       // C = requant(A @ B + bias) straight into the i8 output; the i32 buffer is dead.
       b.setInsertionPoint(rq->op);
       buddy::gemmini::TileMatmulOp::create(b, op.getLoc(), a, bm, rq->out, rq->bias,
@@ -216,13 +272,7 @@ FailureOr<unsigned> buddy::gemmini::convertLinalgToGemmini(func::FuncOp f,
       rq->op.erase();
       op.erase();
       fill.erase();
-      if (auto alloc = c.getDefiningOp<memref::AllocOp>()) {
-        if (llvm::all_of(alloc->getUsers(), [](Operation *u) { return isa<memref::DeallocOp>(u); })) {
-          for (Operation *u : llvm::make_early_inc_range(alloc->getUsers()))
-            u->erase();
-          alloc.erase();
-        }
-      }
+      eraseDeadAlloc(c);
       continue;
     }
     b.setInsertionPoint(op);
@@ -234,5 +284,5 @@ FailureOr<unsigned> buddy::gemmini::convertLinalgToGemmini(func::FuncOp f,
     if (fill)
       fill.erase();
   }
-  return static_cast<unsigned>(matmuls.size());
+  return static_cast<unsigned>(matmuls.size() + convs.size());
 }

@@ -517,7 +517,7 @@ def OutlineLoopNests
 
 def ConvertLinalgToGemmini
     : Pass<"buddy-convert-linalg-to-gemmini", "mlir::func::FuncOp"> {
-  let summary = "int8 linalg.matmul with i32 accumulation on memrefs -> gemmini.tile_matmul";
+  let summary = "int8 linalg.matmul / conv_2d with i32 accumulation on memrefs -> gemmini.tile_matmul";
   let description = [{
     Matches `linalg.matmul ins(%a, %b : memref<MxKxi8>, memref<KxNxi8>)
     outs(%c : memref<MxNxi32>)` with the default (untransposed) indexing maps
@@ -531,6 +531,17 @@ def ConvertLinalgToGemmini
     (bias i32, per column or MxN; constant f32 scale), folds with it into one
     tile op with that `bias` and `scale` writing the i8 output (Gemmini's
     accumulator scale is exactly this arithmetic); the dead i32 buffer goes.
+    int8 x int8 -> i32 `linalg.conv_2d_nhwc_hwcf` and `linalg.conv_2d_nchw_fchw`
+    (static identity-layout memrefs, any strides and dilations) become the
+    same tile op on their im2col GEMM: a `linalg.generic` copy of the input
+    windows into an [N*OH*OW, KH*KW*C] i8 buffer (run on the core), the filter
+    as [KH*KW*C, F] (a view of HWCF; a `linalg.transpose` of FCHW in (c, kh, kw)
+    order), C a view of an NHWC output or, for NCHW, a buffer transposed into
+    the output after. The zero fill and the requantizing generic (4-D, bias
+    per output channel) fold in as for the matmul. A padded input (a buffer
+    filled with a constant that the input is copied into, read by the conv
+    only) folds into the im2col: it reads the unpadded input inside it and
+    writes the fill value elsewhere; the padded buffer goes.
     Everything else is left alone.
     `buddy::gemmini::convertLinalgToGemmini` (buddy/Gemmini/Transforms.h) is
     the transform; this pass wraps it. Option `dataflow` (`ws` | `os`).
@@ -539,7 +550,7 @@ def ConvertLinalgToGemmini
     Option<"dataflow", "dataflow", "std::string", "\"ws\"",
            "Systolic-array dataflow of the tile ops: ws or os">,
   ];
-  let dependentDialects = ["::buddy::gemmini::GemminiDialect"];
+  let dependentDialects = ["::buddy::gemmini::GemminiDialect", "::mlir::arith::ArithDialect"];
 }
 
 def LowerGemmini : Pass<"buddy-lower-gemmini", "mlir::func::FuncOp"> {

@@ -2,7 +2,7 @@
 
 An fp32 ``nn.Sequential`` of Linear/ReLU layers (seeded random weights) is quantized by
 ``buddy.gemmini.quantize.quantize_mlp`` (per-tensor symmetric int8 weights and activations,
-max-abs calibration on the batch), emitted by ``buddy.gemmini.emit.mlp_mlir`` (one zero fill +
+max-abs calibration on the batch), emitted by ``buddy.gemmini.emit.model_mlir`` (one zero fill +
 int8 matmul + requantizing generic with ReLU per layer, weights as constant globals), compiled
 with the Gemmini chain (convert-linalg-to-gemmini folds every layer into one
 ``gemmini.tile_matmul``, ReLU included), llc-22 and the cross g++ with RoccTrap, and run
@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 import torch
 
-from buddy.gemmini.emit import mlp_mlir
-from buddy.gemmini.quantize import (QuantMLP, quantize_input, quantize_mlp, run_layer,
+from buddy.gemmini.emit import model_mlir
+from buddy.gemmini.quantize import (QuantModel, quantize_input, quantize_mlp, run_layer,
                                     run_quantized)
 from support import gemmini_qemu as gq
 from support.gemmini_mlp import make_mlp
@@ -40,7 +40,7 @@ SHAPES = {"small": (64, 100, 37, 10), "large": (64, 600, 500, 10)}
 MEASURED = {"small": 32, "large": 32}
 
 
-def layer_counters(q: QuantMLP, x_q: np.ndarray) -> dict[str, int]:
+def layer_counters(q: QuantModel, x_q: np.ndarray) -> dict[str, int]:
     """Sum over the layers of the reference sequence's counters on the host model."""
     total: dict[str, int] = {}
     for layer in q.layers:
@@ -53,12 +53,12 @@ def layer_counters(q: QuantMLP, x_q: np.ndarray) -> dict[str, int]:
     return total
 
 
-def run_mlp_under_qemu(tools: gq.Tools, sim: list[Path], q: QuantMLP, x_q: np.ndarray,
+def run_mlp_under_qemu(tools: gq.Tools, sim: list[Path], q: QuantModel, x_q: np.ndarray,
                        tmp: Path) -> tuple[np.ndarray, dict[str, int]]:
     """Compile `q` for `x_q.shape[0]` inputs, run it under qemu: (int8 outputs, counters)."""
     m, k = x_q.shape
     n = q.layers[-1].out_features
-    kernel = gq.kernel_object(tools, mlp_mlir(q, m), tmp, ["--buddy-convert-linalg-to-gemmini"])
+    kernel = gq.kernel_object(tools, model_mlir(q, m), tmp, ["--buddy-convert-linalg-to-gemmini"])
     exe = gq.link(tools, sim, DRIVER, kernel, tmp / "mlp")
     (tmp / "x.bin").write_bytes(np.ascontiguousarray(x_q).tobytes())
     r = subprocess.run([str(tools.qemu), str(exe), str(m), str(k), str(n), str(tmp)],
@@ -78,7 +78,7 @@ def test_int8_mlp_under_qemu(tools, sim_objects, tmp_path, shape):
 
     # Every layer becomes one tile op: nothing of linalg stays on the core.
     lowered = subprocess.run([str(gq.buddy_opt_path()), "--buddy-convert-linalg-to-gemmini"],
-                             input=mlp_mlir(q, BATCH), capture_output=True, text=True,
+                             input=model_mlir(q, BATCH), capture_output=True, text=True,
                              check=True).stdout
     assert lowered.count("gemmini.tile_matmul") == len(q.layers)
     assert lowered.count("{relu,") == sum(layer.relu for layer in q.layers)

@@ -1,6 +1,6 @@
 """`buddy compile -t riscv64-gemmini` and `buddy run` as a user types them (issue 15).
 
-A quantized MLP (``buddy.gemmini.quantize`` + ``buddy.gemmini.emit.mlp_mlir``, the entry
+A quantized MLP (``buddy.gemmini.quantize`` + ``buddy.gemmini.emit.model_mlir``, the entry
 named ``forward``, its output argument marked ``{buddy.output}``) is written to model.mlir in
 a working directory outside the source tree, compiled with ``buddy compile model.mlir -o out
 -t riscv64-gemmini [--dataflow os]`` and run with ``buddy run out -i x.npy --save res
@@ -25,8 +25,8 @@ import pytest
 import torch
 
 from buddy import cli, toolchain
-from buddy.gemmini.emit import mlp_mlir
-from buddy.gemmini.quantize import QuantMLP, quantize_input, quantize_mlp, run_quantized
+from buddy.gemmini.emit import model_mlir
+from buddy.gemmini.quantize import QuantModel, quantize_input, quantize_mlp, run_quantized
 from support.gemmini_mlp import make_mlp
 from support.user_cli import require_target, run_buddy, user_dir
 
@@ -63,16 +63,16 @@ def _buddy(cwd: Path, cache: Path, *args: str) -> subprocess.CompletedProcess:
     return run_buddy(cwd, *args, cache=cache)
 
 
-def _quantized(shape: str) -> tuple[QuantMLP, np.ndarray]:
+def _quantized(shape: str) -> tuple[QuantModel, np.ndarray]:
     widths = SHAPES[shape]
     x = torch.randn(BATCH, widths[0], generator=torch.Generator().manual_seed(11))
     q = quantize_mlp(make_mlp(widths, seed=7), x)
     return q, quantize_input(q, x)
 
 
-def _write_mlp(work: Path, shape: str = "small") -> tuple[QuantMLP, np.ndarray]:
+def _write_mlp(work: Path, shape: str = "small") -> tuple[QuantModel, np.ndarray]:
     q, x_q = _quantized(shape)
-    (work / "model.mlir").write_text(mlp_mlir(q, BATCH, name="forward"))
+    (work / "model.mlir").write_text(model_mlir(q, BATCH, name="forward"))
     np.save(work / "x.npy", x_q)
     return q, x_q
 

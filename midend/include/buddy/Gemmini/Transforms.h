@@ -7,8 +7,9 @@
 
 namespace buddy::gemmini {
 
-/// Rewrites every int8 x int8 -> i32 `linalg.matmul` on memrefs in `f` into
-/// `gemmini.tile_matmul` with `dataflow` ("ws" or "os"); returns how many.
+/// Rewrites every int8 x int8 -> i32 `linalg.matmul`, `linalg.conv_2d_nhwc_hwcf`
+/// and `linalg.conv_2d_nchw_fchw` on memrefs in `f` into `gemmini.tile_matmul`
+/// with `dataflow` ("ws" or "os"); returns how many.
 /// See the pass description in Passes.td.
 mlir::FailureOr<unsigned> convertLinalgToGemmini(mlir::func::FuncOp f,
                                                  llvm::StringRef dataflow);
