@@ -7,7 +7,7 @@ local configs, batch 1), through the public API, against torch eager and inducto
 Per model, in its own process (so one model's memory and threads do not touch the next):
 Buddy's cold compile time (`buddy.compile(model, inputs, use_cache=False)`) and latency;
 inductor's (`torch.compile(model)`, and with `--autotune` `mode="max-autotune"`) first-call
-time (its compile) and latency; eager latency. Latency is the best of `--reps` calls after a
+time (its compile, cold: a fresh TORCHINDUCTOR_CACHE_DIR per model) and latency; eager latency. Latency is the best of `--reps` calls after a
 warm-up (bench_common.best_times). Buddy's outputs are checked against eager (max error
 scaled by the output's magnitude, recorded). Writes bench/results/models.json and prints the
 table that docs/performance.md quotes.
@@ -20,6 +20,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
@@ -188,7 +189,11 @@ def main() -> int:
         t0 = time.perf_counter()
         cmd = [sys.executable, __file__, "--worker", name, "--reps", str(a.reps)] + (["--autotune"] if a.autotune else [])
         try:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout)
+            # inductor's compile is cold like Buddy's (use_cache=False): its FX graph and
+            # kernel caches go to a fresh folder per model
+            with tempfile.TemporaryDirectory(prefix="bench-inductor-") as cache:
+                env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache)
+                p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout, env=env)
             line = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")]
             row = (json.loads(line[-1][len("RESULT "):]) if p.returncode == 0 and line else
                    {"model": name, "error": (p.stderr.strip().splitlines() or ["no output"])[-1][:300]})
