@@ -272,7 +272,10 @@ class LlamaStatic(_Compute):
         ``model.embed_tokens`` to block-quantized planes (`buddy.quant.QuantPlanes`): those
         modules become `buddy.quant.QuantLinear` (float32 activations only) or
         `buddy.quant.QuantEmbedding` and take no ``.weight`` from `state`. When the LM head's
-        planes are the embedding's (a tied table), both modules share one set of buffers."""
+        planes are the embedding's (a tied table), both modules share one set of buffers.
+        The model is built on the meta device and takes `state`'s tensors themselves (converted
+        to `dtype`, so not copied when they have it already): no float copy of a quantized
+        layer is ever allocated."""
         with torch.device("meta"):  # no float copy of the weights: a 7B Q4_0 file would need 27 GB
             m = cls(config, max_len, dtype)
         if quantized:
