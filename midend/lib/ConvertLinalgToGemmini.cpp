@@ -1,4 +1,4 @@
-//===- ConvertLinalgToGemmini.cpp - int8 matmul/conv_2d -> gemmini --------===//
+//===- ConvertLinalgToGemmini.cpp - int8 matmul/conv/batch -> gemmini -----===//
 //
 // int8 x int8 -> i32 `linalg.matmul` on memrefs becomes
 // `gemmini.tile_matmul` (see Passes.td and docs/gemmini.md). A preceding
@@ -6,7 +6,9 @@
 // otherwise C is passed as the MxN bias, which keeps linalg's C += A @ B.
 // An int8 `linalg.conv_2d_nhwc_hwcf` / `conv_2d_nchw_fchw` becomes the same
 // tile op on its im2col GEMM (GemminiConv.h), with the same fill and
-// requantization epilogue (bias per output channel).
+// requantization epilogue (bias per output channel). An int8
+// `linalg.batch_matmul` becomes an scf.for over the batch of the tile op on
+// rank-2 subviews of batch i (fill and rank-3 epilogue, bias per column).
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,6 +21,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -199,6 +202,32 @@ void eraseDeadAlloc(Value c) {
   alloc.erase();
 }
 
+/// The tile op writing `c`: requant(A @ B + bias) as `rq` says, else the i32
+/// sum, onto C itself when there is no zero fill (linalg accumulates: C is its
+/// own bias).
+void createTile(OpBuilder &b, Location loc, Value a, Value bm, Value c,
+                const std::optional<Requant> &rq, linalg::FillOp fill, StringRef dataflow) {
+  Value bias = rq ? rq->bias : (fill ? Value() : c);
+  buddy::gemmini::TileMatmulOp::create(b, loc, a, bm, c, bias,
+                                       b.getF32FloatAttr(rq ? rq->scale : 1.0f),
+                                       b.getStringAttr(dataflow),
+                                       rq && rq->relu ? b.getUnitAttr() : nullptr);
+}
+
+/// Erases the converted `op` (whose i32 output is `acc`) with the zero fill and
+/// the requantizing generic folded into its tile op, and `acc`'s buffer if that
+/// is dead now.
+void eraseConverted(Operation *op, Value acc, linalg::FillOp fill,
+                    std::optional<Requant> rq) {
+  if (rq)
+    rq->op.erase();
+  op->erase();
+  if (fill)
+    fill.erase();
+  if (rq)
+    eraseDeadAlloc(acc);
+}
+
 /// `cv` -> im2col + filter B + gemmini.tile_matmul (+ the NCHW transposes), with
 /// the zero fill and the requantizing generic folded in when they match.
 void convertConv(OpBuilder &b, const buddy::gemmini::GemminiConv &cv, StringRef dataflow) {
@@ -209,24 +238,71 @@ void convertConv(OpBuilder &b, const buddy::gemmini::GemminiConv &cv, StringRef 
   Location loc = cv.op->getLoc();
   buddy::gemmini::ConvGemmOperands ab = buddy::gemmini::emitConvGemmOperands(b, cv);
   Value out = rq ? rq->out : cv.out;
-  // Without a zero fill the conv accumulates onto its output: C is its own bias.
   Value c = buddy::gemmini::emitConvResult(b, cv, out, /*copyIn=*/!fill);
-  Value bias = rq ? rq->bias : (fill ? Value() : c);
-  buddy::gemmini::TileMatmulOp::create(b, loc, ab.a, ab.b, c, bias,
-                                       b.getF32FloatAttr(rq ? rq->scale : 1.0f),
-                                       b.getStringAttr(dataflow),
-                                       rq && rq->relu ? b.getUnitAttr() : nullptr);
+  createTile(b, loc, ab.a, ab.b, c, rq, fill, dataflow);
   buddy::gemmini::finishConvResult(b, cv, out, c);
   for (Value t : ab.temps)
     memref::DeallocOp::create(b, loc, t);
-  if (rq)
-    rq->op.erase();
-  cv.op->erase();
-  if (fill)
-    fill.erase();
-  if (rq)
-    eraseDeadAlloc(cv.out);
+  eraseConverted(cv.op, cv.out, fill, rq);
   buddy::gemmini::erasePaddedInput(cv);
+}
+
+/// An int8 batch_matmul Gemmini can run batch by batch: static identity-layout
+/// memrefs [B,M,K] i8, [B,K,N] i8 -> [B,M,N] i32, signed casts, the default maps.
+bool isGemminiBatchMatmul(linalg::BatchMatmulOp op) {
+  if (!op.hasPureBufferSemantics() || op.getInputs().size() != 2 || op.getOutputs().size() != 1)
+    return false;
+  auto staticOf = [](Value v, unsigned bits) {
+    auto t = dyn_cast<MemRefType>(v.getType());
+    return t && t.getRank() == 3 && t.hasStaticShape() && t.getLayout().isIdentity() &&
+           t.getElementType().isSignlessInteger(bits);
+  };
+  if (!staticOf(op.getInputs()[0], 8) || !staticOf(op.getInputs()[1], 8) ||
+      !staticOf(op.getOutputs()[0], 32))
+    return false;
+  if (op.getCast() != linalg::TypeFn::cast_signed)
+    return false;
+  return op.getIndexingMapsArray() ==
+         linalg::BatchMatmulOp::getDefaultIndexingMaps(op.getContext());
+}
+
+/// Batch `i` of the [B, R, C] memref `v` as an R x C subview (the batch
+/// dimension dropped; rows still back to back, at a dynamic offset).
+Value batchSlice(OpBuilder &b, Location loc, Value v, Value i) {
+  auto t = cast<MemRefType>(v.getType());
+  int64_t rows = t.getDimSize(1), cols = t.getDimSize(2);
+  auto type = MemRefType::get(
+      {rows, cols}, t.getElementType(),
+      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, {cols, 1}));
+  SmallVector<OpFoldResult> offsets{i, b.getIndexAttr(0), b.getIndexAttr(0)};
+  SmallVector<OpFoldResult> sizes{b.getIndexAttr(1), b.getIndexAttr(rows), b.getIndexAttr(cols)};
+  SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+  return memref::SubViewOp::create(b, loc, type, v, offsets, sizes, strides);
+}
+
+/// `op` -> scf.for over the batch of gemmini.tile_matmul on the batch's
+/// subviews, with the zero fill and the rank-3 requantizing generic (bias per
+/// column, [N]) folded in when they match.
+void convertBatchMatmul(OpBuilder &b, linalg::BatchMatmulOp op, StringRef dataflow) {
+  Value a = op.getInputs()[0], bm = op.getInputs()[1], c = op.getOutputs()[0];
+  linalg::FillOp fill = zeroFillBefore(op, c);
+  std::optional<Requant> rq = requantAfter(op, c, fill, /*channelDim=*/2, /*fullBias=*/false);
+  b.setInsertionPoint(rq ? rq->op.getOperation() : op.getOperation());
+  Location loc = op.getLoc();
+  int64_t batch = cast<MemRefType>(c.getType()).getDimSize(0);
+  auto loop = scf::ForOp::create(b, loc, arith::ConstantIndexOp::create(b, loc, 0),
+                                 arith::ConstantIndexOp::create(b, loc, batch),
+                                 arith::ConstantIndexOp::create(b, loc, 1));
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    Value i = loop.getInductionVar();
+    Value ai = batchSlice(b, loc, a, i);
+    Value bi = batchSlice(b, loc, bm, i);
+    Value ci = batchSlice(b, loc, rq ? rq->out : c, i);
+    createTile(b, loc, ai, bi, ci, rq, fill, dataflow);
+  }
+  eraseConverted(op, c, fill, rq);
 }
 
 struct ConvertLinalgToGemminiPass
@@ -248,41 +324,30 @@ FailureOr<unsigned> buddy::gemmini::convertLinalgToGemmini(func::FuncOp f,
     return failure();
   }
   SmallVector<linalg::MatmulOp> matmuls;
+  SmallVector<linalg::BatchMatmulOp> batchMatmuls;
   SmallVector<buddy::gemmini::GemminiConv> convs;
   f.walk([&](Operation *op) {
     if (auto mm = dyn_cast<linalg::MatmulOp>(op); mm && isGemminiMatmul(mm))
       matmuls.push_back(mm);
+    else if (auto bmm = dyn_cast<linalg::BatchMatmulOp>(op); bmm && isGemminiBatchMatmul(bmm))
+      batchMatmuls.push_back(bmm);
     else if (auto cv = buddy::gemmini::matchGemminiConv(op))
       convs.push_back(*cv);
   });
   OpBuilder b(f.getContext());
   for (const buddy::gemmini::GemminiConv &cv : convs)
     convertConv(b, cv, dataflow);
+  for (linalg::BatchMatmulOp op : batchMatmuls)
+    convertBatchMatmul(b, op, dataflow);
   for (linalg::MatmulOp op : matmuls) {
-    Value a = op.getInputs()[0], bm = op.getInputs()[1], c = op.getOutputs()[0];
+    Value c = op.getOutputs()[0];
     linalg::FillOp fill = zeroFillBefore(op, c);
-    if (std::optional<Requant> rq =
-            requantAfter(op, c, fill, /*channelDim=*/1, /*fullBias=*/true)) {
-      // C = requant(A @ B + bias) straight into the i8 output; the i32 buffer is dead.
-      b.setInsertionPoint(rq->op);
-      buddy::gemmini::TileMatmulOp::create(b, op.getLoc(), a, bm, rq->out, rq->bias,
-                                           b.getF32FloatAttr(rq->scale),
-                                           b.getStringAttr(dataflow),
-                                           rq->relu ? b.getUnitAttr() : nullptr);
-      rq->op.erase();
-      op.erase();
-      fill.erase();
-      eraseDeadAlloc(c);
-      continue;
-    }
-    b.setInsertionPoint(op);
-    auto tile = buddy::gemmini::TileMatmulOp::create(b, op.getLoc(), a, bm, c, fill ? Value() : c,
-                                     b.getF32FloatAttr(1.0f), b.getStringAttr(dataflow),
-                                     /*relu=*/nullptr);
-    (void)tile;
-    op.erase();
-    if (fill)
-      fill.erase();
+    // With a requant: C = requant(A @ B + bias) straight into the i8 output.
+    std::optional<Requant> rq = requantAfter(op, c, fill, /*channelDim=*/1, /*fullBias=*/true);
+    b.setInsertionPoint(rq ? rq->op.getOperation() : op.getOperation());
+    createTile(b, op.getLoc(), op.getInputs()[0], op.getInputs()[1], rq ? rq->out : c, rq, fill,
+               dataflow);
+    eraseConverted(op, c, fill, rq);
   }
-  return static_cast<unsigned>(matmuls.size() + convs.size());
+  return static_cast<unsigned>(matmuls.size() + batchMatmuls.size() + convs.size());
 }

@@ -89,9 +89,16 @@ struct Emitter {
   Value c(uint64_t v) {
     return arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(int64_t(v)));
   }
-  Value base(Value memref) {
-    Value p = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memref);
-    return arith::IndexCastOp::create(b, loc, b.getI64Type(), p);
+  Value index64(Value v) { return arith::IndexCastOp::create(b, loc, b.getI64Type(), v); }
+  /// The address of `memref`'s first element: its aligned pointer, plus its
+  /// offset in bytes unless the layout is the identity (a subview).
+  Lin base(Value memref) {
+    Lin p = index64(memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memref));
+    auto t = cast<MemRefType>(memref.getType());
+    if (t.getLayout().isIdentity())
+      return p;
+    auto meta = memref::ExtractStridedMetadataOp::create(b, loc, memref);
+    return p + Lin(index64(meta.getOffset())) * (t.getElementTypeBitWidth() / 8);
   }
   Value value(const Lin &l) {
     Value acc;
@@ -138,9 +145,19 @@ struct Emitter {
   }
 };
 
-bool staticIdentity(Value v) {
+/// Static shape and rows laid out back to back (strides [cols, 1] or none), at
+/// any offset: the identity layout or a subview of one dropping outer dims.
+bool staticRowMajor(Value v) {
   auto t = cast<MemRefType>(v.getType());
-  return t.hasStaticShape() && t.getLayout().isIdentity();
+  if (!t.hasStaticShape())
+    return false;
+  if (t.getLayout().isIdentity())
+    return true;
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(t.getStridesAndOffset(strides, offset)))
+    return false;
+  return strides.back() == 1 && (t.getRank() == 1 || strides[0] == t.getDimSize(1));
 }
 
 struct LowerGemminiPass : buddy::impl::LowerGemminiBase<LowerGemminiPass> {
@@ -162,10 +179,10 @@ gm::GemminiTiling gm::chooseTiling(int64_t m, int64_t n, int64_t k) {
 
 LogicalResult gm::lowerTileMatmul(TileMatmulOp op, GemminiTiling forced, int64_t maxInstructions) {
   for (Value v : {op.getA(), op.getB(), op.getC()})
-    if (!staticIdentity(v))
-      return op.emitOpError("buddy-lower-gemmini: needs static shapes and identity layouts");
-  if (op.getBias() && !staticIdentity(op.getBias()))
-    return op.emitOpError("buddy-lower-gemmini: needs a static, identity-layout bias");
+    if (!staticRowMajor(v))
+      return op.emitOpError("buddy-lower-gemmini: needs static shapes and row-major layouts");
+  if (op.getBias() && !staticRowMajor(op.getBias()))
+    return op.emitOpError("buddy-lower-gemmini: needs a static, row-major bias");
   auto at = cast<MemRefType>(op.getA().getType()), bt = cast<MemRefType>(op.getB().getType());
   auto ct = cast<MemRefType>(op.getC().getType());
   const int64_t m = at.getDimSize(0), k = at.getDimSize(1), n = bt.getDimSize(1), d = kDim;

@@ -517,7 +517,7 @@ def OutlineLoopNests
 
 def ConvertLinalgToGemmini
     : Pass<"buddy-convert-linalg-to-gemmini", "mlir::func::FuncOp"> {
-  let summary = "int8 linalg.matmul / conv_2d with i32 accumulation on memrefs -> gemmini.tile_matmul";
+  let summary = "int8 linalg.matmul / batch_matmul / conv_2d with i32 accumulation on memrefs -> gemmini.tile_matmul";
   let description = [{
     Matches `linalg.matmul ins(%a, %b : memref<MxKxi8>, memref<KxNxi8>)
     outs(%c : memref<MxNxi32>)` with the default (untransposed) indexing maps
@@ -542,6 +542,11 @@ def ConvertLinalgToGemmini
     filled with a constant that the input is copied into, read by the conv
     only) folds into the im2col: it reads the unpadded input inside it and
     writes the fill value elsewhere; the padded buffer goes.
+    int8 x int8 -> i32 `linalg.batch_matmul` (static identity-layout
+    [B,M,K], [B,K,N] -> [B,M,N] memrefs, default maps) becomes an `scf.for`
+    over the batch of the tile op on `memref.subview`s of batch i with the
+    batch dimension dropped; the zero fill and a 3-D requantizing generic
+    (bias per column, [N]) fold in as for the matmul.
     Everything else is left alone.
     `buddy::gemmini::convertLinalgToGemmini` (buddy/Gemmini/Transforms.h) is
     the transform; this pass wraps it. Option `dataflow` (`ws` | `os`).
@@ -550,13 +555,16 @@ def ConvertLinalgToGemmini
     Option<"dataflow", "dataflow", "std::string", "\"ws\"",
            "Systolic-array dataflow of the tile ops: ws or os">,
   ];
-  let dependentDialects = ["::buddy::gemmini::GemminiDialect", "::mlir::arith::ArithDialect"];
+  let dependentDialects = ["::buddy::gemmini::GemminiDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect"];
 }
 
 def LowerGemmini : Pass<"buddy-lower-gemmini", "mlir::func::FuncOp"> {
   let summary = "gemmini.tile_matmul -> Gemmini instruction ops (mvin, preload, compute, mvout)";
   let description = [{
-    Static-shape, identity-layout tile ops become the instruction sequence of
+    Static-shape, row-major tile ops (identity layouts, or strided [cols, 1]
+    at any offset: a subview dropping outer dims, its offset added to the
+    aligned pointer) become the instruction sequence of
     tests/python/support/gemmini_tiling.py (docs/gemmini.md): C tiles in the
     accumulator, A/B tiles in the scratchpad, remainders through the
     rows/cols fields, both dataflows, bias and scaled (or full-width i32)

@@ -143,7 +143,16 @@ func.func @loops(%a: memref<150x40xi8>, %b: memref<40x200xi8>, %c: memref<150x20
 // -----
 
 func.func @dynamic(%a: memref<?x32xi8>, %b: memref<32x16xi8>, %c: memref<?x16xi8>) {
-  // expected-error @+1 {{needs static shapes and identity layouts}}
+  // expected-error @+1 {{needs static shapes and row-major layouts}}
   gemmini.tile_matmul %a, %b -> %c : memref<?x32xi8>, memref<32x16xi8>, memref<?x16xi8>
+  return
+}
+
+// -----
+
+// A column slice (row stride 16, not its 8 columns) is not row-major: rejected.
+func.func @column_slice(%a: memref<4x8xi8, strided<[16, 1]>>, %b: memref<8x4xi8>, %c: memref<4x4xi32>) {
+  // expected-error @+1 {{needs static shapes and row-major layouts}}
+  gemmini.tile_matmul %a, %b -> %c : memref<4x8xi8, strided<[16, 1]>>, memref<8x4xi8>, memref<4x4xi32>
   return
 }
