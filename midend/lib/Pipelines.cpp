@@ -130,6 +130,18 @@ struct CpuPipelineCLOptions : EntryCLOptions<CpuPipelineCLOptions> {
       llvm::cl::desc("Vector row loops for the remaining linalg.fill / "
                      "linalg.copy (buddy-fill-copy-vectorize)"),
       llvm::cl::init(true)};
+  Option<bool> elementwiseVectorize{
+      *this, "elementwise-vectorize",
+      llvm::cl::desc("Vector rows for the remaining elementwise and "
+                     "inner-reduction linalg.generic ops "
+                     "(buddy-elementwise-vectorize)"),
+      llvm::cl::init(true)};
+  Option<bool> mathApproximation{
+      *this, "math-approximation",
+      llvm::cl::desc("Inline polynomials for f32 exp/tanh/erf after the "
+                     "kernels (buddy-math-approximation); 0 = libm/LLVM "
+                     "intrinsics"),
+      llvm::cl::init(true)};
   Option<int64_t> convOcBlock{
       *this, "conv-oc-block",
       llvm::cl::desc("NCHW conv register tile: output channels (0 = target "
@@ -194,6 +206,8 @@ struct CpuPipelineCLOptions : EntryCLOptions<CpuPipelineCLOptions> {
     o.fuseElementwise = fuseElementwise;
     o.convVectorize = convVectorize;
     o.fillCopyVectorize = fillCopyVectorize;
+    o.elementwiseVectorize = elementwiseVectorize;
+    o.mathApproximation = mathApproximation;
     o.convOcBlock = convOcBlock;
     o.convOwVectors = convOwVectors;
     o.outline = outline;
@@ -440,6 +454,18 @@ LogicalResult buddy::buildCpuPipeline(OpPassManager &pm,
       fc.parallel = o.parallelLoops;
       pm.addNestedPass<func::FuncOp>(buddy::createFillCopyVectorize(fc));
     }
+    // The elementwise generics and inner-dim reductions left (activations,
+    // residuals, LayerNorm statistics) as vector rows.
+    if (o.elementwiseVectorize) {
+      buddy::ElementwiseVectorizeOptions ev;
+      ev.vectorWidth = d.vw;
+      ev.parallel = o.parallelLoops;
+      pm.addNestedPass<func::FuncOp>(buddy::createElementwiseVectorize(ev));
+    }
+    // exp/tanh/erf (now mostly on vectors): inline polynomials instead of one
+    // libm call per element.
+    if (o.mathApproximation)
+      pm.addNestedPass<func::FuncOp>(buddy::createMathApproximation());
   }
   pm.addNestedPass<func::FuncOp>(o.parallelLoops
                                      ? createConvertLinalgToParallelLoopsPass()
@@ -460,6 +486,11 @@ LogicalResult buddy::buildCpuPipeline(OpPassManager &pm,
   pm.addPass(createLowerAffinePass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createSCFToControlFlowPass());
+  // Math on vectors (buddy-elementwise-vectorize) first: LLVM intrinsics, and
+  // the ops without one unrolled into libm calls, which leaves vector.extract /
+  // vector.insert for convert-vector-to-llvm.
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
   {
     ConvertVectorToLLVMPassOptions v;
     v.vectorTransposeLowering = d.vw == 16

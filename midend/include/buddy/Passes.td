@@ -34,6 +34,55 @@ def FoldTransposeIntoMatmul
   let dependentDialects = ["mlir::linalg::LinalgDialect"];
 }
 
+def ElementwiseVectorize
+    : Pass<"buddy-elementwise-vectorize", "mlir::func::FuncOp"> {
+  let summary = "Vector rows for elementwise and inner-dim reduction "
+                "linalg.generic ops on memrefs";
+  let description = [{
+    The `linalg.generic` ops that no Buddy kernel consumes (activations,
+    residual adds, casts, masks, LayerNorm's statistics and normalization)
+    would lower to scalar loop nests, which LLVM does not vectorize once
+    they are outlined for OpenMP. On statically shaped memrefs with static
+    strides, this pass writes each qualifying generic as vector rows along
+    its innermost loop dimension:
+
+    * all loops parallel: every operand either reads the inner dim as its
+      last, unit-stride dimension (`vector.load`, `vector.store`) or does not
+      read it at all (one `memref.load` + `vector.broadcast` per row). When
+      every map is the identity, the trailing dims contiguous in all
+      operands collapse into one row first. Rows go in an `scf.parallel`
+      over the outer dims (a single long row is split into chunks of 4096
+      elements), 2 vectors per step, then a full vector, then a masked tail
+      (`vector.maskedload` / `vector.maskedstore`).
+    * the inner loop a reduction and the others parallel: each output omits
+      the inner dim and yields `combiner(out, x)` with `combiner` one of
+      arith's reductions (addf, mulf, max/min, integer add/mul/and/or/xor)
+      and `out` used nowhere else. Each row accumulates `x` in a vector
+      initialized to the combiner's neutral element (the masked tail's dead
+      lanes are replaced by it), then `vector.reduction` and one combine
+      with the output's old value.
+
+    The body is cloned op by op with vector types; it may hold only
+    elementwise-mappable `arith` and `math` ops, `arith.constant` and
+    `linalg.index`. Other generics (other ops in the body, dynamic shapes,
+    strided or transposed access along the inner dim, reductions over outer
+    dims, i1 buffers) are left to the loop lowering. Float reductions are
+    reassociated (vector lanes, then a tree), as in any vectorized sum.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::scf::SCFDialect",
+                           "mlir::vector::VectorDialect"];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", "16",
+           "Lanes per vector (the target's f32 lanes)">,
+    Option<"parallel", "parallel", "bool", "true",
+           "Rows in an scf.parallel (OpenMP) rather than an scf.for nest">,
+    Option<"minParallel", "min-parallel", "int64_t", "16384",
+           "Elements below which the loops stay sequential">,
+  ];
+}
+
 def EmitPackedInterface
     : Pass<"buddy-emit-packed-interface", "mlir::ModuleOp"> {
   let summary = "Emit `void _buddy_<f>(void **args)` wrappers around the C "
@@ -54,6 +103,26 @@ def EmitPackedInterface
     model, callable with a single `void **`.
   }];
   let dependentDialects = ["mlir::LLVM::LLVMDialect"];
+}
+
+def MathApproximation
+    : Pass<"buddy-math-approximation", "mlir::func::FuncOp"> {
+  let summary = "Inline polynomial approximations of f32 math.exp, "
+                "math.tanh and math.erf (no libm calls)";
+  let description = [{
+    Replaces every f32 (scalar or vector) `math.exp`, `math.tanh` and
+    `math.erf` with MLIR's polynomial approximation
+    (`populateMathPolynomialApproximationPatterns`, restricted to these three
+    by name; buddy::approximateMath): `arith` ops, `math.fma` and bit casts.
+    The CPU pipeline runs it after Buddy's kernels and
+    `buddy-elementwise-vectorize`, so GELU, sigmoid, SiLU and tanh run as
+    vector polynomials (and any scalar loop left carries no calls to `expf` /
+    `tanhf` / `erff`). Other math ops and other element types are left
+    unchanged.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::math::MathDialect",
+                           "mlir::vector::VectorDialect"];
 }
 
 def RenameEntry : Pass<"buddy-rename-entry", "mlir::ModuleOp"> {

@@ -58,6 +58,10 @@ struct CpuPipelineOptions {
   bool convVectorize = true;
   /// buddy-fill-copy-vectorize (with `kernels`).
   bool fillCopyVectorize = true;
+  /// Vector rows for the remaining elementwise / inner-reduction generics.
+  bool elementwiseVectorize = true;
+  /// buddy-math-approximation after the kernels (with `kernels`).
+  bool mathApproximation = true;
   int64_t convOcBlock = 0;   ///< 0 = target default: 8 for avx512, else 4
   int64_t convOwVectors = 0; ///< 0 = default 2
   int64_t convOhBlock = 1;
