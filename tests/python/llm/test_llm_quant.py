@@ -48,10 +48,12 @@ def _host_has_int8_kernel() -> bool:
 # f32 activations: the logits differ from the dequantized model's by f32 rounding only.
 # int8 activations (the default on a VNNI host): x is rounded per block of 32 to 8 bits
 # (docs/quantization.md derives the per-output bound); over the model that measured a
-# minimum cosine of 0.9979 (2026-12-03), so 0.997 is the bar.
+# minimum cosine of 0.9979 with libm's expf in SiLU (2026-12-03) and 0.9965 with the inline
+# polynomial (buddy-math-approximation, within 4 ulp; 2026-12-08): rounding x to 8 bits turns
+# ulp-level differences upstream into whole-step flips, so the bar is 0.995.
 @pytest.mark.parametrize("int8,min_cos", [
     (False, 0.999),
-    pytest.param(True, 0.997, marks=pytest.mark.skipif(
+    pytest.param(True, 0.995, marks=pytest.mark.skipif(
         not _host_has_int8_kernel(), reason="this CPU has no int8 dot-product kernel (AVX-512 "
                                             "VNNI: avx512_vnni in /proc/cpuinfo) to run int8 activations"))],
     ids=["f32-activations", "int8-activations"])
