@@ -6,18 +6,25 @@
 // vectorize once scf-to-openmp has outlined them. This pass writes them as
 // vector rows along the innermost loop dimension (see Passes.td):
 //
-//   all loops parallel (trailing dims collapsed when every map is identity):
-//     scf.parallel (outer dims) | (chunks of one long row)
+//   scf.parallel (outer parallel dims) | (chunks of one long row)
+//     scf.for (outer reduction dims, in order)
+//       the row, by the inner dim's iterator:
+//   parallel (trailing dims collapsed when every map is identity):
 //       per row: the operands that do not use the inner dim, loaded and
 //                broadcast once
 //       scf.for j step 2 * vw: 2 x (vector.load, body on vectors, store)
 //       one more full vector, then a masked tail (maskedload / maskedstore)
-//   inner loop a reduction (the outputs do not use it; each yields
-//   combiner(out, x), the combiner one of arith's reductions):
-//     scf.parallel (outer dims)
+//       (an output the body reads is loaded too: with outer reductions each
+//       step reads, combines and writes back the output row)
+//   a reduction (the outputs do not use it; each yields combiner(out, x),
+//   the combiner one of arith's reductions; trailing reduction dims
+//   contiguous in every operand that reads them collapse into one first):
 //       acc = splat(neutral); scf.for j step vw: acc = combiner(acc, x(j))
 //       masked tail: x's dead lanes replaced by the neutral element
 //       out[outer] = combiner(out[outer], vector.reduction(acc))
+//
+// Outputs read no reduction dim and every outer parallel dim, so no two
+// parallel tasks write the same element.
 //
 // The body is cloned op by op with vector types: every op must be an
 // elementwise-mappable arith/math op, an arith.constant or a linalg.index.
@@ -37,6 +44,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/OpDefinition.h"
+#include "llvm/ADT/SmallBitVector.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 namespace buddy {
@@ -72,7 +80,8 @@ struct Reduction {
 struct Plan {
   SmallVector<Operand> ins, outs;
   SmallVector<int64_t> ranges; // loop ranges (after any collapse)
-  bool reduction = false;
+  SmallVector<bool> outerRed;  // per outer dim: a reduction (an scf.for)
+  bool reduction = false;      // the inner dim is a reduction
   SmallVector<Reduction> reds; // one per output when `reduction`
 };
 
@@ -162,21 +171,110 @@ int64_t collapsibleTail(linalg::GenericOp op) {
   return k;
 }
 
+/// How many trailing reduction dims (>= 2, else 0) collapse into one: every
+/// operand either reads none of them or reads all of them, in order, as its
+/// last results, contiguous in its buffer; the body asks for none of their
+/// indices.
+int64_t collapsibleReductions(linalg::GenericOp op) {
+  int64_t n = op.getNumLoops();
+  auto iters = op.getIteratorTypesArray();
+  int64_t t = 0;
+  while (t < n && iters[n - 1 - t] == utils::IteratorType::reduction)
+    ++t;
+  if (t < 2 || !op.hasPureBufferSemantics())
+    return 0;
+  for (linalg::IndexOp ix : op.getBody()->getOps<linalg::IndexOp>())
+    t = std::min<int64_t>(t, n - 1 - ix.getDim());
+  for (int64_t k = t; k >= 2; --k) {
+    bool ok = llvm::all_of(op->getOpOperands(), [&](OpOperand &o) {
+      AffineMap m = op.getMatchingIndexingMap(&o);
+      auto strides = staticStrides(o.get());
+      if (!strides)
+        return false;
+      auto shape = cast<MemRefType>(o.get().getType()).getShape();
+      int64_t r = m.getNumResults(), reads = 0;
+      for (auto [i, e] : llvm::enumerate(m.getResults())) {
+        if (isa<AffineConstantExpr>(e))
+          continue;
+        auto d = dyn_cast<AffineDimExpr>(e);
+        if (!d)
+          return false;
+        if (d.getPosition() < n - k)
+          continue;
+        // The j-th collapsed dim must be result r - k + j.
+        if ((int64_t)i != r - k + (d.getPosition() - (n - k)))
+          return false;
+        ++reads;
+      }
+      if (reads == 0)
+        return true;
+      if (reads != k)
+        return false;
+      for (int64_t i = r - k; i + 1 < r; ++i)
+        if ((*strides)[i] != (*strides)[i + 1] * shape[i + 1])
+          return false;
+      return true;
+    });
+    if (ok)
+      return k;
+  }
+  return 0;
+}
+
+/// A copy of `op` with its last `k` (reduction) dims collapsed into one, on
+/// memref.collapse_shape views of the operands that read them.
+linalg::GenericOp collapseReductions(OpBuilder &b, linalg::GenericOp op,
+                                     int64_t k) {
+  Location loc = op.getLoc();
+  int64_t n = op.getNumLoops();
+  int64_t nn = n - k + 1;
+  SmallVector<Value> operands;
+  SmallVector<AffineMap> maps;
+  for (OpOperand &o : op->getOpOperands()) {
+    AffineMap m = op.getMatchingIndexingMap(&o);
+    int64_t r = m.getNumResults();
+    bool reads = llvm::any_of(m.getResults(), [&](AffineExpr e) {
+      auto d = dyn_cast<AffineDimExpr>(e);
+      return d && d.getPosition() >= n - k;
+    });
+    SmallVector<AffineExpr> res(m.getResults().begin(), m.getResults().end());
+    Value v = o.get();
+    if (reads) {
+      SmallVector<ReassociationIndices> re;
+      for (int64_t i = 0; i < r - k; ++i)
+        re.push_back({i});
+      ReassociationIndices last;
+      for (int64_t i = r - k; i < r; ++i)
+        last.push_back(i);
+      re.push_back(last);
+      v = memref::CollapseShapeOp::create(b, loc, v, re);
+      res.resize(r - k);
+      res.push_back(b.getAffineDimExpr(n - k));
+    }
+    operands.push_back(v);
+    maps.push_back(AffineMap::get(nn, 0, res, b.getContext()));
+  }
+  auto iters = op.getIteratorTypesArray();
+  iters.resize(nn);
+  int64_t nIn = op.getNumDpsInputs();
+  auto g = linalg::GenericOp::create(
+      b, loc, ValueRange(operands).take_front(nIn),
+      ValueRange(operands).drop_front(nIn), maps, iters);
+  IRMapping none;
+  op.getRegion().cloneInto(&g.getRegion(), none);
+  return g;
+}
+
 std::optional<Plan> match(linalg::GenericOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumLoops() == 0 ||
       op.getNumDpsInits() == 0)
     return std::nullopt;
   int64_t n = op.getNumLoops();
   auto iters = op.getIteratorTypesArray();
-  bool reduction = false;
-  for (int64_t i = 0; i < n; ++i) {
-    if (iters[i] == utils::IteratorType::parallel)
-      continue;
-    if (i == n - 1 && iters[i] == utils::IteratorType::reduction)
-      reduction = true;
-    else
-      return std::nullopt;
-  }
+  bool reduction = iters[n - 1] == utils::IteratorType::reduction;
+  SmallVector<bool> outerRed;
+  for (int64_t i = 0; i + 1 < n; ++i)
+    outerRed.push_back(iters[i] == utils::IteratorType::reduction);
   for (Value v : op->getOperands()) {
     auto t = dyn_cast<MemRefType>(v.getType());
     if (!t || !staticStrides(v) || !t.getElementType().isIntOrFloat() ||
@@ -185,6 +283,7 @@ std::optional<Plan> match(linalg::GenericOp op) {
   }
   Plan p;
   p.reduction = reduction;
+  p.outerRed = outerRed;
   p.ranges = op.getStaticLoopRanges();
   if (llvm::any_of(p.ranges, [](int64_t r) { return r <= 0; }))
     return std::nullopt;
@@ -225,6 +324,19 @@ std::optional<Plan> match(linalg::GenericOp op) {
       return std::nullopt;
     if ((c->along == Along::Contiguous) == reduction)
       return std::nullopt;
+    // Every output element belongs to one parallel task and is accumulated
+    // in order: the map reads no reduction dim and every outer parallel dim
+    // (of range > 1) that the scf.parallel splits.
+    llvm::SmallBitVector used(n);
+    for (AffineExpr e : c->map.getResults())
+      if (auto d = dyn_cast<AffineDimExpr>(e)) {
+        if (used.test(d.getPosition()))
+          return std::nullopt;
+        used.set(d.getPosition());
+      }
+    for (int64_t i = 0; i + 1 < n; ++i)
+      if (outerRed[i] ? used.test(i) : (!used.test(i) && p.ranges[i] > 1))
+        return std::nullopt;
     p.outs.push_back(*c);
     if (!reduction)
       continue;
@@ -246,10 +358,6 @@ std::optional<Plan> match(linalg::GenericOp op) {
   }
   if (!vectorizableBody(op, combiners))
     return std::nullopt;
-  if (!reduction)
-    for (const Operand &o : p.outs)
-      if (!o.arg.use_empty() && !o.map.isIdentity())
-        return std::nullopt;
   return p;
 }
 
@@ -292,22 +400,42 @@ public:
     }
     if (outer.empty())
       return row({}, 0, len);
-    SmallVector<Value> lb, ub, st;
-    for (int64_t u : outer) {
-      lb.push_back(c(0));
-      ub.push_back(c(u));
-      st.push_back(c(1));
+    // The outer parallel dims (an scf.parallel when there is work for more
+    // than one task), then the outer reduction dims (scf.for, in order).
+    SmallVector<Value> ivs(outer.size());
+    SmallVector<int64_t> parDims, redDims;
+    int64_t parWork = 1;
+    for (auto [i, u] : llvm::enumerate(outer)) {
+      if (p.outerRed[i]) {
+        redDims.push_back(i);
+      } else {
+        parDims.push_back(i);
+        parWork *= u;
+      }
     }
-    if (par && total / len > 1) {
-      auto pl = scf::ParallelOp::create(b, loc, lb, ub, st);
-      b.setInsertionPoint(pl.getBody()->getTerminator());
-      return row(pl.getInductionVars(), 0, len);
-    }
-    scf::LoopNest nest = scf::buildLoopNest(b, loc, lb, ub, st);
-    b.setInsertionPoint(nest.loops.back().getBody()->getTerminator());
-    SmallVector<Value> ivs;
-    for (scf::ForOp l : nest.loops)
-      ivs.push_back(l.getInductionVar());
+    auto nest = [&](ArrayRef<int64_t> dims, bool parallelNest) {
+      if (dims.empty())
+        return;
+      SmallVector<Value> lb, ub, st;
+      for (int64_t d : dims) {
+        lb.push_back(c(0));
+        ub.push_back(c(outer[d]));
+        st.push_back(c(1));
+      }
+      if (parallelNest) {
+        auto pl = scf::ParallelOp::create(b, loc, lb, ub, st);
+        b.setInsertionPoint(pl.getBody()->getTerminator());
+        for (auto [d, iv] : llvm::zip(dims, pl.getInductionVars()))
+          ivs[d] = iv;
+        return;
+      }
+      scf::LoopNest ln = scf::buildLoopNest(b, loc, lb, ub, st);
+      b.setInsertionPoint(ln.loops.back().getBody()->getTerminator());
+      for (auto [d, l] : llvm::zip(dims, ln.loops))
+        ivs[d] = l.getInductionVar();
+    };
+    nest(parDims, par && parWork > 1);
+    nest(redDims, false);
     row(ivs, 0, len);
   }
 
@@ -527,11 +655,28 @@ private:
 
 bool buddy::vectorizeElementwise(linalg::GenericOp op,
                                  const ElementwiseVectorizeConfig &config) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  // Trailing reductions contiguous in every operand: one long inner
+  // reduction on collapsed views (else the outer ones become scf.for loops).
+  if (int64_t k = collapsibleReductions(op)) {
+    linalg::GenericOp g = collapseReductions(b, op, k);
+    if (std::optional<Plan> p = match(g)) {
+      Emitter(b, loc, g, *p, config.lanes).emit(config.parallel, config.minParallel);
+      g->erase();
+      op->erase();
+      return true;
+    }
+    SmallVector<Value> views(g->getOperands());
+    g->erase();
+    for (Value v : views)
+      if (auto cs = v.getDefiningOp<memref::CollapseShapeOp>())
+        if (cs->use_empty())
+          cs->erase();
+  }
   std::optional<Plan> p = match(op);
   if (!p)
     return false;
-  OpBuilder b(op);
-  Location loc = op.getLoc();
   if (!p->reduction) {
     int64_t k = collapsibleTail(op);
     if (k > 1) {

@@ -19,7 +19,7 @@ struct ElementwiseVectorizeConfig {
   int64_t minParallel = 16384; ///< elements below which loops stay sequential
 };
 
-/// Replaces `op` (an elementwise or inner-dim reduction generic on statically
+/// Replaces `op` (an elementwise or reduction generic on statically
 /// shaped memrefs, see Passes.td) with vector row loops and erases it.
 /// Returns false, leaving `op` unchanged, when it does not qualify.
 bool vectorizeElementwise(mlir::linalg::GenericOp op,

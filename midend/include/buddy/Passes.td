@@ -36,38 +36,54 @@ def FoldTransposeIntoMatmul
 
 def ElementwiseVectorize
     : Pass<"buddy-elementwise-vectorize", "mlir::func::FuncOp"> {
-  let summary = "Vector rows for elementwise and inner-dim reduction "
-                "linalg.generic ops on memrefs";
+  let summary = "Vector rows for elementwise and reduction linalg.generic "
+                "ops on memrefs";
   let description = [{
     The `linalg.generic` ops that no Buddy kernel consumes (activations,
-    residual adds, casts, masks, LayerNorm's statistics and normalization)
-    would lower to scalar loop nests, which LLVM does not vectorize once
-    they are outlined for OpenMP. On statically shaped memrefs with static
-    strides, this pass writes each qualifying generic as vector rows along
-    its innermost loop dimension:
+    residual adds, casts, masks, the statistics and normalization of
+    LayerNorm, GroupNorm, BatchNorm, means and sums) would lower to scalar
+    loop nests, which LLVM does not vectorize once they are outlined for
+    OpenMP. On statically shaped memrefs with static strides, this pass
+    writes each qualifying generic as vector rows along its innermost loop
+    dimension. Every operand either reads the inner dim as its last,
+    unit-stride dimension (`vector.load`, `vector.store`) or does not read
+    it at all (one `memref.load` + `vector.broadcast` per row). Outputs read
+    no reduction dim and every outer parallel dim of range > 1 (so no two
+    rows of an `scf.parallel` write the same element). Loops: an
+    `scf.parallel` over the outer parallel dims (an `scf.for` nest when
+    `parallel=false`, below `min-parallel` elements or with a single task),
+    inside it an `scf.for` nest over the outer reduction dims, in order,
+    then the row:
 
-    * all loops parallel: every operand either reads the inner dim as its
-      last, unit-stride dimension (`vector.load`, `vector.store`) or does not
-      read it at all (one `memref.load` + `vector.broadcast` per row). When
-      every map is the identity, the trailing dims contiguous in all
-      operands collapse into one row first. Rows go in an `scf.parallel`
-      over the outer dims (a single long row is split into chunks of 4096
-      elements), 2 vectors per step, then a full vector, then a masked tail
-      (`vector.maskedload` / `vector.maskedstore`).
-    * the inner loop a reduction and the others parallel: each output omits
-      the inner dim and yields `combiner(out, x)` with `combiner` one of
-      arith's reductions (addf, mulf, max/min, integer add/mul/and/or/xor)
-      and `out` used nowhere else. Each row accumulates `x` in a vector
-      initialized to the combiner's neutral element (the masked tail's dead
-      lanes are replaced by it), then `vector.reduction` and one combine
-      with the output's old value.
+    * inner dim parallel: when all loops are parallel and every map is the
+      identity, the trailing dims contiguous in all operands collapse into
+      one row first (a single long row is split into `scf.parallel` chunks
+      of 4096 elements). Each row goes 2 vectors per step, then a full
+      vector, then a masked tail (`vector.maskedload` /
+      `vector.maskedstore`); an output whose block argument the body reads
+      is loaded as a vector too, so with outer reductions (column sums,
+      `x.mean(dim=1)`, batch statistics over N with a parallel inner dim)
+      each reduction step loads the output row, combines and stores it.
+    * inner dim a reduction: each output omits the inner dim and yields
+      `combiner(out, x)` with `combiner` one of arith's reductions (addf,
+      mulf, max/min, integer add/mul/and/or/xor) and `out` used nowhere
+      else. Each row accumulates `x` in a vector initialized to the
+      combiner's neutral element (the masked tail's dead lanes are replaced
+      by it), then `vector.reduction` and one combine with the output's old
+      value. When the trailing reduction dims (2 or more) are read by every
+      operand that reads them as its last results, in order and contiguous
+      in its buffer, and the body asks for none of their indices, they
+      first collapse into one long reduction (`memref.collapse_shape` of
+      those operands; a reduce over H, W of NCHW), the remaining outer
+      reductions staying `scf.for` loops.
 
     The body is cloned op by op with vector types; it may hold only
     elementwise-mappable `arith` and `math` ops, `arith.constant` and
     `linalg.index`. Other generics (other ops in the body, dynamic shapes,
-    strided or transposed access along the inner dim, reductions over outer
-    dims, i1 buffers) are left to the loop lowering. Float reductions are
-    reassociated (vector lanes, then a tree), as in any vectorized sum.
+    strided or transposed access along the inner dim, outputs that read a
+    reduction dim or miss a parallel one, i1 buffers) are left to the loop
+    lowering. Float reductions are reassociated (vector lanes, then a tree),
+    as in any vectorized sum.
   }];
   let dependentDialects = ["mlir::arith::ArithDialect",
                            "mlir::memref::MemRefDialect",

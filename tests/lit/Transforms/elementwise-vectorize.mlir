@@ -6,6 +6,15 @@
 #col = affine_map<(d0, d1) -> (d1)>
 #outer = affine_map<(d0, d1) -> (d0)>
 #tr = affine_map<(d0, d1) -> (d1, d0)>
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#d0d2 = affine_map<(d0, d1, d2) -> (d0, d2)>
+#d2 = affine_map<(d0, d1, d2) -> (d2)>
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#d0d1 = affine_map<(d0, d1, d2, d3) -> (d0, d1)>
+#d0d100 = affine_map<(d0, d1, d2, d3) -> (d0, d1, 0, 0)>
+#d1of4 = affine_map<(d0, d1, d2, d3) -> (d1)>
+#d0d1_3 = affine_map<(d0, d1, d2) -> (d0, d1)>
+#tr3 = affine_map<(d0, d1, d2) -> (d0, d2, d1)>
 
 // Identity maps on contiguous buffers: one row of 5 * 7 = 35 elements, two
 // vectors per step (32), then a masked tail of 3 lanes; erf and the constant
@@ -125,8 +134,9 @@ func.func @iota(%y: memref<2x48xi64>) {
   return
 }
 
-// Left to the loop lowering: a transposed read along the inner dim, a
-// reduction over the outer dim, an i1 buffer, a dynamic shape.
+// Left to the loop lowering: a transposed read along the inner dim, an
+// output that misses a parallel dim (rows would race on it), an i1 buffer, a
+// dynamic shape.
 // CHECK-LABEL: func.func @left_alone
 // CHECK-COUNT-4: linalg.generic
 // CHECK-NOT:     vector.
@@ -137,7 +147,7 @@ func.func @left_alone(%x: memref<8x8xf32>, %y: memref<8x8xf32>, %s: memref<8xf32
   ^bb0(%a: f32, %out: f32):
     linalg.yield %a : f32
   }
-  linalg.generic {indexing_maps = [#id2, #col], iterator_types = ["reduction", "parallel"]}
+  linalg.generic {indexing_maps = [#id2, #col], iterator_types = ["parallel", "parallel"]}
       ins(%x : memref<8x8xf32>) outs(%s : memref<8xf32>) {
   ^bb0(%a: f32, %acc: f32):
     %r = arith.addf %a, %acc : f32
@@ -155,6 +165,174 @@ func.func @left_alone(%x: memref<8x8xf32>, %y: memref<8x8xf32>, %s: memref<8xf32
   ^bb0(%a: f32, %out: f32):
     %n = arith.negf %a : f32
     linalg.yield %n : f32
+  }
+  return
+}
+
+// A column sum (reduction over the outer dim, the inner dim parallel): no
+// parallel dim is left, so a plain scf.for over the reduction dim; each row
+// loads the output row, adds and stores it back.
+// CHECK-LABEL: func.func @column_sum
+// CHECK-NOT:     scf.parallel
+// CHECK:         scf.for %[[R:.*]] = %c0 to %c64 step %c1
+// CHECK:           scf.for %[[J:.*]] = %c0 to %c992 step %c32
+// CHECK:             %[[X:.*]] = vector.load %arg0[%[[R]], %[[J]]] : memref<64x1000xf32>, vector<16xf32>
+// CHECK:             %[[O:.*]] = vector.load %arg1[%[[J]]] : memref<1000xf32>, vector<16xf32>
+// CHECK:             %[[S:.*]] = arith.addf %[[X]], %[[O]] : vector<16xf32>
+// CHECK:             vector.store %[[S]], %arg1[%[[J]]] : memref<1000xf32>, vector<16xf32>
+// CHECK:           vector.constant_mask [8] : vector<16xi1>
+// CHECK:           vector.maskedload %arg1
+// CHECK:           vector.maskedstore %arg1
+// CHECK-NOT:     linalg.generic
+// CHECK:         return
+func.func @column_sum(%x: memref<64x1000xf32>, %s: memref<1000xf32>) {
+  linalg.generic {indexing_maps = [#id2, #col], iterator_types = ["reduction", "parallel"]}
+      ins(%x : memref<64x1000xf32>) outs(%s : memref<1000xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %a, %acc : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// x.mean(dim=1)'s sum on [3, 197, 40]: the scf.parallel is over d0 only, the
+// reduction d1 is an scf.for inside it, the (d0, d2) output row is loaded and
+// stored at every step.
+// CHECK-LABEL: func.func @middle_sum
+// CHECK:         scf.parallel (%[[I:.*]]) = (%c0) to (%c3) step (%c1)
+// CHECK:           scf.for %[[R:.*]] = %c0 to %c197 step %c1
+// CHECK:             scf.for %[[J:.*]] = %c0 to %c32 step %c32
+// CHECK:               vector.load %arg0[%[[I]], %[[R]], %[[J]]] : memref<3x197x40xf32>, vector<16xf32>
+// CHECK:               vector.load %arg1[%[[I]], %[[J]]] : memref<3x40xf32>, vector<16xf32>
+// CHECK:               vector.store %{{.*}}, %arg1[%[[I]], %[[J]]] : memref<3x40xf32>, vector<16xf32>
+// CHECK:             vector.maskedload %arg1[%[[I]], %c32]
+// CHECK:             vector.maskedstore %arg1[%[[I]], %c32]
+// CHECK:           scf.reduce
+// CHECK-NOT:     linalg.generic
+// SEQ-LABEL:   func.func @middle_sum
+// SEQ-NOT:       scf.parallel
+// SEQ:           scf.for %{{.*}} = %c0 to %c3 step %c1
+// SEQ:             scf.for %{{.*}} = %c0 to %c197 step %c1
+// SEQ:           return
+func.func @middle_sum(%x: memref<3x197x40xf32>, %s: memref<3x40xf32>) {
+  linalg.generic {indexing_maps = [#id3, #d0d2], iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%x : memref<3x197x40xf32>) outs(%s : memref<3x40xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %a, %acc : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// A max over two outer dims: two scf.for loops, maximumf on vectors.
+// CHECK-LABEL: func.func @outer_max
+// CHECK-NOT:     scf.parallel
+// CHECK:         scf.for %[[A:.*]] = %c0 to %c4 step %c1
+// CHECK:           scf.for %[[B:.*]] = %c0 to %c5 step %c1
+// CHECK:             vector.load %arg0[%[[A]], %[[B]], %{{.*}}] : memref<4x5x33xf32>, vector<16xf32>
+// CHECK:             vector.load %arg1[%{{.*}}] : memref<33xf32>, vector<16xf32>
+// CHECK:             arith.maximumf %{{.*}} : vector<16xf32>
+// CHECK:             vector.store %{{.*}}, %arg1
+// CHECK:           vector.maskedstore %arg1
+// CHECK-NOT:     linalg.generic
+func.func @outer_max(%x: memref<4x5x33xf32>, %s: memref<33xf32>) {
+  linalg.generic {indexing_maps = [#id3, #d2], iterator_types = ["reduction", "reduction", "parallel"]}
+      ins(%x : memref<4x5x33xf32>) outs(%s : memref<33xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.maximumf %a, %acc : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// A variance's sum over dims (2, 3) of [2, 8, 6, 6]: the trailing 6x6
+// collapse into one reduction of 36 (the (d0, d1, 0, 0) mean does not read
+// them and keeps its buffer); scf.parallel over d0, d1 with a vector
+// accumulator per row.
+// CHECK-LABEL: func.func @spatial_var
+// CHECK:         %[[XC:.*]] = memref.collapse_shape %arg0 {{\[}}[0], [1], [2, 3]] : memref<2x8x6x6xf32> into memref<2x8x36xf32>
+// CHECK-NOT:     memref.collapse_shape
+// CHECK:         scf.parallel (%[[I:.*]], %[[C:.*]]) = (%c0, %c0) to (%c2, %c8) step (%c1, %c1)
+// CHECK:           %[[M:.*]] = memref.load %arg1[%[[I]], %[[C]], %c0, %c0] : memref<2x8x1x1xf32>
+// CHECK:           scf.for %{{.*}} = %c0 to %c32 step %c16 iter_args
+// CHECK:             vector.load %[[XC]][%[[I]], %[[C]], %{{.*}}] : memref<2x8x36xf32>, vector<16xf32>
+// CHECK:           vector.constant_mask [4] : vector<16xi1>
+// CHECK:           vector.reduction <add>
+// CHECK:           memref.load %arg2[%[[I]], %[[C]]] : memref<2x8xf32>
+// CHECK:           memref.store %{{.*}}, %arg2[%[[I]], %[[C]]] : memref<2x8xf32>
+// CHECK-NOT:     linalg.generic
+func.func @spatial_var(%x: memref<2x8x6x6xf32>, %m: memref<2x8x1x1xf32>, %s: memref<2x8xf32>) {
+  linalg.generic {indexing_maps = [#id4, #d0d100, #d0d1], iterator_types = ["parallel", "parallel", "reduction", "reduction"]}
+      ins(%x, %m : memref<2x8x6x6xf32>, memref<2x8x1x1xf32>) outs(%s : memref<2x8xf32>) {
+  ^bb0(%a: f32, %mu: f32, %acc: f32):
+    %d = arith.subf %a, %mu : f32
+    %q = arith.mulf %d, %d : f32
+    %r = arith.addf %q, %acc : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// Instance-norm style statistics over N, H, W: the trailing H, W collapse,
+// N stays an outer reduction (an scf.for inside the scf.parallel over C),
+// each row combining into the channel's sum.
+// CHECK-LABEL: func.func @channel_sum
+// CHECK:         %[[XC:.*]] = memref.collapse_shape %arg0 {{\[}}[0], [1], [2, 3]] : memref<2x8x6x6xf32> into memref<2x8x36xf32>
+// CHECK:         scf.parallel (%[[C:.*]]) = (%c0) to (%c8) step (%c1)
+// CHECK:           scf.for %[[N:.*]] = %c0 to %c2 step %c1
+// CHECK:             vector.load %[[XC]][%[[N]], %[[C]], %{{.*}}] : memref<2x8x36xf32>, vector<16xf32>
+// CHECK:             vector.reduction <add>
+// CHECK:             memref.load %arg1[%[[C]]] : memref<8xf32>
+// CHECK:             memref.store %{{.*}}, %arg1[%[[C]]] : memref<8xf32>
+// CHECK-NOT:     linalg.generic
+func.func @channel_sum(%x: memref<2x8x6x6xf32>, %s: memref<8xf32>) {
+  linalg.generic {indexing_maps = [#id4, #d1of4], iterator_types = ["reduction", "parallel", "reduction", "reduction"]}
+      ins(%x : memref<2x8x6x6xf32>) outs(%s : memref<8xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %a, %acc : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// Trailing reductions that are not contiguous (a strided view) are not
+// collapsed: the outer reduction dim is an scf.for and the inner one a row.
+// CHECK-LABEL: func.func @strided_tail
+// CHECK-NOT:     memref.collapse_shape
+// CHECK:         scf.parallel (%[[I:.*]]) = (%c0) to (%c4) step (%c1)
+// CHECK:           scf.for %[[R:.*]] = %c0 to %c6 step %c1
+// CHECK:             vector.maskedload %arg0[%[[I]], %[[R]], %c0]
+// CHECK:             vector.reduction <add>
+// CHECK-NOT:     linalg.generic
+func.func @strided_tail(%x: memref<4x6x6xf32, strided<[64, 8, 1]>>, %s: memref<4x6xf32>) {
+  %v = memref.subview %s[0, 0] [4, 1] [1, 1] : memref<4x6xf32> to memref<4xf32, strided<[6]>>
+  linalg.generic {indexing_maps = [#id3, affine_map<(d0, d1, d2) -> (d0)>], iterator_types = ["parallel", "reduction", "reduction"]}
+      ins(%x : memref<4x6x6xf32, strided<[64, 8, 1]>>) outs(%v : memref<4xf32, strided<[6]>>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %a, %acc : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// Left alone: an outer reduction whose output reads the reduction dim, and
+// an outer reduction with a transposed inner read.
+// CHECK-LABEL: func.func @reductions_left_alone
+// CHECK-COUNT-2: linalg.generic
+// CHECK-NOT:     vector.
+func.func @reductions_left_alone(%x: memref<4x5x8xf32>, %y: memref<4x5xf32>, %t: memref<4x8x5xf32>,
+                                 %s: memref<4x8xf32>) {
+  linalg.generic {indexing_maps = [#id3, #d0d1_3], iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%x : memref<4x5x8xf32>) outs(%y : memref<4x5xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %a, %acc : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#tr3, affine_map<(d0, d1, d2) -> (d0, d2)>], iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%t : memref<4x8x5xf32>) outs(%s : memref<4x8xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %a, %acc : f32
+    linalg.yield %r : f32
   }
   return
 }
