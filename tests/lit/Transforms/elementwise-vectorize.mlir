@@ -315,13 +315,20 @@ func.func @strided_tail(%x: memref<4x6x6xf32, strided<[64, 8, 1]>>, %s: memref<4
   return
 }
 
-// Left alone: an outer reduction whose output reads the reduction dim, and
-// an outer reduction with a transposed inner read.
+// Left alone: an outer reduction whose output reads the reduction dim, an
+// outer reduction with a transposed inner read, and an inner reduction whose
+// output misses the parallel d1 (rows over d1 would race on it).
 // CHECK-LABEL: func.func @reductions_left_alone
-// CHECK-COUNT-2: linalg.generic
+// CHECK-COUNT-3: linalg.generic
 // CHECK-NOT:     vector.
 func.func @reductions_left_alone(%x: memref<4x5x8xf32>, %y: memref<4x5xf32>, %t: memref<4x8x5xf32>,
-                                 %s: memref<4x8xf32>) {
+                                 %s: memref<4x8xf32>, %r4: memref<4xf32>) {
+  linalg.generic {indexing_maps = [#id3, affine_map<(d0, d1, d2) -> (d0)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x : memref<4x5x8xf32>) outs(%r4 : memref<4xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %a, %acc : f32
+    linalg.yield %r : f32
+  }
   linalg.generic {indexing_maps = [#id3, #d0d1_3], iterator_types = ["parallel", "reduction", "parallel"]}
       ins(%x : memref<4x5x8xf32>) outs(%y : memref<4x5xf32>) {
   ^bb0(%a: f32, %acc: f32):
@@ -330,6 +337,24 @@ func.func @reductions_left_alone(%x: memref<4x5x8xf32>, %y: memref<4x5xf32>, %t:
   }
   linalg.generic {indexing_maps = [#tr3, affine_map<(d0, d1, d2) -> (d0, d2)>], iterator_types = ["parallel", "reduction", "parallel"]}
       ins(%t : memref<4x8x5xf32>) outs(%s : memref<4x8xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %a, %acc : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// An all-parallel generic whose output is a permutation of the outer dims
+// and is read by the body: loaded and stored at the same (d1, d0, j).
+// CHECK-LABEL: func.func @permuted_accumulate
+// CHECK:         scf.parallel (%[[I:.*]], %[[K:.*]]) = (%c0, %c0) to (%c3, %c4) step (%c1, %c1)
+// CHECK:           vector.load %arg0[%[[I]], %[[K]], %{{.*}}] : memref<3x4x32xf32>, vector<16xf32>
+// CHECK:           vector.load %arg1[%[[K]], %[[I]], %{{.*}}] : memref<4x3x32xf32>, vector<16xf32>
+// CHECK:           vector.store %{{.*}}, %arg1[%[[K]], %[[I]], %{{.*}}] : memref<4x3x32xf32>, vector<16xf32>
+// CHECK-NOT:     linalg.generic
+func.func @permuted_accumulate(%x: memref<3x4x32xf32>, %y: memref<4x3x32xf32>) {
+  linalg.generic {indexing_maps = [#id3, affine_map<(d0, d1, d2) -> (d1, d0, d2)>], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%x : memref<3x4x32xf32>) outs(%y : memref<4x3x32xf32>) {
   ^bb0(%a: f32, %acc: f32):
     %r = arith.addf %a, %acc : f32
     linalg.yield %r : f32
