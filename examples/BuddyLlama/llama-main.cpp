@@ -25,6 +25,7 @@
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <memory>
 #include <numeric>
 #include <random>
@@ -153,21 +154,24 @@ public:
       } else {
         args_.push_back(buddy::MemRef::allocate(spec.dtype, spec.shape));
       }
+      byRole_[g.roles[i]].push_back(i);
+      ptrs_.push_back(nullptr);
     }
   }
+  /// The argument position of the k-th argument with `role` (resolved once, at
+  /// construction: the decode loop asks three times per token).
   size_t index(const std::string &role, size_t k) const {
-    for (size_t i = 0; i < graph_.roles.size(); ++i)
-      if (graph_.roles[i] == role && k-- == 0)
-        return i;
-    fail(graph_.entry + ": no " + role + " #" + std::to_string(k));
+    auto it = byRole_.find(role);
+    if (it == byRole_.end() || k >= it->second.size())
+      fail(graph_.entry + ": no " + role + " #" + std::to_string(k));
+    return it->second[k];
   }
   buddy::MemRef &arg(size_t i) { return args_[i]; }
   void bind(size_t i, const buddy::MemRef &m) { args_[i] = m; }
   void operator()() {
-    std::vector<const buddy::MemRef *> ptrs;
-    for (auto &m : args_)
-      ptrs.push_back(&m);
-    buddy::callPacked(fn_, graph_.sig, ptrs, "_buddy_" + graph_.entry);
+    for (size_t i = 0; i < args_.size(); ++i)
+      ptrs_[i] = &args_[i];
+    buddy::callPacked(fn_, graph_.sig, ptrs_, "_buddy_" + graph_.entry);
   }
   const Graph &graph() const { return graph_; }
 
@@ -175,6 +179,8 @@ private:
   buddy::PackedFunction fn_;
   Graph graph_;
   std::vector<buddy::MemRef> args_;
+  std::map<std::string, std::vector<size_t>> byRole_;
+  std::vector<const buddy::MemRef *> ptrs_;
 };
 
 struct Options {
