@@ -33,6 +33,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "KernelEmitter.h"
 #include "buddy/ElementwiseVectorize.h"
 #include "buddy/Passes.h"
 
@@ -240,14 +241,8 @@ linalg::GenericOp collapseReductions(OpBuilder &b, linalg::GenericOp op,
     SmallVector<AffineExpr> res(m.getResults().begin(), m.getResults().end());
     Value v = o.get();
     if (reads) {
-      SmallVector<ReassociationIndices> re;
-      for (int64_t i = 0; i < r - k; ++i)
-        re.push_back({i});
-      ReassociationIndices last;
-      for (int64_t i = r - k; i < r; ++i)
-        last.push_back(i);
-      re.push_back(last);
-      v = memref::CollapseShapeOp::create(b, loc, v, re);
+      v = memref::CollapseShapeOp::create(b, loc, v,
+                                          buddy::kernel::collapseTrailing(r, k));
       res.resize(r - k);
       res.push_back(b.getAffineDimExpr(n - k));
     }
@@ -365,7 +360,10 @@ class Emitter {
 public:
   Emitter(OpBuilder &b, Location loc, linalg::GenericOp op, Plan &p,
           int64_t lanes)
-      : b(b), loc(loc), op(op), p(p), lanes(lanes) {}
+      : b(b), loc(loc), op(op), p(p), lanes(lanes) {
+    for (const Reduction &r : p.reds)
+      combiners.insert(r.combiner);
+  }
 
   /// The loops over the outer dims, sequential or parallel.
   void emit(bool parallel, int64_t minParallel) {
@@ -447,6 +445,7 @@ private:
   int64_t lanes;
   SmallVector<Value> outerIvs;
   IRMapping rowValues; // per row: broadcast operands and captured values
+  DenseSet<Operation *> combiners; // the reductions' combiners (not cloned)
 
   Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
 
@@ -495,9 +494,6 @@ private:
       for (const Operand &o : p.outs)
         if (!o.arg.use_empty())
           m.map(o.arg, load(o, j, mask));
-    DenseSet<Operation *> combiners;
-    for (const Reduction &r : p.reds)
-      combiners.insert(r.combiner);
     for (Operation &inner : op.getBody()->without_terminator()) {
       if (combiners.contains(&inner))
         continue;
@@ -681,13 +677,7 @@ bool buddy::vectorizeElementwise(linalg::GenericOp op,
     int64_t k = collapsibleTail(op);
     if (k > 1) {
       int64_t n = p->ranges.size();
-      SmallVector<ReassociationIndices> re;
-      for (int64_t i = 0; i < n - k; ++i)
-        re.push_back({i});
-      ReassociationIndices last;
-      for (int64_t i = n - k; i < n; ++i)
-        last.push_back(i);
-      re.push_back(last);
+      auto re = buddy::kernel::collapseTrailing(n, k);
       int64_t inner = 1;
       for (int64_t i = n - k; i < n; ++i)
         inner *= p->ranges[i];

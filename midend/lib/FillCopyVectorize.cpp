@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "KernelEmitter.h"
 #include "buddy/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -78,13 +79,7 @@ public:
     int64_t rank = dt.getRank();
     // Collapse the contiguous trailing dims into one row.
     if (tail > 1) {
-      SmallVector<ReassociationIndices> re;
-      for (int64_t i = 0; i < rank - tail; ++i)
-        re.push_back({i});
-      ReassociationIndices last;
-      for (int64_t i = rank - tail; i < rank; ++i)
-        last.push_back(i);
-      re.push_back(last);
+      auto re = buddy::kernel::collapseTrailing(rank, tail);
       dst = memref::CollapseShapeOp::create(b, loc, dst, re);
       if (src)
         src = memref::CollapseShapeOp::create(b, loc, src, re);

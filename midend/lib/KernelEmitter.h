@@ -185,6 +185,20 @@ forLoopIter(mlir::OpBuilder &b, mlir::Location loc, mlir::Value lb,
   return llvm::SmallVector<mlir::Value>(f.getResults());
 }
 
+/// The reassociation of memref.collapse_shape that keeps the first
+/// `rank - k` dims and merges the last `k` into one.
+inline llvm::SmallVector<mlir::ReassociationIndices>
+collapseTrailing(int64_t rank, int64_t k) {
+  llvm::SmallVector<mlir::ReassociationIndices> re;
+  for (int64_t i = 0; i < rank - k; ++i)
+    re.push_back({i});
+  mlir::ReassociationIndices last;
+  for (int64_t i = rank - k; i < rank; ++i)
+    last.push_back(i);
+  re.push_back(last);
+  return re;
+}
+
 } // namespace kernel
 } // namespace buddy
 

@@ -277,11 +277,18 @@ void addRenameEntry(OpPassManager &pm, const std::string &from,
   pm.addPass(buddy::createRenameEntry(r));
 }
 
-/// The scalar dialects (math, arith, index, ub, memref, cf, func) -> LLVM,
-/// OpenMP too when `openmp`, then the packed entry points.
-void addScalarToLLVM(OpPassManager &pm, bool openmp, bool packedInterface) {
+/// math -> LLVM intrinsics, and the ops without one -> libm calls (vector ops
+/// unrolled with vector.extract / vector.insert, so this goes before
+/// convert-vector-to-llvm).
+void addMathToLLVM(OpPassManager &pm) {
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
+}
+
+/// The scalar dialects (arith, index, ub, memref, cf, func) -> LLVM, OpenMP
+/// too when `openmp`, then the packed entry points (math first:
+/// addMathToLLVM).
+void addScalarToLLVM(OpPassManager &pm, bool openmp, bool packedInterface) {
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertIndexToLLVMPass());
   pm.addPass(createUBToLLVMConversionPass());
@@ -486,11 +493,8 @@ LogicalResult buddy::buildCpuPipeline(OpPassManager &pm,
   pm.addPass(createLowerAffinePass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createSCFToControlFlowPass());
-  // Math on vectors (buddy-elementwise-vectorize) first: LLVM intrinsics, and
-  // the ops without one unrolled into libm calls, which leaves vector.extract /
-  // vector.insert for convert-vector-to-llvm.
-  pm.addPass(createConvertMathToLLVMPass());
-  pm.addPass(createConvertMathToLibmPass());
+  // Math on vectors (buddy-elementwise-vectorize) before the vector dialect goes.
+  addMathToLLVM(pm);
   {
     ConvertVectorToLLVMPassOptions v;
     v.vectorTransposeLowering = d.vw == 16
@@ -532,6 +536,7 @@ LogicalResult buddy::buildGemminiPipeline(OpPassManager &pm,
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addNestedPass<func::FuncOp>(buddy::createConvertGemminiToLLVM());
+  addMathToLLVM(pm);
   addScalarToLLVM(pm, /*openmp=*/false, o.packedInterface);
   return success();
 }
