@@ -6,7 +6,7 @@ Needs the built package on PYTHONPATH (e.g. build/dev/python_packages). Each cas
 torch module on one activation (ViT-B/16's MLP width by default), compiled with the public
 `buddy.compile` defaults (the host target, kernels on: these ops go through
 `--buddy-elementwise-vectorize` and `--buddy-math-approximation`). The time is the best of
-`--reps` calls, NumPy in and out, so it includes the ~10 us call overhead and the page
+`--reps` calls after a pause and a warm-up (bench_common.best_times), NumPy in and out, so it includes the ~10 us call overhead and the page
 faults of a fresh output buffer; the error is the max |buddy - eager| over max |eager|.
 Results: bench/results/elementwise.json.
 """
@@ -23,6 +23,7 @@ from typing import Callable, List, Tuple
 import torch
 
 import buddy
+from bench_common import best_times
 
 ROOT = Path(__file__).resolve().parent
 
@@ -52,16 +53,6 @@ def cases(width: int) -> List[Tuple[str, torch.nn.Module]]:
     ]
 
 
-def best_ms(f: Callable[[], object], reps: int) -> float:
-    f()
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        f()
-        best = min(best, time.perf_counter() - t)
-    return best * 1e3
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=20)
@@ -82,8 +73,8 @@ def main() -> None:
             ref = m(x)
             got = torch.as_tensor(c(xn))
             err = ((got - ref).abs().max() / ref.abs().max().clamp_min(1e-30)).item()
-            tb = best_ms(lambda: c(xn), a.reps)
-            te = best_ms(lambda: m(x), a.reps)
+            tb = best_times(lambda: c(xn), a.reps)[0] * 1e3
+            te = best_times(lambda: m(x), a.reps)[0] * 1e3
         rows.append({"case": name, "buddy_ms": round(tb, 4), "eager_ms": round(te, 4),
                      "speedup_vs_eager": round(te / tb, 3), "max_scaled_error": err})
         print(f"| {name} | {tb:.3f} | {te:.3f} | {te / tb:.2f} | {err:.1e} |", flush=True)
